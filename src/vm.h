@@ -1,0 +1,49 @@
+/* One guest, one struct vm.
+ *
+ * lgkvm keeps no mutable global state for a VM: everything a guest owns lives
+ * here, and every subsystem gets a pointer to it.  The pieces are defined by
+ * the folders that own them (kvm-glue/, pvabi/, virtio/); this header only
+ * stacks them together and provides the two calls every subsystem needs:
+ * guest_kill() (the guest did something unforgivable) and vm_raise_irq()
+ * (a virtual interrupt became pending). */
+#ifndef LGKVM_VM_H
+#define LGKVM_VM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm-glue/kvm.h"
+#include "pvabi/guestmem.h"
+#include "pvabi/lguest.h"
+#include "src/exitcodes.h"
+#include "src/options.h"
+#include "virtio/bus.h"
+
+struct vm {
+	struct options opt;
+	struct guestmem mem;  /* RAM + device page + rings: all the guest may name */
+	struct kvm_state kvm; /* /dev/kvm, the VM, the vCPU, the monitor (kvm-glue/) */
+	struct lguest lg;     /* the lguest host's view of the guest (pvabi/) */
+	struct vbus bus;      /* the lguest device bus (virtio/) */
+
+	/* How the guest's life ended, once it has.  The first reason wins, as in
+	 * the reference host's kill_guest(). */
+	bool dead;
+	enum lgkvm_exit exit_code;
+	char exit_reason[256];
+};
+
+/* The guest broke the rules (or asked to stop): record why, with the exit
+ * code to report, and stop running it.  Only the first call counts. */
+void vm_stop(struct vm *vm, enum lgkvm_exit code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* The common case: an ABI violation (EXIT_GUEST_KILLED). */
+#define guest_kill(vm, ...) vm_stop((vm), EXIT_GUEST_KILLED, __VA_ARGS__)
+
+/* Make lguest IRQ `irq` (0..31) pending and wake the vCPU if it sleeps or
+ * runs.  Safe to call from any thread. */
+void vm_raise_irq(struct vm *vm, unsigned irq);
+
+#endif
