@@ -27,6 +27,8 @@ struct vm {
 	struct lguest lg;     /* the lguest host's view of the guest (pvabi/) */
 	struct vbus bus;      /* the lguest device bus (virtio/) */
 
+	uint64_t timeout_deadline; /* CLOCK_MONOTONIC ns, when --timeout is set */
+
 	/* How the guest's life ended, once it has.  The first reason wins, as in
 	 * the reference host's kill_guest(). */
 	bool dead;

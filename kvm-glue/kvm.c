@@ -1,0 +1,283 @@
+/* /dev/kvm: opening it, building the VM and its memory, and the vCPU's
+ * initial state.  The run loop lives in vcpu.c. */
+#include "kvm-glue/kvm.h"
+
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvm-glue/vcpu.h"
+#include "src/vm.h"
+
+#define RAM_ALIGN (2u << 20) /* first touch of a 2 MiB-aligned page is ~100x cheaper */
+#define KVM_TSS_ADDR 0xFFFBD000u /* VMX needs three pages somewhere; above the monitor */
+
+enum { SLOT_RAM = 0, SLOT_MON_RO = 1, SLOT_MON_RW = 2 };
+
+static int fail(char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, strerror(errno));
+	return -1;
+}
+
+int kvm_open(struct kvm_state *k, char *err, size_t errlen)
+{
+	memset(k, 0, sizeof(*k));
+	k->kvm_fd = k->vm_fd = k->vcpu_fd = -1;
+	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (k->kvm_fd < 0) {
+		snprintf(err, errlen,
+			 "cannot open /dev/kvm (%s); lgkvm needs KVM: load kvm_intel or kvm_amd, "
+			 "or use the test host (tests/testhost/run)",
+			 strerror(errno));
+		return -1;
+	}
+	if (ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION) {
+		snprintf(err, errlen, "/dev/kvm speaks an unknown KVM API version");
+		return -1;
+	}
+	/* What we cannot do without: sync regs (per-exit register ioctls cost
+	 * more than the exit), read-only memslots (the monitor), and the
+	 * userspace-irqchip interrupt path (KVM_INTERRUPT). */
+	static const struct {
+		int cap;
+		const char *name;
+	} need[] = {
+		{KVM_CAP_SYNC_REGS, "KVM_CAP_SYNC_REGS"},
+		{KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM"},
+		{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+		{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+	};
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, need[i].cap) <= 0) {
+			snprintf(err, errlen, "this host's KVM lacks %s, which lgkvm needs",
+				 need[i].name);
+			return -1;
+		}
+	}
+	if (!(ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SYNC_REGS) & KVM_SYNC_X86_REGS)) {
+		snprintf(err, errlen, "this host's KVM cannot sync x86 registers");
+		return -1;
+	}
+	int sz = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (sz <= 0)
+		return fail(err, errlen, "KVM_GET_VCPU_MMAP_SIZE");
+	k->run_size = (size_t)sz;
+	return 0;
+}
+
+uint8_t kvm_tr_type_for_vendor(const char vendor[12])
+{
+	/* The one vendor-dependent rule.  VMX's entry checks insist on a busy
+	 * 32-bit TSS (type 11) in TR.  kvm_amd reports TR as busy too, but
+	 * QEMU's emulated SVM (our nested test host) aborts the whole machine
+	 * ("invalid tss type") when a guest interrupt changes privilege with a
+	 * busy cached TR; SVM itself does not care, so AMD gets the available
+	 * type 9. */
+	if (memcmp(vendor, "AuthenticAMD", 12) == 0 || memcmp(vendor, "HygonGenuine", 12) == 0)
+		return 9;
+	return 11;
+}
+
+static void host_vendor(char vendor[12])
+{
+	unsigned a, b, c, d;
+	__cpuid(0, a, b, c, d);
+	(void)a;
+	memcpy(vendor, &b, 4);
+	memcpy(vendor + 4, &d, 4);
+	memcpy(vendor + 8, &c, 4);
+}
+
+/* CPUID for an old guest: what KVM supports, minus what a 2.6.24 kernel
+ * cannot know about.  The lguest guest filters leaf 1 itself (ABI doc 10.1);
+ * we additionally hide the hypervisor leaves (a 2.6.24 guest has no use for
+ * kvmclock and must not try) and report whether the TSC is invariant. */
+static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_state *k = &vm->kvm;
+	int n = 128;
+	struct kvm_cpuid2 *c = NULL;
+	for (;;) {
+		c = calloc(1, sizeof(*c) + (size_t)n * sizeof(c->entries[0]));
+		if (!c)
+			return fail(err, errlen, "allocating CPUID");
+		c->nent = (uint32_t)n;
+		if (ioctl(k->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0)
+			break;
+		free(c);
+		if (errno != E2BIG || n > 4096)
+			return fail(err, errlen, "KVM_GET_SUPPORTED_CPUID");
+		n *= 2;
+	}
+	bool invariant_tsc = false;
+	uint32_t out = 0;
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		if (e->function >= 0x40000000 && e->function < 0x50000000)
+			continue;
+		if (e->function == 1)
+			e->ecx &= ~(1u << 31); /* no "running under a hypervisor" */
+		if (e->function == 0x80000007 && (e->edx & (1u << 8)))
+			invariant_tsc = true;
+		c->entries[out++] = *e;
+	}
+	c->nent = out;
+	int r = ioctl(k->vcpu_fd, KVM_SET_CPUID2, c);
+	free(c);
+	if (r < 0)
+		return fail(err, errlen, "KVM_SET_CPUID2");
+	/* tsc_khz is only honest if the TSC ticks at a constant rate. */
+	int khz = ioctl(k->vcpu_fd, KVM_GET_TSC_KHZ, 0);
+	k->tsc_khz = (invariant_tsc && khz > 0) ? (uint32_t)khz : 0;
+	return 0;
+}
+
+static int add_slot(struct kvm_state *k, uint32_t slot, uint64_t gpa, uint64_t size, void *host,
+		    uint32_t flags, char *err, size_t errlen)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)host,
+	};
+	if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return fail(err, errlen, "KVM_SET_USER_MEMORY_REGION");
+	return 0;
+}
+
+int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
+{
+	struct kvm_state *k = &vm->kvm;
+
+	k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0);
+	if (k->vm_fd < 0)
+		return fail(err, errlen, "KVM_CREATE_VM");
+	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0)
+		return fail(err, errlen, "KVM_SET_TSS_ADDR");
+
+	/* Guest memory: one anonymous mapping, 2 MiB aligned. */
+	k->ram_alloc_size = mem_size + RAM_ALIGN;
+	k->ram_alloc = mmap(NULL, k->ram_alloc_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (k->ram_alloc == MAP_FAILED) {
+		k->ram_alloc = NULL;
+		return fail(err, errlen, "allocating guest memory");
+	}
+	uintptr_t p = ((uintptr_t)k->ram_alloc + RAM_ALIGN - 1) & ~(uintptr_t)(RAM_ALIGN - 1);
+	k->ram = (uint8_t *)p;
+	k->ram_map_size = mem_size;
+	madvise(k->ram, mem_size, MADV_HUGEPAGE);
+	if (add_slot(k, SLOT_RAM, 0, mem_size, k->ram, 0, err, errlen))
+		return -1;
+
+	/* The monitor: read-only to the guest except its stack page. */
+	uint8_t *mon = mmap(NULL, MON_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	if (mon == MAP_FAILED)
+		return fail(err, errlen, "allocating the monitor");
+	monitor_init(&k->mon, mon);
+	if (add_slot(k, SLOT_MON_RO, MON_GPA, MON_RO_PAGES * 4096u, mon, KVM_MEM_READONLY, err,
+		     errlen) ||
+	    add_slot(k, SLOT_MON_RW, MON_GPA + MON_RO_PAGES * 4096u,
+		     (MON_PAGES - MON_RO_PAGES) * 4096u, mon + MON_RO_PAGES * 4096u, 0, err, errlen))
+		return -1;
+
+	k->vcpu_fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, 0);
+	if (k->vcpu_fd < 0)
+		return fail(err, errlen, "KVM_CREATE_VCPU");
+	k->run = mmap(NULL, k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, k->vcpu_fd, 0);
+	if (k->run == MAP_FAILED) {
+		k->run = NULL;
+		return fail(err, errlen, "mapping kvm_run");
+	}
+	k->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+
+	char vendor[12];
+	host_vendor(vendor);
+	k->tr_type = kvm_tr_type_for_vendor(vendor);
+	return setup_cpuid(vm, err, errlen);
+}
+
+static struct kvm_segment flat(uint16_t sel, uint8_t type)
+{
+	return (struct kvm_segment){
+		.base = 0,
+		.limit = 0xFFFFFFFF,
+		.selector = sel,
+		.type = type,
+		.present = 1,
+		.dpl = sel & 3,
+		.db = 1,
+		.s = 1,
+		.g = 1,
+	};
+}
+
+int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, char *err, size_t errlen)
+{
+	struct kvm_state *k = &vm->kvm;
+	struct kvm_sregs s;
+	if (ioctl(k->vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return fail(err, errlen, "KVM_GET_SREGS");
+
+	/* ABI doc 2.7: ring 1, flat segments, paging on with the boot tables. */
+	s.cs = flat(SEL_KERNEL_CS, 0xB);
+	s.ds = s.es = s.ss = flat(SEL_KERNEL_DS, 0x3);
+	s.fs = s.gs = (struct kvm_segment){.unusable = 1};
+	s.ldt = (struct kvm_segment){.type = 2, .unusable = 1};
+	s.tr = (struct kvm_segment){
+		.base = MON_GVA + MON_TSS_OFF,
+		.limit = 0x67,
+		.selector = SEL_TSS,
+		.present = 1,
+	};
+	s.gdt.base = MON_GVA + MON_GDT_OFF;
+	s.gdt.limit = 32 * 8 - 1;
+	s.idt.base = MON_GVA + MON_IDT_OFF;
+	s.idt.limit = 256 * 8 - 1;
+	s.cr0 = LG_CR0;
+	s.cr3 = pgdir;
+	/* The guest cannot set OSFXSR/OSXMMEXCPT itself but uses fxsave and
+	 * SSE when CPUID offers them; TSD clear so it may read the TSC. */
+	s.cr4 = (1u << 9) | (1u << 10);
+	s.efer = 0;
+	memset(s.interrupt_bitmap, 0, sizeof(s.interrupt_bitmap));
+	if (vcpu_set_sregs(vm, &s) < 0)
+		return fail(err, errlen, "KVM_SET_SREGS");
+	monitor_set_cr0(&k->mon, LG_CR0);
+
+	struct kvm_regs r = {.rip = entry, .rflags = 0x202};
+	if (ioctl(k->vcpu_fd, KVM_SET_REGS, &r) < 0)
+		return fail(err, errlen, "KVM_SET_REGS");
+	return 0;
+}
+
+void kvm_destroy(struct vm *vm)
+{
+	struct kvm_state *k = &vm->kvm;
+	if (k->timer)
+		vcpu_timer_delete(vm);
+	if (k->run)
+		munmap(k->run, k->run_size);
+	if (k->vcpu_fd >= 0)
+		close(k->vcpu_fd);
+	if (k->vm_fd >= 0)
+		close(k->vm_fd);
+	if (k->kvm_fd >= 0)
+		close(k->kvm_fd);
+	if (k->mon.host)
+		munmap(k->mon.host, MON_SIZE);
+	if (k->ram_alloc)
+		munmap(k->ram_alloc, k->ram_alloc_size);
+	memset(k, 0, sizeof(*k));
+	k->kvm_fd = k->vm_fd = k->vcpu_fd = -1;
+}

@@ -1,0 +1,62 @@
+/* Everything that talks to /dev/kvm.
+ *
+ * No other folder calls ioctl(): pvabi/ and virtio/ see the vCPU through the
+ * plain register view below (kvm_run's sync-regs area) and through the monitor
+ * frame (monitor.h), and ask kvm-glue to act on their behalf. */
+#ifndef LGKVM_KVM_H
+#define LGKVM_KVM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvm-glue/monitor.h"
+
+struct vm;
+
+struct kvm_state {
+	int kvm_fd, vm_fd, vcpu_fd;
+	struct kvm_run *run;
+	size_t run_size;
+	uint8_t *ram;        /* host mapping of guest RAM + device area */
+	size_t ram_map_size; /* bytes mapped (2 MiB aligned start) */
+	void *ram_alloc;     /* what to munmap */
+	size_t ram_alloc_size;
+	struct monitor mon;  /* the in-VM monitor (kvm-glue/monitor.c) */
+	pthread_t vcpu_thread;
+	bool vcpu_thread_set;
+	/* Vendor rule for TR: see kvm_tr_type(). */
+	uint8_t tr_type;
+	uint32_t tsc_khz;    /* 0 if unknown or not constant */
+	void *timer;         /* POSIX timer that kicks the vCPU (timer_t) */
+	uint64_t timer_armed_ns;
+};
+
+/* The signal that kicks the vCPU thread out of KVM_RUN or a halt sleep. */
+#define KVM_KICK_SIGNAL SIGUSR1
+
+/* Why kvm_open() failed, for the one-sentence message. */
+int kvm_open(struct kvm_state *k, char *err, size_t errlen);
+/* Probe: can this KVM run a 32-bit paged guest at ring 1 that takes
+ * int $0x1f through a DPL-1 gate to ring 0 and exits?  0 = yes, -1 = no
+ * (err says why). */
+int kvm_probe_32bit(char *err, size_t errlen);
+/* Create the VM: guest memory of `mem_size` bytes (RAM + device area), the
+ * monitor, one vCPU with filtered CPUID and sync regs. */
+int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen);
+/* Set the vCPU's initial state for an lguest boot (ABI doc 2.7). */
+int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, char *err, size_t errlen);
+/* Run until the guest stops; returns the process exit status. */
+int kvm_run_loop(struct vm *vm);
+/* Wake the vCPU thread (from any thread). */
+void kvm_kick(struct vm *vm);
+/* Arm the kick timer for absolute CLOCK_MONOTONIC time `ns` (0 = disarm). */
+void kvm_arm_timer(struct vm *vm, uint64_t ns);
+void kvm_destroy(struct vm *vm);
+
+/* The TR type KVM wants to be handed in sregs: see kvm.c. */
+uint8_t kvm_tr_type_for_vendor(const char vendor[12]);
+
+#endif

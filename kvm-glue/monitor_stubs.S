@@ -1,0 +1,64 @@
+/* The monitor's code: 32-bit, ring 0, mapped at MON_GVA inside every guest.
+ *
+ * It is assembled into lgkvm's own (64-bit) binary as data and copied into the
+ * monitor's read-only pages; nothing here ever runs on the host.  Offsets must
+ * match kvm-glue/monitor.h. */
+#include "kvm-glue/monitor.h"
+
+	.section .rodata
+	.code32
+
+/* 256 stubs, 16 bytes apart, so the IDT can point at stub N by arithmetic.
+ * The CPU pushes an error code for vectors 8, 10-14 and 17; every other stub
+ * pushes a zero in its place so the frame has one shape. */
+	.balign 16
+	.globl monitor_stubs_start
+monitor_stubs_start:
+	.set vec, 0
+	.rept 256
+	.balign 16
+	.if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17)
+	.else
+	pushl $0
+	.endif
+	pushl $vec
+	jmp monitor_stubs_start + (MON_CODE_OFF - MON_STUBS_OFF)
+	.set vec, vec + 1
+	.endr
+	.balign 16
+	/* 256 x 16 bytes: the common code follows at exactly +0x1000. */
+	.globl monitor_stubs_end
+monitor_stubs_end:
+
+/* The common path, at MON_CODE_OFF.  Save the two registers the VMM cannot
+ * read from kvm_run itself (the real CR2 needs a register to pass through),
+ * tell the VMM, then leave exactly as the VMM left the frame. */
+	.globl monitor_code_start
+monitor_code_start:
+	pushl %eax
+	movl %cr2, %eax
+	pushl %eax
+	outb %al, $MON_PORT
+	/* The VMM may have changed the virtual TS: load the CR0 it wants, but
+	 * only when it differs (a CR0 write is not free).  %ss is the monitor's
+	 * flat data segment; %ds still belongs to the guest. */
+	movl %cr0, %eax
+	xorl %ss:(MON_GVA + MON_CR0_WANT_OFF), %eax
+	jz 1f
+	movl %ss:(MON_GVA + MON_CR0_WANT_OFF), %eax
+	movl %eax, %cr0
+	/* A new page directory or a TLB flush: both are a CR3 load (CR4.PGE is
+	 * off, so nothing survives it). */
+1:	cmpl $0, %ss:(MON_GVA + MON_FLUSH_OFF)
+	je 2f
+	movl $0, %ss:(MON_GVA + MON_FLUSH_OFF)
+	movl %ss:(MON_GVA + MON_CR3_WANT_OFF), %eax
+	movl %eax, %cr3
+2:	addl $4, %esp		/* cr2 */
+	popl %eax
+	addl $8, %esp		/* vector, error code */
+	iret
+	.globl monitor_code_end
+monitor_code_end:
+	.code64
+	.section .note.GNU-stack,"",@progbits

@@ -1,0 +1,315 @@
+/* The vCPU loop: KVM_RUN, and what every kind of exit means for an lguest
+ * guest.
+ *
+ * Waking the vCPU.  One signal, KVM_KICK_SIGNAL, is the only way anything
+ * reaches the vCPU thread: the clock-event timer, the I/O side raising an
+ * interrupt, a console keystroke.  The signal stays blocked in this thread
+ * except inside KVM_RUN (KVM_SET_SIGNAL_MASK) and inside the halt sleep
+ * (ppoll's mask), so a kick that arrives while we are busy in userspace is
+ * never lost: it stays pending and the next KVM_RUN returns at once. */
+#include "kvm-glue/vcpu.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm-glue/kvm.h"
+#include "pvabi/host.h"
+#include "src/log.h"
+#include "src/vm.h"
+
+int vcpu_set_sregs(struct vm *vm, struct kvm_sregs *s)
+{
+	s->tr.type = vm->kvm.tr_type;
+	return ioctl(vm->kvm.vcpu_fd, KVM_SET_SREGS, s);
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig; /* its only job is to interrupt ppoll() */
+}
+
+static int setup_signals(struct vm *vm)
+{
+	struct kvm_state *k = &vm->kvm;
+	struct sigaction sa = {.sa_handler = kick_handler};
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(KVM_KICK_SIGNAL, &sa, NULL) < 0)
+		return -1;
+
+	sigset_t block, run_mask;
+	sigemptyset(&block);
+	sigaddset(&block, KVM_KICK_SIGNAL);
+	if (pthread_sigmask(SIG_BLOCK, &block, &run_mask) < 0)
+		return -1;
+	/* Inside KVM_RUN the kick is deliverable: it forces an exit. */
+	sigdelset(&run_mask, KVM_KICK_SIGNAL);
+	struct {
+		struct kvm_signal_mask m;
+		uint8_t set[8];
+	} km = {.m.len = 8};
+	memcpy(km.set, &run_mask, 8);
+	if (ioctl(k->vcpu_fd, KVM_SET_SIGNAL_MASK, &km) < 0)
+		return -1;
+
+	k->vcpu_thread = pthread_self();
+	k->vcpu_thread_set = true;
+
+	struct sigevent ev = {
+		.sigev_notify = SIGEV_THREAD_ID,
+		.sigev_signo = KVM_KICK_SIGNAL,
+	};
+	ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	timer_t t;
+	if (timer_create(CLOCK_MONOTONIC, &ev, &t) < 0)
+		return -1;
+	k->timer = (void *)t;
+	return 0;
+}
+
+void vcpu_timer_delete(struct vm *vm)
+{
+	timer_delete((timer_t)vm->kvm.timer);
+	vm->kvm.timer = NULL;
+}
+
+void kvm_arm_timer(struct vm *vm, uint64_t ns)
+{
+	struct kvm_state *k = &vm->kvm;
+	if (!k->timer || ns == k->timer_armed_ns)
+		return;
+	struct itimerspec its = {0};
+	its.it_value.tv_sec = (time_t)(ns / 1000000000u);
+	its.it_value.tv_nsec = (long)(ns % 1000000000u);
+	timer_settime((timer_t)k->timer, TIMER_ABSTIME, &its, NULL);
+	k->timer_armed_ns = ns;
+}
+
+void kvm_kick(struct vm *vm)
+{
+	struct kvm_state *k = &vm->kvm;
+	/* From the vCPU thread itself there is nothing to interrupt: pending
+	 * interrupts are examined before every resume. */
+	if (k->vcpu_thread_set && !pthread_equal(k->vcpu_thread, pthread_self()))
+		pthread_kill(k->vcpu_thread, KVM_KICK_SIGNAL);
+}
+
+/* Swallow kicks that are pending while the signal is blocked. */
+static void eat_kicks(void)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, KVM_KICK_SIGNAL);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&s, NULL, &zero) > 0)
+		;
+}
+
+/* Time-based housekeeping after any wake-up; re-arm the one timer for the
+ * earliest thing we must look at again. */
+static void housekeeping(struct vm *vm, uint64_t deadline)
+{
+	uint64_t now = now_ns();
+	if (deadline && now >= deadline) {
+		vm_stop(vm, EXIT_TIMEOUT, "timed out after %u s", vm->opt.timeout_s);
+		return;
+	}
+	lg_tick(vm, now);
+	uint64_t wake = lg_next_wake(vm, now);
+	if (deadline && (!wake || deadline < wake))
+		wake = deadline;
+	kvm_arm_timer(vm, wake);
+}
+
+/* HALT: sleep until a kick (timer, device), console input, or the timeout. */
+static void halt_sleep(struct vm *vm)
+{
+	struct pollfd fds[8];
+	int n = vbus_pollfds(vm, fds, 8);
+	sigset_t mask;
+	pthread_sigmask(SIG_BLOCK, NULL, &mask);
+	sigdelset(&mask, KVM_KICK_SIGNAL);
+	int r = ppoll(fds, (nfds_t)n, NULL, &mask);
+	if (r > 0)
+		vbus_poll(vm);
+}
+
+static bool in_monitor(uint64_t rip)
+{
+	return rip >= MON_GVA;
+}
+
+/* An interrupt became deliverable while the guest ran on without exiting:
+ * enter the monitor through the kick vector (KVM's userspace-irqchip path), as
+ * soon as the vCPU can take an interrupt. */
+static void request_kick(struct vm *vm)
+{
+	struct kvm_run *run = vm->kvm.run;
+	if (run->ready_for_interrupt_injection && run->if_flag) {
+		struct kvm_interrupt irq = {.irq = MON_KICK_VECTOR};
+		if (ioctl(vm->kvm.vcpu_fd, KVM_INTERRUPT, &irq) == 0) {
+			run->request_interrupt_window = 0;
+			return;
+		}
+	}
+	run->request_interrupt_window = 1;
+}
+
+static void after_async_exit(struct vm *vm)
+{
+	struct kvm_run *run = vm->kvm.run;
+	uint64_t rip = run->s.regs.regs.rip;
+	if (vm->dead)
+		return;
+	/* Inside the monitor the event is already being handled; the guest
+	 * will be at a real instruction once it irets, and the window exit
+	 * brings us back then. */
+	if (lg_irq_deliverable(vm, in_monitor(rip) ? 0 : (uint32_t)rip))
+		request_kick(vm);
+	else
+		run->request_interrupt_window = 0;
+}
+
+static void monitor_event(struct vm *vm)
+{
+	struct kvm_run *run = vm->kvm.run;
+	struct kvm_regs *kr = &run->s.regs.regs;
+
+	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != MON_PORT) {
+		guest_kill(vm, "unexpected port I/O %s port %#x at EIP %#llx",
+			   run->io.direction == KVM_EXIT_IO_OUT ? "out to" : "in from", run->io.port,
+			   (unsigned long long)kr->rip);
+		return;
+	}
+	if (kr->rsp != MON_FRAME_GVA) {
+		/* Only a fault inside the monitor itself nests on its stack: the
+		 * `iret` could not load the guest's state (the reference host's
+		 * "trap 256"). */
+		struct mon_frame *f = monitor_frame(&vm->kvm.mon);
+		guest_kill(vm,
+			   "fault %u while loading guest state (segments or stack at EIP %#x "
+			   "unusable)",
+			   f->vector & 0xFF, f->eip);
+		(void)f;
+		return;
+	}
+
+	struct mon_frame *f = monitor_frame(&vm->kvm.mon);
+	struct guest_regs g = {
+		.ebx = (uint32_t)kr->rbx,
+		.ecx = (uint32_t)kr->rcx,
+		.edx = (uint32_t)kr->rdx,
+		.esi = (uint32_t)kr->rsi,
+		.edi = (uint32_t)kr->rdi,
+		.ebp = (uint32_t)kr->rbp,
+	};
+	vm->lg.stats_exits++;
+	lg_handle_event(vm, &g, f);
+
+	uint64_t deadline = vm->opt.timeout_s ? vm->timeout_deadline : 0;
+	while (!vm->dead && vm->lg.halted) {
+		housekeeping(vm, deadline);
+		if (vm->dead || lg_irq_deliverable(vm, f->eip))
+			break;
+		halt_sleep(vm);
+		eat_kicks();
+	}
+	if (vm->dead)
+		return;
+	lg_maybe_interrupt(vm, f);
+	if (g.dirty) {
+		kr->rbx = g.ebx;
+		kr->rcx = g.ecx;
+		kr->rdx = g.edx;
+		kr->rsi = g.esi;
+		kr->rdi = g.edi;
+		kr->rbp = g.ebp;
+		run->kvm_dirty_regs |= KVM_SYNC_X86_REGS;
+	}
+	after_async_exit(vm);
+}
+
+static void describe_fail_entry(struct vm *vm)
+{
+	struct kvm_run *run = vm->kvm.run;
+	vm_stop(vm, EXIT_INTERNAL, "KVM could not enter the guest (hardware reason %#llx)",
+		(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+}
+
+int kvm_run_loop(struct vm *vm)
+{
+	struct kvm_state *k = &vm->kvm;
+	struct kvm_run *run = k->run;
+
+	if (setup_signals(vm) < 0) {
+		vm_stop(vm, EXIT_INTERNAL, "setting up the vCPU's signals: %s", strerror(errno));
+		return vm->exit_code;
+	}
+	uint64_t deadline = vm->opt.timeout_s ? vm->timeout_deadline : 0;
+	housekeeping(vm, deadline);
+
+	while (!vm->dead) {
+		int r = ioctl(k->vcpu_fd, KVM_RUN, 0);
+		int saved = errno;
+		if (r < 0) {
+			if (saved == EINTR || saved == EAGAIN) {
+				eat_kicks();
+				housekeeping(vm, deadline);
+				vbus_poll(vm);
+				after_async_exit(vm);
+				continue;
+			}
+			vm_stop(vm, EXIT_INTERNAL, "KVM_RUN failed: %s", strerror(saved));
+			break;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			monitor_event(vm);
+			break;
+		case KVM_EXIT_IRQ_WINDOW_OPEN:
+			after_async_exit(vm);
+			break;
+		case KVM_EXIT_INTR:
+			eat_kicks();
+			housekeeping(vm, deadline);
+			vbus_poll(vm);
+			after_async_exit(vm);
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			guest_kill(vm, "triple fault at EIP %#llx (the guest destroyed its own "
+				       "monitor mapping or stacks)",
+				   (unsigned long long)run->s.regs.regs.rip);
+			break;
+		case KVM_EXIT_MMIO:
+			guest_kill(vm, "access to unbacked guest-physical address %#llx at EIP %#llx",
+				   (unsigned long long)run->mmio.phys_addr,
+				   (unsigned long long)run->s.regs.regs.rip);
+			break;
+		case KVM_EXIT_HLT:
+			guest_kill(vm, "hlt at ring 0 (EIP %#llx)",
+				   (unsigned long long)run->s.regs.regs.rip);
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			describe_fail_entry(vm);
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			guest_kill(vm, "KVM could not emulate an instruction (suberror %u) at EIP "
+				       "%#llx",
+				   run->internal.suberror, (unsigned long long)run->s.regs.regs.rip);
+			break;
+		default:
+			vm_stop(vm, EXIT_INTERNAL, "unexpected KVM exit reason %u", run->exit_reason);
+			break;
+		}
+	}
+	kvm_arm_timer(vm, 0);
+	return vm->exit_code;
+}

@@ -1,0 +1,160 @@
+/* Segments and gates: the guest may describe its GDT, TLS slots and IDT, but
+ * the tables the CPU uses are ours (in the monitor), so every entry passes
+ * through the rules below on its way in (ABI doc 5.2, 6.3 - 6.5). */
+#include <string.h>
+
+#include "pvabi/internal.h"
+#include "pvabi/mmu.h"
+#include "src/vm.h"
+
+static bool host_slot(unsigned i)
+{
+	return i == GDT_LGUEST_CS || i == GDT_LGUEST_DS || i == GDT_TSS ||
+	       i == GDT_DOUBLEFAULT_TSS;
+}
+
+/* The guest's descriptors say DPL 0, which it cannot load at ring 1, so DPL 0
+ * becomes 1; and our GDT page is read-only, so the CPU must never need to set
+ * an accessed bit itself.  Applied blindly, as the reference host does. */
+static uint64_t fixup(uint64_t d)
+{
+	uint32_t hi = (uint32_t)(d >> 32);
+	if ((hi & 0x6000) == 0)
+		hi |= 0x2000;
+	hi |= 0x100;
+	return ((uint64_t)hi << 32) | (uint32_t)d;
+}
+
+static void install_gdt(struct vm *vm, unsigned first, unsigned n)
+{
+	for (unsigned i = first; i < first + n; i++) {
+		if (host_slot(i))
+			continue;
+		vm->lg.gdt[i] = fixup(vm->lg.gdt[i]);
+		monitor_set_gdt(&vm->kvm.mon, i, vm->lg.gdt[i]);
+	}
+}
+
+void lg_load_gdt(struct vm *vm, uint32_t gpa, uint32_t count)
+{
+	/* The reference host copies even after deciding to kill; we don't. */
+	if (count > LG_GDT_ENTRIES) {
+		guest_kill(vm, "too many gdt entries %u", count);
+		return;
+	}
+	uint64_t tmp[LG_GDT_ENTRIES];
+	if (!gm_read(&vm->mem, gpa, tmp, count * 8u)) {
+		guest_kill(vm, "bad read address %#x len %u (LOAD_GDT)", gpa, count * 8u);
+		return;
+	}
+	memcpy(vm->lg.gdt, tmp, count * 8u);
+	install_gdt(vm, 0, LG_GDT_ENTRIES);
+}
+
+void lg_load_tls(struct vm *vm, uint32_t gpa)
+{
+	uint64_t tls[3];
+	if (!gm_read(&vm->mem, gpa, tls, sizeof(tls))) {
+		guest_kill(vm, "bad read address %#x len 24 (LOAD_TLS)", gpa);
+		return;
+	}
+	memcpy(&vm->lg.gdt[6], tls, sizeof(tls));
+	install_gdt(vm, 6, 3);
+}
+
+bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base)
+{
+	unsigned i = (sel & 0xFFFF) >> 3;
+	if ((sel & 4) || i >= LG_GDT_ENTRIES)
+		return false;
+	uint64_t d = vm->lg.gdt[i];
+	*base = (uint32_t)((d >> 16) & 0xFFFFFF) | (uint32_t)((d >> 32) & 0xFF000000u);
+	return true;
+}
+
+/* Direct delivery (ABI doc 5.3): the CPU may take the vector straight into
+ * the guest, without the monitor, only for trap gates of exceptions the host
+ * never needs to see first, and for the system call. */
+static bool direct(struct vm *vm, unsigned vec)
+{
+	const struct lg_gate *g = &vm->lg.idt[vec];
+	if (!(g->hi & 0x8000) || ((g->hi >> 8) & 0xF) != 0xF)
+		return false;
+	if (vec == 0x80)
+		return true;
+	return vec < 32 && vec != 2 && vec != 7 && vec != 8 && vec != 13 && vec != 14 &&
+	       vec != 15 && vec != 31;
+}
+
+/* Make the real IDT entry for `vec` match the guest's wishes. */
+static void sync_idt(struct vm *vm, unsigned vec)
+{
+	const struct lg_gate *g = &vm->lg.idt[vec];
+	if (direct(vm, vec)) {
+		monitor_set_direct(&vm->kvm.mon, vec, g->lo, g->hi);
+		return;
+	}
+	/* Routed through the monitor.  Honour the guest gate's privilege so a
+	 * user-mode `int3` (DPL 3) arrives as #BP, not #GP as under the
+	 * reference host.  Vector 0x1F is the hypercall (ring 1 only); the kick
+	 * vector is ours alone; IRQ vectors are never software-callable. */
+	unsigned dpl = 0;
+	if (vec == 0x1F)
+		dpl = 1;
+	else if ((g->hi & 0x8000) && vec != MON_KICK_VECTOR && !(vec >= 32 && vec < 32 + LG_IRQS))
+		dpl = (g->hi >> 13) & 3;
+	monitor_route(&vm->kvm.mon, vec, dpl);
+}
+
+void lg_load_idt_entry(struct vm *vm, uint32_t vec, uint32_t lo, uint32_t hi)
+{
+	/* NMI, double fault, the reserved vector 15 and the hypercall are the
+	 * host's: silently ignored, before any other check. */
+	if (vec == 2 || vec == 8 || vec == 15 || vec == 31)
+		return;
+	if (vec >= LG_IDT_ENTRIES) {
+		guest_kill(vm, "bad idt entry %u", vec);
+		return;
+	}
+	struct lg_gate *g = &vm->lg.idt[vec];
+	if (!(hi & 0x8000)) {
+		g->lo = g->hi = 0;
+	} else {
+		unsigned type = (hi >> 8) & 0xF;
+		if (type != 0xE && type != 0xF) {
+			guest_kill(vm, "bad idt entry %u type %#x", vec, type);
+			return;
+		}
+		/* Force the guest's kernel code selector; keep offset, P, DPL and
+		 * type; clear bit 12 and the reserved low byte. */
+		g->lo = (SEL_KERNEL_CS << 16) | (lo & 0xFFFF);
+		g->hi = hi & 0xFFFFEF00u;
+	}
+	sync_idt(vm, vec);
+}
+
+void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages)
+{
+	if ((ss & 3) != 1) {
+		guest_kill(vm, "bad stack segment %#x", ss);
+		return;
+	}
+	if (pages > 2) {
+		guest_kill(vm, "bad stack pages %u", pages);
+		return;
+	}
+	/* A direct trap from ring 3 lands on this stack with no chance for us
+	 * to intervene: make sure it is really there and writable now. */
+	for (uint32_t i = 0; i < (pages ? pages : 1); i++) {
+		uint32_t gpa;
+		if (mmu_translate(&vm->mem, vm->lg.pgdir, esp - 1 - i * 4096, true, &gpa) !=
+		    MMU_OK) {
+			guest_kill(vm, "bad stack page %#x", esp - 1 - i * 4096);
+			return;
+		}
+	}
+	vm->lg.ss1 = ss & 0xFFFF;
+	vm->lg.esp1 = esp;
+	vm->lg.stack_pages = pages;
+	monitor_set_stack1(&vm->kvm.mon, vm->lg.ss1, esp);
+}

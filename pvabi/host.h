@@ -1,0 +1,39 @@
+/* The lguest host (pvabi/) as the run loop sees it.
+ *
+ * kvm-glue calls these on every exit; they never call ioctl() themselves.  The
+ * guest's general registers arrive as a plain struct; its EAX, EIP, CS,
+ * EFLAGS, ESP and SS live in the monitor frame, which these functions may
+ * rewrite to send the guest somewhere else (a trap handler, an interrupt). */
+#ifndef LGKVM_HOST_H
+#define LGKVM_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm-glue/monitor.h"
+
+struct vm;
+
+struct guest_regs {
+	uint32_t ebx, ecx, edx, esi, edi, ebp;
+	bool dirty; /* set when a handler changed one */
+};
+
+/* Prepare the lguest state for a fresh boot. */
+void lg_init(struct vm *vm, uint32_t boot_pgdir);
+/* An event entered the monitor: a hypercall, a trap to reflect, a kick. */
+void lg_handle_event(struct vm *vm, struct guest_regs *r, struct mon_frame *f);
+/* Before the guest resumes from the monitor: deliver at most one interrupt. */
+void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f);
+/* Could an interrupt be delivered with the guest at `eip` right now?  (A
+ * halted guest takes one whatever irq_enabled says.) */
+bool lg_irq_deliverable(struct vm *vm, uint32_t eip);
+/* Time passed: fire the clock event if due.  `now` is CLOCK_MONOTONIC ns. */
+void lg_tick(struct vm *vm, uint64_t now);
+/* When the host must look again even if nothing happens (clock event, or a
+ * pending-but-blocked interrupt the guest will not tell us about); 0 = never. */
+uint64_t lg_next_wake(struct vm *vm, uint64_t now);
+
+uint64_t now_ns(void);
+
+#endif

@@ -1,0 +1,39 @@
+/* Shared between the files of pvabi/ (not for the rest of lgkvm). */
+#ifndef LGKVM_PVABI_INTERNAL_H
+#define LGKVM_PVABI_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kvm-glue/monitor.h"
+#include "pvabi/host.h"
+
+struct vm;
+
+/* lguest_data fields, by ABI-table offset; failures kill the guest. */
+bool ld_read32(struct vm *vm, unsigned off, uint32_t *val);
+bool ld_write32(struct vm *vm, unsigned off, uint32_t val);
+/* Refresh lguest_data.time from the host's wall clock. */
+void lg_write_time(struct vm *vm);
+
+/* desc.c: the descriptor-table hypercalls and the real IDT. */
+void lg_load_gdt(struct vm *vm, uint32_t gpa, uint32_t count);
+void lg_load_tls(struct vm *vm, uint32_t gpa);
+void lg_load_idt_entry(struct vm *vm, uint32_t vec, uint32_t lo, uint32_t hi);
+void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages);
+/* Base of a segment selector in the guest's GDT image; false for the LDT or
+ * a selector past the table. */
+bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base);
+
+/* traps.c: push a trap/interrupt frame and point the guest at the handler
+ * of `vec` (ABI doc 5.4).  Kills the guest if it has no handler. */
+void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, uint32_t err);
+void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f);
+
+/* hcall.c */
+void lg_hypercall(struct vm *vm, struct guest_regs *r, struct mon_frame *f);
+
+/* mmu glue: the guest's TLB cannot be maintained from ring 1. */
+void lg_flush_tlb(struct vm *vm);
+
+#endif

@@ -1,0 +1,62 @@
+/* Time (ABI doc section 8): the clock event is a one-shot deadline that
+ * raises IRQ 0; lguest_data.time is the host's wall clock. */
+#include <time.h>
+
+#include "pvabi/internal.h"
+#include "src/vm.h"
+
+/* How soon we look again at an interrupt that is pending but blocked: the
+ * guest never tells us when it unmasks or re-enables, so we must poll (the
+ * reference host noticed at its next host timer tick). */
+#define RECHECK_NS 2000000u
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void lg_write_time(struct vm *vm)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint32_t t[2] = {(uint32_t)ts.tv_sec, (uint32_t)ts.tv_nsec};
+	if (!gm_write(&vm->mem, vm->lg.lguest_data + vm->lg.abi->ld_time, t, sizeof(t)))
+		guest_kill(vm, "bad write address %#x (lguest_data.time)",
+			   vm->lg.lguest_data + vm->lg.abi->ld_time);
+}
+
+void lg_set_clockevent(struct vm *vm, uint32_t delta_ns)
+{
+	/* Monotonic, not wall-clock like the reference: a wall-clock jump on
+	 * the host must not stall or hurry the guest's timer. */
+	vm->lg.clock_deadline_ns = delta_ns ? now_ns() + delta_ns : 0;
+}
+
+void lg_tick(struct vm *vm, uint64_t now)
+{
+	struct lguest *lg = &vm->lg;
+	if (lg->clock_deadline_ns && now >= lg->clock_deadline_ns) {
+		lg->clock_deadline_ns = 0;
+		atomic_fetch_or(&lg->pending, 1u);
+	}
+}
+
+uint64_t lg_next_wake(struct vm *vm, uint64_t now)
+{
+	struct lguest *lg = &vm->lg;
+	uint64_t wake = lg->clock_deadline_ns;
+	uint32_t pending = atomic_load(&lg->pending);
+	if (lg->initialized && pending) {
+		uint32_t blocked = 0;
+		if (!gm_read32(&vm->mem, lg->lguest_data + lg->abi->ld_blocked, &blocked))
+			return wake;
+		if (pending & ~blocked) {
+			uint64_t recheck = now + RECHECK_NS;
+			if (!wake || recheck < wake)
+				wake = recheck;
+		}
+	}
+	return wake;
+}

@@ -1,0 +1,224 @@
+/* Traps and interrupts: what the reference host's interrupts_and_traps.c and
+ * x86/core.c did, as frame rewrites in the monitor (ABI doc section 5).
+ *
+ * When an event reaches us the guest is parked in the monitor with its
+ * interrupted state in the frame (EIP, CS, EFLAGS, ESP, SS).  To deliver a
+ * trap we push exactly what an i386 CPU would push onto the guest's stack,
+ * then point the frame at the handler: the monitor's `iret` does the rest. */
+#include <string.h>
+
+#include "pvabi/internal.h"
+#include "pvabi/mmu.h"
+#include "src/vm.h"
+
+#define EFLAGS_IF 0x200u
+
+static bool has_errcode(unsigned vec)
+{
+	return vec == 8 || (vec >= 10 && vec <= 14) || vec == 17;
+}
+
+/* Push one word on the guest stack at base+*esp, translating every push (the
+ * reference translated only the first and wrote downwards physically). */
+static bool push(struct vm *vm, uint32_t base, uint32_t *esp, uint32_t val)
+{
+	*esp -= 4;
+	return mmu_write(&vm->mem, vm->lg.pgdir, base + *esp, &val, 4);
+}
+
+void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, uint32_t err)
+{
+	struct lguest *lg = &vm->lg;
+	const struct lg_gate *g = &lg->idt[vec & 0xFF];
+
+	if (!(g->hi & 0x8000)) {
+		guest_kill(vm, "unhandled trap %u at %#x (%#x)", vec, f->eip,
+			   vec == 14 ? f->cr2 : err);
+		return;
+	}
+
+	uint32_t irq_enabled = 0;
+	if (!ld_read32(vm, lg->abi->ld_irq_enabled, &irq_enabled))
+		return;
+
+	/* From ring 3 (anything not ring 1) the CPU would switch to the stack
+	 * SET_STACK named; from ring 1 it stays on the current one. */
+	bool switch_stack = (f->cs & 3) != 1;
+	uint32_t ss = switch_stack ? lg->ss1 : f->ss;
+	uint32_t esp = switch_stack ? lg->esp1 : f->esp;
+	uint32_t base;
+	if (switch_stack && !lg->ss1) {
+		guest_kill(vm, "trap %u from ring %u before SET_STACK", vec, f->cs & 3);
+		return;
+	}
+	if (!lg_seg_base(vm, ss, &base)) {
+		guest_kill(vm, "trap %u: stack segment %#x unusable", vec, ss);
+		return;
+	}
+
+	/* The EFLAGS image carries the *virtual* interrupt flag. */
+	uint32_t eflags = f->eflags;
+	if (!(irq_enabled & EFLAGS_IF))
+		eflags &= ~EFLAGS_IF;
+
+	bool ok = true;
+	if (switch_stack) {
+		ok = push(vm, base, &esp, f->ss) && push(vm, base, &esp, f->esp);
+	}
+	ok = ok && push(vm, base, &esp, eflags) && push(vm, base, &esp, f->cs) &&
+	     push(vm, base, &esp, f->eip);
+	if (ok && has_err)
+		ok = push(vm, base, &esp, err);
+	if (!ok) {
+		guest_kill(vm, "cannot push trap %u frame: stack %#x:%#x not writable", vec, ss,
+			   esp);
+		return;
+	}
+
+	f->eip = (g->hi & 0xFFFF0000u) | (g->lo & 0xFFFF);
+	f->cs = SEL_KERNEL_CS;
+	f->esp = esp;
+	f->ss = ss;
+	/* Interrupt gates disable (virtual) interrupts; trap gates don't. */
+	if (((g->hi >> 8) & 0xF) == 0xE)
+		ld_write32(vm, lg->abi->ld_irq_enabled, 0);
+}
+
+/* #GP from `in`/`out` at ring 1 (ABI doc 5.8): there is nothing there.  In
+ * returns all ones in the accessed width, out is dropped -- except the
+ * keyboard controller's reset command, which we take as a restart request. */
+static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
+{
+	uint8_t insn[3];
+	unsigned len = 0;
+	if (!mmu_read(&vm->mem, vm->lg.pgdir, f->eip, insn, 1))
+		return false;
+	bool opsize = insn[0] == 0x66;
+	if (opsize) {
+		if (!mmu_read(&vm->mem, vm->lg.pgdir, f->eip + 1, insn, 1))
+			return false;
+		len = 1;
+	}
+	uint8_t op = insn[0];
+	bool imm = op == 0xE4 || op == 0xE5 || op == 0xE6 || op == 0xE7;
+	bool dx = op == 0xEC || op == 0xED || op == 0xEE || op == 0xEF;
+	if (!imm && !dx)
+		return false;
+	unsigned port = r->edx & 0xFFFF;
+	if (imm) {
+		if (!mmu_read(&vm->mem, vm->lg.pgdir, f->eip + len + 1, &insn[1], 1))
+			return false;
+		port = insn[1];
+		len += 2;
+	} else {
+		len += 1;
+	}
+	bool out = (op & 2) != 0;
+	bool wide = (op & 1) != 0;
+	if (out) {
+		if (port == 0x64 && !wide && (f->eax & 0xFF) == 0xFE) {
+			vm_stop(vm, EXIT_RESTART, "guest requested a restart (keyboard controller)");
+			return true;
+		}
+	} else if (!wide) {
+		f->eax |= 0xFF;
+	} else if (opsize) {
+		f->eax |= 0xFFFF;
+	} else {
+		f->eax = 0xFFFFFFFFu;
+	}
+	f->eip += len;
+	return true;
+}
+
+void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
+{
+	unsigned vec = f->vector & 0xFF;
+	struct lguest *lg = &vm->lg;
+
+	switch (vec) {
+	case 2: /* NMIs are the host's business */
+		return;
+	case 7:
+		/* CR0.TS mirrors the virtual TS, so #NM means the guest asked
+		 * for it; otherwise it was stale and the instruction will now
+		 * simply run. */
+		if (lg->ts)
+			lg_deliver(vm, f, 7, false, 0);
+		return;
+	case 8:
+		guest_kill(vm, "double fault at %#x", f->eip);
+		return;
+	case 13:
+		if (f->errcode == 0 && (f->cs & 3) == 1 && emulate_io(vm, r, f))
+			return;
+		break;
+	case 14:
+		/* The guest reads CR2 only from lguest_data. */
+		if (lg->initialized && !ld_write32(vm, lg->abi->ld_cr2, f->cr2))
+			return;
+		break;
+	default:
+		break;
+	}
+	if (vec >= 32) /* an interrupt vector: only our kick gets here */
+		return;
+	lg_deliver(vm, f, vec, has_errcode(vec), f->errcode);
+}
+
+static bool in_noirq(struct vm *vm, uint32_t eip)
+{
+	return eip >= vm->lg.noirq_start && eip < vm->lg.noirq_end;
+}
+
+/* The lowest pending, unmasked IRQ that may be delivered now; -1 if none. */
+static int pick_irq(struct vm *vm, uint32_t eip)
+{
+	struct lguest *lg = &vm->lg;
+	if (!lg->initialized)
+		return -1;
+	uint32_t pending = atomic_load(&lg->pending);
+	if (!pending)
+		return -1;
+	uint32_t blocked, enabled;
+	if (!ld_read32(vm, lg->abi->ld_blocked, &blocked))
+		return -1;
+	uint32_t cand = pending & ~blocked;
+	if (!cand || in_noirq(vm, eip))
+		return -1;
+	/* A halted guest takes an interrupt whatever irq_enabled says.  We
+	 * test bit 9 (the reference's "non-zero" test is a known quirk). */
+	if (!lg->halted) {
+		if (!ld_read32(vm, lg->abi->ld_irq_enabled, &enabled))
+			return -1;
+		if (!(enabled & 0x200))
+			return -1;
+	}
+	int irq = __builtin_ctz(cand);
+	if (!(lg->idt[32 + irq].hi & 0x8000))
+		return -1; /* no handler yet: it stays pending */
+	return irq;
+}
+
+bool lg_irq_deliverable(struct vm *vm, uint32_t eip)
+{
+	return pick_irq(vm, eip) >= 0;
+}
+
+void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f)
+{
+	struct lguest *lg = &vm->lg;
+	int irq = pick_irq(vm, f->eip);
+	if (irq < 0 || vm->dead)
+		return;
+	if (lg->halted) {
+		/* safe_halt: "enable interrupts and wait" is one step. */
+		lg->halted = false;
+		if (!ld_write32(vm, lg->abi->ld_irq_enabled, 0x200))
+			return;
+	}
+	atomic_fetch_and(&lg->pending, ~(1u << irq));
+	lg_deliver(vm, f, 32 + (unsigned)irq, false, 0);
+	lg->stats_irqs++;
+	lg_write_time(vm);
+}

@@ -1,0 +1,180 @@
+/* lgkvm: the program.
+ *
+ * The order of a boot, like the Launcher's main(): read the images, probe
+ * KVM, lay out guest memory (kernel, initrd, zero page, boot page tables,
+ * then the device page and rings above RAM), set the vCPU to the lguest entry
+ * state, and run until the guest powers off, crashes, breaks the rules or
+ * runs out of time.  The process exit status says which (src/exitcodes.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pvabi/boot.h"
+#include "pvabi/host.h"
+#include "src/log.h"
+#include "src/vm.h"
+
+#define IMAGE_MAX (512u << 20) /* no lguest kernel or initrd comes near this */
+
+/* Read a whole file; one sentence on failure. */
+static uint8_t *slurp(const char *what, const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_msg("cannot open %s '%s': %s", what, path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_msg("%s '%s' is not a regular file", what, path);
+		close(fd);
+		return NULL;
+	}
+	if ((uint64_t)st.st_size > IMAGE_MAX) {
+		log_msg("%s '%s' is too big (%lld bytes)", what, path, (long long)st.st_size);
+		close(fd);
+		return NULL;
+	}
+	size_t n = (size_t)st.st_size;
+	uint8_t *buf = malloc(n ? n : 1);
+	size_t got = 0;
+	while (buf && got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			log_msg("cannot read %s '%s': %s", what, path,
+				r < 0 ? strerror(errno) : "file shrank");
+			free(buf);
+			buf = NULL;
+			break;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	*len = n;
+	return buf;
+}
+
+static int cmd_probe(struct options *opt)
+{
+	char err[512];
+	if (kvm_probe_32bit(err, sizeof(err)) < 0) {
+		log_msg("%s", err);
+		return EXIT_HOST;
+	}
+	if (!opt->quiet)
+		printf("lgkvm: this host's KVM runs 32-bit paged guests: 32-bit paging works\n");
+	return EXIT_POWEROFF;
+}
+
+static void report(struct vm *vm)
+{
+	switch (vm->exit_code) {
+	case EXIT_POWEROFF:
+		if (!vm->opt.quiet)
+			log_msg("guest powered off");
+		break;
+	case EXIT_GUEST_CRASH:
+		log_msg("guest crashed: %s", vm->exit_reason);
+		break;
+	case EXIT_GUEST_KILLED:
+		log_msg("guest killed: %s", vm->exit_reason);
+		break;
+	default:
+		log_msg("%s", vm->exit_reason);
+		break;
+	}
+	if (vm->opt.verbose)
+		log_msg("%llu monitor exits, %llu hypercalls, %llu interrupts delivered",
+			(unsigned long long)vm->lg.stats_exits,
+			(unsigned long long)vm->lg.stats_hcalls,
+			(unsigned long long)vm->lg.stats_irqs);
+}
+
+static int cmd_run(struct vm *vm)
+{
+	struct options *opt = &vm->opt;
+	char err[512];
+	size_t klen = 0, ilen = 0;
+	uint8_t *initrd = NULL;
+	uint8_t *kernel = slurp("kernel", opt->kernel, &klen);
+	if (!kernel)
+		return EXIT_USAGE;
+	if (opt->initrd && !(initrd = slurp("initrd", opt->initrd, &ilen))) {
+		free(kernel);
+		return EXIT_USAGE;
+	}
+
+	int code = EXIT_HOST;
+	if (kvm_probe_32bit(err, sizeof(err)) < 0 || kvm_open(&vm->kvm, err, sizeof(err)) ||
+	    kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err))) {
+		log_msg("%s", err);
+		goto out;
+	}
+	vm->mem = (struct guestmem){
+		.base = vm->kvm.ram,
+		.size = opt->mem + VBUS_AREA_SIZE,
+		.limit = opt->mem + VBUS_AREA_SIZE,
+	};
+
+	struct boot_layout bl;
+	if (boot_load(vm->kvm.ram, opt->mem, kernel, klen, initrd, ilen, opt->cmdline,
+		      monitor_pde(), &bl, err, sizeof(err)) < 0) {
+		log_msg("%s: %s", opt->kernel, err);
+		code = EXIT_USAGE;
+		goto out;
+	}
+	if (vbus_init(vm) < 0 || vbus_add_console(vm) < 0) {
+		log_msg("%s", vm->exit_reason[0] ? vm->exit_reason : "cannot set up devices");
+		code = EXIT_INTERNAL;
+		goto out;
+	}
+	vm->mem.limit = vbus_limit(vm);
+	lg_init(vm, bl.pgdir_gpa);
+	if (kvm_boot_vcpu(vm, bl.entry, bl.pgdir_gpa, err, sizeof(err))) {
+		log_msg("%s", err);
+		code = EXIT_INTERNAL;
+		goto out;
+	}
+	LOG_DEBUG(vm, "%s kernel, entry %#x, page directory %#x, %llu MiB RAM",
+		  bl.format == BOOT_ELF ? "ELF" : "bzImage", bl.entry, bl.pgdir_gpa,
+		  (unsigned long long)(opt->mem >> 20));
+	if (opt->timeout_s)
+		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
+
+	code = kvm_run_loop(vm);
+	vbus_teardown(vm);
+	report(vm);
+out:
+	kvm_destroy(vm);
+	free(kernel);
+	free(initrd);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		log_msg("out of memory");
+		return EXIT_INTERNAL;
+	}
+	int r = options_parse(&vm->opt, argc, argv);
+	int code;
+	if (r < 0)
+		code = EXIT_USAGE;
+	else if (r > 0)
+		code = EXIT_POWEROFF;
+	else if (vm->opt.cmd == CMD_PROBE)
+		code = cmd_probe(&vm->opt);
+	else
+		code = cmd_run(vm);
+	free(vm);
+	return code;
+}

@@ -1,0 +1,190 @@
+/* The command line.  Every bad input gets one sentence and EXIT_USAGE. */
+#include "src/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/exitcodes.h"
+
+#define MIB (1024u * 1024u)
+#define MEM_MIN (4u * MIB)
+#define MEM_MAX (3072ull * MIB) /* the monitor and 32-bit physical space above */
+
+#ifndef LGKVM_VERSION
+#define LGKVM_VERSION "0.1.0"
+#endif
+
+static const char usage_text[] =
+	"usage: lgkvm run [options] KERNEL [-- guest command line]\n"
+	"       lgkvm probe [-v]\n"
+	"\n"
+	"Boot an unmodified lguest (Linux 2.6.24, i386) kernel on KVM.\n"
+	"KERNEL is an ELF vmlinux or a bzImage built with CONFIG_LGUEST_GUEST.\n"
+	"\n"
+	"Options for run:\n"
+	"  -m, --mem SIZE          guest RAM, e.g. 64M, 1G (default 64M; bare number = MiB)\n"
+	"  -i, --initrd FILE       initial ramdisk\n"
+	"  -l, --console-log FILE  also write the guest console to FILE\n"
+	"      --console-log-max SIZE  cap for that file (default 16M)\n"
+	"  -t, --timeout SECONDS   stop the guest after this long (exit 6)\n"
+	"  -v, --verbose           log every exit and hypercall (twice: more)\n"
+	"  -q, --quiet             no lgkvm messages except errors\n"
+	"  -h, --help              this text\n"
+	"  -V, --version           print the version\n"
+	"\n"
+	"probe checks that this host's KVM can run a 32-bit paged guest at ring 1.\n"
+	"\n"
+	"Exit status:\n"
+	"  0  guest powered off           4  guest crashed or panicked\n"
+	"  1  lgkvm internal error        5  guest killed: it broke the lguest ABI\n"
+	"  2  bad usage or kernel image   6  --timeout expired\n"
+	"  3  guest asked to restart      7  no usable KVM (or no 32-bit paging)\n"
+	"                                 8  interrupted (signal, or Ctrl-C x3)\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "lgkvm: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'lgkvm --help'.\n");
+	return -1;
+}
+
+/* "64M", "1G", "65536K", "64" (MiB). */
+static int parse_size(const char *s, uint64_t *out, uint64_t bare_unit)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -1;
+	uint64_t unit = bare_unit;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': unit = 1024; break;
+		case 'm': case 'M': unit = MIB; break;
+		case 'g': case 'G': unit = 1024ull * MIB; break;
+		default: return -1;
+		}
+		if (end[1] && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
+			return -1;
+	}
+	if (v > UINT64_MAX / unit)
+		return -1;
+	*out = v * unit;
+	return 0;
+}
+
+int options_parse(struct options *opt, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"mem", required_argument, NULL, 'm'},
+		{"initrd", required_argument, NULL, 'i'},
+		{"console-log", required_argument, NULL, 'l'},
+		{"console-log-max", required_argument, NULL, 'L'},
+		{"timeout", required_argument, NULL, 't'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	memset(opt, 0, sizeof(*opt));
+	opt->mem = 64 * MIB;
+	opt->console_log_max = 16 * MIB;
+
+	if (argc < 2)
+		return usage_error("%s", "missing command (run or probe)");
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		fputs(usage_text, stdout);
+		return 1;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("lgkvm %s\n", LGKVM_VERSION);
+		return 1;
+	}
+	if (!strcmp(cmd, "run"))
+		opt->cmd = CMD_RUN;
+	else if (!strcmp(cmd, "probe"))
+		opt->cmd = CMD_PROBE;
+	else
+		return usage_error("unknown command '%s' (expected run or probe)", cmd);
+
+	optind = 2;
+	int c;
+	while ((c = getopt_long(argc, argv, "+m:i:l:t:vqhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_size(optarg, &opt->mem, MIB) || opt->mem < MEM_MIN ||
+			    opt->mem > MEM_MAX || (opt->mem & 0xFFF))
+				return usage_error("--mem '%s' must be a whole number of pages "
+						   "between 4M and 3G",
+						   optarg);
+			break;
+		case 'i':
+			opt->initrd = optarg;
+			break;
+		case 'l':
+			opt->console_log = optarg;
+			break;
+		case 'L':
+			if (parse_size(optarg, &opt->console_log_max, 1))
+				return usage_error("--console-log-max '%s' is not a size", optarg);
+			break;
+		case 't': {
+			char *end;
+			errno = 0;
+			unsigned long t = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-' || t == 0 ||
+			    t > 31536000)
+				return usage_error("--timeout '%s' must be 1 to 31536000 seconds",
+						   optarg);
+			opt->timeout_s = (unsigned)t;
+			break;
+		}
+		case 'v':
+			opt->verbose++;
+			break;
+		case 'q':
+			opt->quiet = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case 'V':
+			printf("lgkvm %s\n", LGKVM_VERSION);
+			return 1;
+		default:
+			return usage_error("%s", "bad option");
+		}
+	}
+
+	if (opt->cmd == CMD_PROBE) {
+		if (optind < argc)
+			return usage_error("probe takes no argument ('%s')", argv[optind]);
+		return 0;
+	}
+	if (optind >= argc || !strcmp(argv[optind], "--"))
+		return usage_error("%s", "missing KERNEL");
+	opt->kernel = argv[optind++];
+	if (optind < argc && strcmp(argv[optind], "--") != 0)
+		return usage_error("unexpected argument '%s' (guest arguments go after --)",
+				   argv[optind]);
+	if (optind < argc)
+		optind++; /* the "--" */
+	/* The Launcher's concat(): each argument followed by one space. */
+	size_t len = 0;
+	for (; optind < argc; optind++) {
+		size_t n = strlen(argv[optind]);
+		if (len + n + 2 > sizeof(opt->cmdline))
+			return usage_error("%s", "guest command line longer than 2047 bytes");
+		memcpy(opt->cmdline + len, argv[optind], n);
+		len += n;
+		opt->cmdline[len++] = ' ';
+	}
+	opt->cmdline[len] = '\0';
+	return 0;
+}

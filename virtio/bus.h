@@ -1,0 +1,110 @@
+/* The lguest device bus: the device page just above RAM, the virtqueues
+ * after it, and the host ends of the devices (shared/lguest-abi.md section 9).
+ *
+ * Interface used by the rest of lgkvm.  virtio/ owns the layout; the callers
+ * only need these calls. */
+#ifndef LGKVM_BUS_H
+#define LGKVM_BUS_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+#define VBUS_AREA_SIZE	(1u << 20) /* device page + rings live in [mem, mem + 1 MiB) */
+#define VBUS_MAX_DEVS	16
+#define VBUS_MAX_QUEUES 32
+#define VBUS_QUEUE_NUM	128 /* every ring the reference creates has 128 entries: 2 pages */
+
+/* One virtqueue.  Everything the host believes about a ring lives here, never
+ * in the shared page: the guest may scribble on its copy of the config.
+ *
+ * Threads: each queue has one consumer (whoever calls vring_pop) and one
+ * producer of used entries (vring_push) at a time.  For the console both are
+ * the vCPU thread; a block device may hand a queue to its I/O thread. */
+struct vqueue {
+	uint16_t num;	     /* ring size, power of two */
+	uint8_t irq;	     /* lguest IRQ raised on completion */
+	uint32_t gpa;	     /* first byte of the ring (page aligned) */
+	uint16_t last_avail; /* host's private consumer index */
+	uint16_t last_used;  /* host's private used.idx (the page's copy is the guest's) */
+	struct vdev *dev;
+	unsigned index; /* queue number within its device */
+	unsigned id;	/* queue number on the bus, for kill reasons */
+};
+
+struct vdev {
+	uint8_t type;	   /* virtio device id: 1 net, 2 block, 3 console */
+	const char *name;  /* "console", "block", ... for messages */
+	uint32_t desc_off; /* offset of its record in the device page */
+	unsigned nq;
+	struct vqueue *q[4];
+	/* A NOTIFY on one of this device's rings. */
+	void (*notify)(struct vm *vm, struct vdev *dev, struct vqueue *q);
+	/* Host-side input may be ready (fd readable): move it into the guest.
+	 * Must not block: check the fds itself (poll with timeout 0). */
+	void (*poll)(struct vm *vm, struct vdev *dev);
+	/* The fds this device wants watched right now (may be none). */
+	int (*pollfds)(struct vm *vm, struct vdev *dev, struct pollfd *fds, int max);
+	/* Undo host-side changes and free priv.  Must tolerate a second call. */
+	void (*teardown)(struct vm *vm, struct vdev *dev);
+	void *priv;
+};
+
+struct console_state;
+
+struct vbus {
+	uint64_t page_gpa;  /* device descriptor page (= RAM size) */
+	uint64_t next_gpa;  /* next free page of the device area */
+	uint32_t page_used; /* bytes of the device page used by records */
+	unsigned next_irq;  /* next lguest IRQ to hand out (0 is the timer) */
+	unsigned ndevs, nqueues;
+	struct vdev devs[VBUS_MAX_DEVS];
+	struct vqueue queues[VBUS_MAX_QUEUES];
+	struct console_state *console;
+};
+
+/* Start an empty bus: zero the device page at GPA vm->opt.mem.  Guest memory
+ * (vm->mem.base/size) must already be mapped and cover RAM + VBUS_AREA_SIZE. */
+int vbus_init(struct vm *vm);
+/* The console: stdin -> guest, guest -> stdout and --console-log. */
+int vbus_add_console(struct vm *vm);
+/* One past the last byte the guest may name: RAM, device page and rings
+ * (the reference's pfn_limit * 4096).  Valid once all devices are added; the
+ * caller then sets vm->mem.limit to it (the rings are walked through gm_ptr,
+ * so they must lie below the limit). */
+uint64_t vbus_limit(const struct vm *vm);
+/* LHCALL_NOTIFY(gpa): if gpa is the first page of a ring, service that ring
+ * and return true; otherwise return false (the caller treats gpa as an early
+ * console string). */
+bool vbus_notify(struct vm *vm, uint32_t gpa);
+/* Early console (LHCALL_NOTIFY of a string): print the NUL-terminated string
+ * at gpa, bounded. */
+void console_early(struct vm *vm, uint32_t gpa);
+/* Guest console output, to stdout and the capped --console-log file. */
+void console_out(struct vm *vm, const void *buf, size_t len);
+/* File descriptors the vCPU should wake up for while the guest halts, and
+ * the call to make when one is ready. */
+int vbus_pollfds(struct vm *vm, struct pollfd *fds, int max);
+void vbus_poll(struct vm *vm);
+/* Undo host-side changes (terminal mode), flush logs.  Safe to call twice. */
+void vbus_teardown(struct vm *vm);
+
+/* For device implementations (virtio/console.c, blk.c, net.c): building the device page.
+ *
+ * A device's record must be finished before the next device is added: the
+ * records are packed back to back, so fields and queues can only be appended
+ * to the last device.  All return NULL / -1 after printing one sentence on
+ * stderr if the page or the device area is full. */
+struct vdev *vbus_add_device(struct vm *vm, uint8_t type, const char *name);
+/* A config field [type][len][value...] appended to dev's record. */
+int vbus_add_field(struct vm *vm, struct vdev *dev, uint8_t type, uint8_t len, const void *val);
+/* A virtqueue of `num` entries: ring pages from the device area, the next
+ * IRQ, and its type-2 field in dev's record. */
+struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num);
+/* The status byte the guest last wrote for dev (section 9.4). */
+uint8_t vbus_status(const struct vm *vm, const struct vdev *dev);
+
+#endif
