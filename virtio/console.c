@@ -1,0 +1,466 @@
+/* The console: the guest's hvc0, on our stdin and stdout.
+ *
+ * The 2.6.24 virtio console is the simplest device there is.  It has two
+ * queues: the first carries input to the guest, the second output from it.
+ * For output the guest puts each write in one readable buffer, kicks, and
+ * spins until the buffer comes back, so we must consume it before the guest
+ * runs again.  For input it keeps one 4096-byte writable buffer posted and
+ * polls it from a timer; both queues have NO_INTERRUPT set, but we honour the
+ * flag rather than assume it.
+ *
+ * Before the driver probes, the guest prints through "early" console writes:
+ * LHCALL_NOTIFY with the address of a short NUL-terminated string
+ * (console_early() below).  (shared/lguest-abi.md 9.10.)
+ *
+ * Everything the guest prints also goes to the --console-log file, up to a
+ * size cap: batch runs keep one log per guest, and a guest that prints
+ * forever must not fill the disk. */
+#include "virtio/console.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "src/log.h"
+#include "src/vm.h"
+#include "virtio/ring.h"
+
+#define VIRTIO_ID_CONSOLE 3
+
+/* The guest's early writes are at most 16 bytes; anything much longer is not
+ * a console write, and we will not scan megabytes looking for a NUL. */
+#define EARLY_MAX 256
+
+/* Ctrl-C, the Launcher's escape hatch: three of them within a second. */
+#define CTRL_C		 0x03
+#define CTRL_C_COUNT	 3
+#define CTRL_C_WINDOW_NS 1000000000LL
+
+struct console_state {
+	struct vqueue *in, *out;
+
+	/* Input.  Like the reference, we only watch stdin while the guest may
+	 * have a buffer for it: if we find none we stop (in_listen = false)
+	 * until the guest kicks the input queue to say it posted one.  At end
+	 * of file we stop for good. */
+	bool in_listen;
+	bool in_eof;
+	unsigned ctrl_c;	      /* Ctrl-C bytes in a row */
+	struct timespec ctrl_c_first; /* when the first of them came */
+
+	/* Output.  If stdout goes away we drop output rather than the guest. */
+	bool out_broken;
+	int log_fd; /* --console-log, or -1 */
+	uint64_t log_written;
+	bool log_at_line_start;
+};
+
+/*
+ * The terminal.
+ *
+ * This is the one piece of state that is not per-VM: the terminal belongs to
+ * the process, and atexit() handlers take no argument.  So the settings we
+ * found live here, and whichever of vbus_teardown(), exit() or a signal
+ * handler comes first puts them back.
+ */
+static struct {
+	volatile sig_atomic_t saved;
+	struct termios orig;
+} term;
+
+void console_term_restore(void)
+{
+	if (term.saved) {
+		term.saved = 0;
+		tcsetattr(STDIN_FILENO, TCSANOW, &term.orig);
+	}
+}
+
+/* The guest runs its own line discipline (echo, line editing, signals), so
+ * it wants every keystroke as it is typed: raw input.  We keep output
+ * post-processing, as the reference did, so that our own messages on stderr
+ * still start at the left margin; the guest's "\r\n" survives it unharmed. */
+static void term_make_raw(void)
+{
+	static bool atexit_done;
+	struct termios raw;
+
+	/* Only a terminal we own: changing it from a background process group
+	 * would stop us with SIGTTOU. */
+	if (term.saved || !isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) != getpgrp())
+		return;
+	if (tcgetattr(STDIN_FILENO, &term.orig) != 0)
+		return;
+	raw = term.orig;
+	cfmakeraw(&raw);
+	raw.c_oflag |= OPOST;
+	if (!atexit_done && atexit(console_term_restore) == 0)
+		atexit_done = true;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+		term.saved = 1;
+}
+
+/*
+ * Output.
+ */
+
+/* Write all of buf to fd.  stdout may be a pipe or a terminal someone made
+ * non-blocking, so EAGAIN means "wait until it drains", not "give up". */
+static bool write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+			poll(&pfd, 1, -1);
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void log_close(struct console_state *cs)
+{
+	if (cs->log_fd >= 0)
+		close(cs->log_fd);
+	cs->log_fd = -1;
+}
+
+/* Append to the console log, up to console_log_max bytes (0: no cap).  At
+ * the cap we say so on a line of our own and stop logging; the guest goes on
+ * and so does stdout.  A log we cannot write is dropped with one warning. */
+static void log_out(struct vm *vm, struct console_state *cs, const uint8_t *buf, size_t len)
+{
+	uint64_t max = vm->opt.console_log_max;
+	bool cut = false;
+	char note[96];
+	int n;
+
+	if (cs->log_fd < 0 || !len)
+		return;
+	if (max && len > max - cs->log_written) {
+		len = max - cs->log_written;
+		cut = true;
+	}
+	if (len && !write_all(cs->log_fd, buf, len)) {
+		log_msg("writing the console log failed (%s); no longer logging", strerror(errno));
+		log_close(cs);
+		return;
+	}
+	cs->log_written += len;
+	if (len)
+		cs->log_at_line_start = buf[len - 1] == '\n';
+	if (!cut)
+		return;
+	n = snprintf(note, sizeof(note), "%s[lgkvm: console log truncated at %llu bytes]\n",
+		     cs->log_at_line_start ? "" : "\n", (unsigned long long)max);
+	write_all(cs->log_fd, note, (size_t)n);
+	log_close(cs);
+}
+
+void console_out(struct vm *vm, const void *buf, size_t len)
+{
+	struct console_state *cs = vm->bus.console;
+
+	if (!cs) {
+		/* Before the console exists (or after teardown): stdout only. */
+		write_all(STDOUT_FILENO, buf, len);
+		return;
+	}
+	if (!cs->out_broken && !write_all(STDOUT_FILENO, buf, len))
+		cs->out_broken = true;
+	log_out(vm, cs, buf, len);
+}
+
+void console_early(struct vm *vm, uint32_t gpa)
+{
+	char buf[EARLY_MAX];
+	const char *nul;
+	const void *p;
+	uint64_t n;
+
+	if (gpa >= vm->mem.limit) {
+		guest_kill(vm, "early console string at %#x lies outside guest memory", gpa);
+		return;
+	}
+	/* Scan no further than EARLY_MAX bytes, nor past the end of memory. */
+	n = vm->mem.limit - gpa;
+	if (n > EARLY_MAX)
+		n = EARLY_MAX;
+	p = gm_ptr(&vm->mem, gpa, n);
+	if (!p) {
+		guest_kill(vm, "early console string at %#x lies outside guest memory", gpa);
+		return;
+	}
+	/* One copy, then we look only at our copy. */
+	memcpy(buf, p, n);
+	nul = memchr(buf, '\0', n);
+	if (!nul && n < EARLY_MAX) {
+		guest_kill(vm, "early console string at %#x runs off the end of guest memory", gpa);
+		return;
+	}
+	console_out(vm, buf, nul ? (size_t)(nul - buf) : n);
+}
+
+/* The guest kicked the output queue: print every buffer it has queued, and
+ * hand each back before it runs again (it is spinning on the used ring).
+ * Like the reference we report the bytes consumed as the used length, though
+ * the 2.6.24 driver ignores it. */
+static void console_output(struct vm *vm, struct vqueue *q)
+{
+	struct vchain c;
+
+	/* At most num chains can be pending, and the guest cannot add more
+	 * while we hold its only vCPU: the bound is only a seat belt. */
+	for (unsigned n = 0; n < q->num; n++) {
+		int r = vring_pop(vm, q, &c);
+
+		if (r <= 0)
+			return;
+		if (c.nwrite) {
+			guest_kill(vm, "console: output buffer %u has a device-writable descriptor",
+				   c.head);
+			return;
+		}
+		for (unsigned i = 0; i < c.nread; i++)
+			console_out(vm, c.iov[i].iov_base, c.iov[i].iov_len);
+		vring_complete(vm, q, c.head, c.read_len > UINT32_MAX ? UINT32_MAX : c.read_len);
+	}
+}
+
+/*
+ * Input.
+ */
+
+static int64_t ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+}
+
+/* Three Ctrl-C in a row within a second stop the guest, as in the reference
+ * Launcher: with the terminal raw, Ctrl-C no longer reaches us as SIGINT, and
+ * a guest that ignores its console would otherwise be unkillable from the
+ * keyboard.  The bytes still go to the guest first.  Any other byte resets
+ * the count.  Returns true if the guest was stopped. */
+static bool ctrl_c_check(struct vm *vm, struct console_state *cs, const struct vchain *c,
+			 size_t len)
+{
+	for (unsigned i = 0; i < c->nwrite && len; i++) {
+		const uint8_t *p = c->iov[i].iov_base;
+		size_t n = c->iov[i].iov_len < len ? c->iov[i].iov_len : len;
+
+		len -= n;
+		for (size_t j = 0; j < n; j++) {
+			struct timespec now;
+
+			if (p[j] != CTRL_C) {
+				cs->ctrl_c = 0;
+				continue;
+			}
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (!cs->ctrl_c || ns_between(&cs->ctrl_c_first, &now) > CTRL_C_WINDOW_NS) {
+				cs->ctrl_c = 0;
+				cs->ctrl_c_first = now;
+			}
+			if (++cs->ctrl_c == CTRL_C_COUNT) {
+				vm_stop(vm, EXIT_INTERRUPTED, "three Ctrl-C on the console");
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* stdin is finished (end of file, a closed descriptor, an error): never
+ * look at it again, and give the user their terminal back. */
+static void input_stop(struct console_state *cs)
+{
+	cs->in_eof = true;
+	cs->in_listen = false;
+	console_term_restore();
+}
+
+/* Is stdin readable right now?  Never blocks. */
+static bool stdin_ready(struct console_state *cs)
+{
+	struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	if (pfd.revents & POLLNVAL) {
+		input_stop(cs);
+		return false;
+	}
+	return true;
+}
+
+/* Move what stdin has into one posted input buffer.  Returns false when
+ * there is no point trying again now. */
+static bool input_one(struct vm *vm, struct console_state *cs)
+{
+	struct vchain c;
+	ssize_t len;
+	int r;
+
+	if (!stdin_ready(cs))
+		return false;
+	r = vring_pop(vm, cs->in, &c);
+	if (r < 0)
+		return false;
+	if (r == 0) {
+		/* No buffer: stop watching stdin until the guest posts one. */
+		cs->in_listen = false;
+		return false;
+	}
+	if (c.nread) {
+		guest_kill(vm, "console: input buffer %u has a device-readable descriptor", c.head);
+		return false;
+	}
+	if (!c.write_len) {
+		/* Nothing fits in it; hand it back empty rather than read 0
+		 * bytes and mistake that for end of file. */
+		vring_complete(vm, cs->in, c.head, 0);
+		return true;
+	}
+	do
+		len = readv(STDIN_FILENO, c.iov, (int)c.nwrite);
+	while (len < 0 && errno == EINTR);
+	if (len <= 0) {
+		vring_unpop(cs->in);
+		if (len == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			input_stop(cs);
+		return false;
+	}
+	vring_complete(vm, cs->in, c.head, (uint32_t)len);
+	return !ctrl_c_check(vm, cs, &c, (size_t)len);
+}
+
+static void console_input(struct vm *vm, struct console_state *cs)
+{
+	/* Each round fills one buffer; there are at most num of them. */
+	for (unsigned n = 0; n < cs->in->num && cs->in_listen && !vm->dead; n++)
+		if (!input_one(vm, cs))
+			break;
+}
+
+/*
+ * The device callbacks.
+ */
+
+static void console_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
+{
+	struct console_state *cs = dev->priv;
+
+	if (!cs)
+		return;
+	if (q == cs->out) {
+		console_output(vm, q);
+		return;
+	}
+	/* A kick on the input queue means "new buffers posted": listen to
+	 * stdin again, and deliver anything already waiting. */
+	cs->in_listen = !cs->in_eof;
+	console_input(vm, cs);
+}
+
+static void console_poll(struct vm *vm, struct vdev *dev)
+{
+	struct console_state *cs = dev->priv;
+
+	if (cs)
+		console_input(vm, cs);
+}
+
+static int console_pollfds(struct vm *vm, struct vdev *dev, struct pollfd *fds, int max)
+{
+	struct console_state *cs = dev->priv;
+
+	(void)vm;
+	if (!cs || !cs->in_listen || max < 1)
+		return 0;
+	fds[0] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+	return 1;
+}
+
+static void console_teardown(struct vm *vm, struct vdev *dev)
+{
+	struct console_state *cs = dev->priv;
+
+	console_term_restore();
+	if (!cs)
+		return;
+	log_close(cs);
+	free(cs);
+	dev->priv = NULL;
+	vm->bus.console = NULL;
+}
+
+static int log_open(struct vm *vm, struct console_state *cs)
+{
+	if (!vm->opt.console_log)
+		return 0;
+	cs->log_fd = open(vm->opt.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (cs->log_fd < 0) {
+		log_msg("cannot open console log %s: %s", vm->opt.console_log, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int vbus_add_console(struct vm *vm)
+{
+	struct console_state *cs = calloc(1, sizeof(*cs));
+	struct vdev *dev;
+
+	if (!cs) {
+		log_msg("out of memory for the console");
+		return -1;
+	}
+	cs->log_fd = -1;
+	cs->log_at_line_start = true;
+	/* Like the reference, watch stdin from the start; the first empty
+	 * input queue turns that off until the driver posts a buffer. */
+	cs->in_listen = true;
+	if (fcntl(STDIN_FILENO, F_GETFL) < 0)
+		input_stop(cs);
+	if (log_open(vm, cs) < 0)
+		goto fail;
+
+	/* Input queue first, output second: the driver takes them in order. */
+	dev = vbus_add_device(vm, VIRTIO_ID_CONSOLE, "console");
+	if (!dev || !(cs->in = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)) ||
+	    !(cs->out = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)))
+		goto fail;
+	dev->notify = console_notify;
+	dev->poll = console_poll;
+	dev->pollfds = console_pollfds;
+	dev->teardown = console_teardown;
+	dev->priv = cs;
+	vm->bus.console = cs;
+
+	if (!cs->in_eof)
+		term_make_raw();
+	return 0;
+
+fail:
+	log_close(cs);
+	free(cs);
+	return -1;
+}

@@ -1,0 +1,12 @@
+/* The virtio console's host end (virtio/console.c).  Most of its interface is
+ * in virtio/bus.h (vbus_add_console, console_out, console_early); this is the
+ * one extra call the program's exit paths need. */
+#ifndef LGKVM_CONSOLE_H
+#define LGKVM_CONSOLE_H
+
+/* Put the terminal back the way we found it, if we changed it.  Called by
+ * vbus_teardown() and at exit(); async-signal-safe, so a handler for a fatal
+ * signal may call it too.  Harmless when there is nothing to restore. */
+void console_term_restore(void);
+
+#endif

@@ -1,0 +1,281 @@
+/* The lguest bus: one page of device descriptions and the rings above it.
+ *
+ * There is no PCI here.  The Launcher puts a single page just past the end of
+ * the guest's RAM and writes a little record into it for every device: its
+ * type, its status byte, and a list of config fields, one of which describes
+ * each of its virtqueues (size, IRQ, and the page frame of the ring).  The
+ * guest finds the page at max_pfn, walks the records at boot, maps the rings
+ * and talks to us through them; LHCALL_NOTIFY with a ring's address is its
+ * doorbell.  (shared/lguest-abi.md 2.1, 9.1-9.5.)
+ *
+ * The page is shared, and the guest does write to it: it ORs 0x80 into the
+ * type of every field it has consumed and sets the status byte.  So we write
+ * the page once, at setup, and afterwards believe only our own copy of what
+ * we put there (struct vbus). */
+#include <string.h>
+
+#include "src/log.h"
+#include "src/vm.h"
+#include "virtio/ring.h"
+
+#define PAGE_SIZE 4096u
+
+/* The virtio config field that describes a virtqueue, and its payload
+ * (struct lguest_vqconfig: num u16, irq u16, pfn u32, little-endian). */
+#define VIRTIO_CONFIG_F_VIRTQUEUE 2
+#define VQCONFIG_LEN		  8
+
+/* Setup errors (too many devices, no room) are ours, not the guest's: they
+ * get one sentence through log_msg() and the caller gives up.
+ *
+ * A host pointer into the device area.  The guest's limit (vm->mem.limit) is
+ * only raised to cover the rings once they are all allocated, so while we
+ * build them we look through a view whose limit is the whole mapping, and we
+ * confine ourselves to the device area. */
+static uint8_t *area_ptr(const struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	struct guestmem host = vm->mem;
+	uint64_t start = vm->bus.page_gpa;
+
+	if (gpa < start || gpa - start > VBUS_AREA_SIZE || len > VBUS_AREA_SIZE - (gpa - start))
+		return NULL;
+	host.limit = host.size;
+	return gm_ptr(&host, gpa, len);
+}
+
+int vbus_init(struct vm *vm)
+{
+	struct vbus *bus = &vm->bus;
+	uint8_t *page;
+
+	memset(bus, 0, sizeof(*bus));
+	bus->page_gpa = vm->opt.mem;
+	bus->next_gpa = vm->opt.mem + PAGE_SIZE;
+	bus->next_irq = 1; /* IRQ 0 is the timer */
+
+	/* The guest's addresses are 32 bits, and so are the ring GPAs we keep. */
+	if (vm->opt.mem % PAGE_SIZE || vm->opt.mem > UINT32_MAX - VBUS_AREA_SIZE) {
+		log_msg("memory size %#llx leaves no room for the device page",
+			(unsigned long long)vm->opt.mem);
+		return -1;
+	}
+	page = area_ptr(vm, bus->page_gpa, PAGE_SIZE);
+	if (!page) {
+		log_msg("the device page at %#llx is not mapped",
+			(unsigned long long)bus->page_gpa);
+		return -1;
+	}
+	/* A zero type ends the guest's scan, so an empty page is an empty bus. */
+	memset(page, 0, PAGE_SIZE);
+	return 0;
+}
+
+static bool is_last_device(const struct vbus *bus, const struct vdev *dev)
+{
+	return bus->ndevs && dev == &bus->devs[bus->ndevs - 1];
+}
+
+/* Room for `len` more record bytes, always keeping the zero byte after the
+ * last record that ends the guest's scan. */
+static bool page_has_room(const struct vbus *bus, unsigned len)
+{
+	return bus->page_used + len < PAGE_SIZE;
+}
+
+struct vdev *vbus_add_device(struct vm *vm, uint8_t type, const char *name)
+{
+	struct vbus *bus = &vm->bus;
+	struct vdev *dev;
+	uint8_t *rec;
+
+	if (bus->ndevs == VBUS_MAX_DEVS || !page_has_room(bus, 3)) {
+		log_msg("too many devices for the device page (adding %s)", name);
+		return NULL;
+	}
+	rec = area_ptr(vm, bus->page_gpa + bus->page_used, 3);
+	if (!rec) {
+		log_msg("the device page is not mapped");
+		return NULL;
+	}
+	dev = &bus->devs[bus->ndevs++];
+	memset(dev, 0, sizeof(*dev));
+	dev->type = type;
+	dev->name = name;
+	dev->desc_off = bus->page_used;
+	/* [type][config_len][status]: the fields follow and grow config_len. */
+	rec[0] = type;
+	rec[1] = 0;
+	rec[2] = 0;
+	bus->page_used += 3;
+	return dev;
+}
+
+int vbus_add_field(struct vm *vm, struct vdev *dev, uint8_t type, uint8_t len, const void *val)
+{
+	struct vbus *bus = &vm->bus;
+	/* The device is the last one, so its config runs to page_used. */
+	unsigned config_len = bus->page_used - dev->desc_off - 3;
+	uint8_t *rec, *field;
+
+	if (!is_last_device(bus, dev)) {
+		log_msg("%s: config fields can only be added to the last device", dev->name);
+		return -1;
+	}
+	if (config_len + 2u + len > UINT8_MAX || !page_has_room(bus, 2u + len)) {
+		log_msg("%s: no room for another config field", dev->name);
+		return -1;
+	}
+	rec = area_ptr(vm, bus->page_gpa + dev->desc_off, 3);
+	field = area_ptr(vm, bus->page_gpa + bus->page_used, 2u + len);
+	if (!rec || !field) {
+		log_msg("the device page is not mapped");
+		return -1;
+	}
+	field[0] = type;
+	field[1] = len;
+	memcpy(field + 2, val, len);
+	rec[1] = (uint8_t)(config_len + 2u + len);
+	bus->page_used += 2u + len;
+	return 0;
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	put_le16(p, (uint16_t)v);
+	put_le16(p + 2, (uint16_t)(v >> 16));
+}
+
+/* Is there room for one more queue of `bytes` ring bytes? */
+static bool queue_fits(const struct vm *vm, const struct vdev *dev, uint64_t bytes)
+{
+	const struct vbus *bus = &vm->bus;
+
+	if (bus->nqueues == VBUS_MAX_QUEUES || dev->nq == sizeof(dev->q) / sizeof(dev->q[0])) {
+		log_msg("%s: too many virtqueues", dev->name);
+		return false;
+	}
+	/* lguest has 32 interrupt lines and the timer has the first. */
+	if (bus->next_irq >= LG_IRQS) {
+		log_msg("%s: out of interrupt lines for virtqueues", dev->name);
+		return false;
+	}
+	if (!area_ptr(vm, bus->next_gpa, bytes)) {
+		log_msg("%s: not enough memory for devices (the device area is %u KiB)", dev->name,
+			VBUS_AREA_SIZE / 1024);
+		return false;
+	}
+	return true;
+}
+
+struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num)
+{
+	struct vbus *bus = &vm->bus;
+	uint64_t bytes = ((uint64_t)vring_size(num) + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+	uint8_t cfg[VQCONFIG_LEN];
+	struct vqueue *q;
+
+	/* The guest refuses a ring whose size is not a power of two. */
+	if (num == 0 || num > VRING_NUM_MAX || (num & (num - 1))) {
+		log_msg("%s: bad ring size %u", dev->name, num);
+		return NULL;
+	}
+	if (!queue_fits(vm, dev, bytes))
+		return NULL;
+
+	put_le16(cfg, num);
+	put_le16(cfg + 2, (uint16_t)bus->next_irq);
+	put_le32(cfg + 4, (uint32_t)(bus->next_gpa / PAGE_SIZE));
+	if (vbus_add_field(vm, dev, VIRTIO_CONFIG_F_VIRTQUEUE, VQCONFIG_LEN, cfg) < 0)
+		return NULL;
+
+	q = &bus->queues[bus->nqueues];
+	memset(q, 0, sizeof(*q));
+	q->id = bus->nqueues++;
+	q->num = num;
+	q->irq = (uint8_t)bus->next_irq++;
+	q->gpa = (uint32_t)bus->next_gpa;
+	q->dev = dev;
+	q->index = dev->nq;
+	dev->q[dev->nq++] = q;
+	/* Both indices start at zero and no flags are set: a fresh ring. */
+	memset(area_ptr(vm, bus->next_gpa, bytes), 0, bytes);
+	bus->next_gpa += bytes;
+	return q;
+}
+
+uint8_t vbus_status(const struct vm *vm, const struct vdev *dev)
+{
+	const uint8_t *s = gm_ptr(&vm->mem, vm->bus.page_gpa + dev->desc_off + 2, 1);
+
+	return s ? __atomic_load_n(s, __ATOMIC_RELAXED) : 0;
+}
+
+uint64_t vbus_limit(const struct vm *vm)
+{
+	/* Rings are handed out upward from just above the device page, so the
+	 * next free page is the end of the last ring: with two-page rings this
+	 * is the reference's mem + 4096 + 8192 * nqueues. */
+	return vm->bus.next_gpa;
+}
+
+bool vbus_notify(struct vm *vm, uint32_t gpa)
+{
+	struct vbus *bus = &vm->bus;
+
+	/* The guest sends pfn * 4096; like the reference we compare page
+	 * frames, taken from our own records, never from the page. */
+	for (unsigned i = 0; i < bus->nqueues; i++) {
+		struct vqueue *q = &bus->queues[i];
+
+		if (q->gpa / PAGE_SIZE != gpa / PAGE_SIZE)
+			continue;
+		if (q->dev->notify)
+			q->dev->notify(vm, q->dev, q);
+		return true;
+	}
+	return false;
+}
+
+int vbus_pollfds(struct vm *vm, struct pollfd *fds, int max)
+{
+	struct vbus *bus = &vm->bus;
+	int n = 0;
+
+	for (unsigned i = 0; i < bus->ndevs && n < max; i++) {
+		struct vdev *dev = &bus->devs[i];
+
+		if (dev->pollfds)
+			n += dev->pollfds(vm, dev, fds + n, max - n);
+	}
+	return n;
+}
+
+void vbus_poll(struct vm *vm)
+{
+	struct vbus *bus = &vm->bus;
+
+	for (unsigned i = 0; i < bus->ndevs; i++) {
+		struct vdev *dev = &bus->devs[i];
+
+		if (dev->poll)
+			dev->poll(vm, dev);
+	}
+}
+
+void vbus_teardown(struct vm *vm)
+{
+	struct vbus *bus = &vm->bus;
+
+	for (unsigned i = 0; i < bus->ndevs; i++) {
+		struct vdev *dev = &bus->devs[i];
+
+		if (dev->teardown)
+			dev->teardown(vm, dev);
+	}
+}
