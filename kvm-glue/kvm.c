@@ -15,7 +15,7 @@
 #include "kvm-glue/vcpu.h"
 #include "src/vm.h"
 
-#define RAM_ALIGN (2u << 20) /* first touch of a 2 MiB-aligned page is ~100x cheaper */
+#define RAM_ALIGN    (2u << 20)	 /* first touch of a 2 MiB-aligned page is ~100x cheaper */
 #define KVM_TSS_ADDR 0xFFFBD000u /* VMX needs three pages somewhere; above the monitor */
 
 enum { SLOT_RAM = 0, SLOT_MON_RO = 1, SLOT_MON_RW = 2 };
@@ -179,16 +179,18 @@ int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
 	if (add_slot(k, SLOT_RAM, 0, mem_size, k->ram, 0, err, errlen))
 		return -1;
 
-	/* The monitor: read-only to the guest except its stack page. */
-	uint8_t *mon = mmap(NULL, MON_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+	/* The monitor: code and tables in a read-only memslot, its page
+	 * table and stack in a writable one (see MON_PT_OFF). */
+	uint8_t *mon =
+		mmap(NULL, MON_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mon == MAP_FAILED)
 		return fail(err, errlen, "allocating the monitor");
 	monitor_init(&k->mon, mon);
 	if (add_slot(k, SLOT_MON_RO, MON_GPA, MON_RO_PAGES * 4096u, mon, KVM_MEM_READONLY, err,
 		     errlen) ||
 	    add_slot(k, SLOT_MON_RW, MON_GPA + MON_RO_PAGES * 4096u,
-		     (MON_PAGES - MON_RO_PAGES) * 4096u, mon + MON_RO_PAGES * 4096u, 0, err, errlen))
+		     (MON_PAGES - MON_RO_PAGES) * 4096u, mon + MON_RO_PAGES * 4096u, 0, err,
+		     errlen))
 		return -1;
 
 	k->vcpu_fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, 0);
@@ -280,4 +282,22 @@ void kvm_destroy(struct vm *vm)
 		munmap(k->ram_alloc, k->ram_alloc_size);
 	memset(k, 0, sizeof(*k));
 	k->kvm_fd = k->vm_fd = k->vcpu_fd = -1;
+}
+
+void kvm_dump_state(struct vm *vm)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	if (ioctl(vm->kvm.vcpu_fd, KVM_GET_REGS, &r) < 0 ||
+	    ioctl(vm->kvm.vcpu_fd, KVM_GET_SREGS, &s) < 0)
+		return;
+	fprintf(stderr,
+		"lgkvm: vcpu: eip %08llx eflags %08llx eax %08llx ebx %08llx ecx %08llx edx %08llx "
+		"esi %08llx edi %08llx ebp %08llx esp %08llx\n",
+		r.rip, r.rflags, r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp);
+	fprintf(stderr,
+		"lgkvm: vcpu: cs %04x/%u ss %04x/%u ds %04x tr %04x type %u cr0 %08llx cr2 %08llx "
+		"cr3 %08llx cr4 %08llx efer %llx gdt %08llx idt %08llx\n",
+		s.cs.selector, s.cs.dpl, s.ss.selector, s.ss.dpl, s.ds.selector, s.tr.selector,
+		s.tr.type, s.cr0, s.cr2, s.cr3, s.cr4, s.efer, s.gdt.base, s.idt.base);
 }

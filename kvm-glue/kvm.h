@@ -55,6 +55,8 @@ void kvm_kick(struct vm *vm);
 /* Arm the kick timer for absolute CLOCK_MONOTONIC time `ns` (0 = disarm). */
 void kvm_arm_timer(struct vm *vm, uint64_t ns);
 void kvm_destroy(struct vm *vm);
+/* Registers and segment state on stderr, for diagnosing a dead guest. */
+void kvm_dump_state(struct vm *vm);
 
 /* The TR type KVM wants to be handed in sregs: see kvm.c. */
 uint8_t kvm_tr_type_for_vendor(const char vendor[12]);

@@ -22,14 +22,19 @@
 #define MON_GPA 0xFFC00000 /* where its memslots sit in guest-physical space */
 
 /* Page offsets inside the monitor. */
-#define MON_PT_OFF 0x0000    /* page table for PDE 1023 */
-#define MON_GDT_OFF 0x1000   /* 32 descriptors */
-#define MON_TSS_OFF 0x1100   /* 104-byte TSS, no I/O bitmap */
-#define MON_IDT_OFF 0x2000   /* 256 gates */
-#define MON_STUBS_OFF 0x3000 /* 256 stubs, 16 bytes each */
-#define MON_CODE_OFF 0x4000  /* the common entry/exit path */
-#define MON_DATA_OFF 0x5000  /* the one writable page: shared words + stack */
-#define MON_RO_PAGES 5
+#define MON_GDT_OFF 0x0000   /* 32 descriptors */
+#define MON_TSS_OFF 0x0100   /* 104-byte TSS, no I/O bitmap */
+#define MON_IDT_OFF 0x1000   /* 256 gates */
+#define MON_STUBS_OFF 0x2000 /* 256 stubs, 16 bytes each */
+#define MON_CODE_OFF 0x3000  /* the common entry/exit path */
+/* The page table must sit in a writable memslot even though the guest may
+ * only read it: AMD's nested paging treats every guest page-table access as
+ * a write, so a table in a read-only memslot faults forever (measured: the
+ * vCPU spins on its first `int $0x1f`).  The guest's own mapping of it is
+ * read-only. */
+#define MON_PT_OFF 0x4000    /* page table for PDE 1023 */
+#define MON_DATA_OFF 0x5000  /* shared words + the ring-0 stack */
+#define MON_RO_PAGES 4
 #define MON_PAGES 6
 #define MON_SIZE (MON_PAGES * 4096u)
 

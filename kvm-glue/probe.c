@@ -111,6 +111,8 @@ int kvm_probe_32bit(char *err, size_t errlen)
 	sigaction(SIGALRM, &old, NULL);
 	if (ok)
 		ret = 0;
+	else if (getenv("LGKVM_DEBUG"))
+		kvm_dump_state(vm);
 out:
 	kvm_destroy(vm);
 	free(vm);

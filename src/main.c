@@ -160,6 +160,9 @@ out:
 
 int main(int argc, char **argv)
 {
+	/* `lgkvm run ... | head` must not kill us mid-run: the console copes
+	 * with a closed stdout by itself. */
+	signal(SIGPIPE, SIG_IGN);
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		log_msg("out of memory");

@@ -28,7 +28,7 @@ static const char usage_text[] =
 	"  -m, --mem SIZE          guest RAM, e.g. 64M, 1G (default 64M; bare number = MiB)\n"
 	"  -i, --initrd FILE       initial ramdisk\n"
 	"  -l, --console-log FILE  also write the guest console to FILE\n"
-	"      --console-log-max SIZE  cap for that file (default 16M)\n"
+	"      --console-log-max SIZE  cap for that file (default 16M, 0 = no cap)\n"
 	"  -t, --timeout SECONDS   stop the guest after this long (exit 6)\n"
 	"  -v, --verbose           log every exit and hypercall (twice: more)\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
