@@ -266,7 +266,7 @@ int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, char *err, size
 void kvm_destroy(struct vm *vm)
 {
 	struct kvm_state *k = &vm->kvm;
-	if (k->timer)
+	if (k->timer_set)
 		vcpu_timer_delete(vm);
 	if (k->run)
 		munmap(k->run, k->run_size);

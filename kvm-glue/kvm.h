@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kvm-glue/monitor.h"
 
@@ -30,7 +31,8 @@ struct kvm_state {
 	/* Vendor rule for TR: see kvm_tr_type(). */
 	uint8_t tr_type;
 	uint32_t tsc_khz;    /* 0 if unknown or not constant */
-	void *timer;         /* POSIX timer that kicks the vCPU (timer_t) */
+	timer_t timer;       /* POSIX timer that kicks the vCPU... */
+	bool timer_set;      /* ...once created (0 is a valid timer_t) */
 	uint64_t timer_armed_ns;
 };
 

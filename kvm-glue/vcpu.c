@@ -68,28 +68,27 @@ static int setup_signals(struct vm *vm)
 		.sigev_signo = KVM_KICK_SIGNAL,
 	};
 	ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-	timer_t t;
-	if (timer_create(CLOCK_MONOTONIC, &ev, &t) < 0)
+	if (timer_create(CLOCK_MONOTONIC, &ev, &k->timer) < 0)
 		return -1;
-	k->timer = (void *)t;
+	k->timer_set = true;
 	return 0;
 }
 
 void vcpu_timer_delete(struct vm *vm)
 {
-	timer_delete((timer_t)vm->kvm.timer);
-	vm->kvm.timer = NULL;
+	timer_delete(vm->kvm.timer);
+	vm->kvm.timer_set = false;
 }
 
 void kvm_arm_timer(struct vm *vm, uint64_t ns)
 {
 	struct kvm_state *k = &vm->kvm;
-	if (!k->timer || ns == k->timer_armed_ns)
+	if (!k->timer_set || ns == k->timer_armed_ns)
 		return;
 	struct itimerspec its = {0};
 	its.it_value.tv_sec = (time_t)(ns / 1000000000u);
 	its.it_value.tv_nsec = (long)(ns % 1000000000u);
-	timer_settime((timer_t)k->timer, TIMER_ABSTIME, &its, NULL);
+	timer_settime(k->timer, TIMER_ABSTIME, &its, NULL);
 	k->timer_armed_ns = ns;
 }
 
@@ -214,13 +213,16 @@ static void monitor_event(struct vm *vm)
 	vm->lg.stats_exits++;
 	lg_handle_event(vm, &g, f);
 
+	/* A hypercall may have armed or cancelled the clock event, and time
+	 * has passed: fire what is due and re-arm the kick timer. */
 	uint64_t deadline = vm->opt.timeout_s ? vm->timeout_deadline : 0;
+	housekeeping(vm, deadline);
 	while (!vm->dead && vm->lg.halted) {
-		housekeeping(vm, deadline);
-		if (vm->dead || lg_irq_deliverable(vm, f->eip))
+		if (lg_irq_deliverable(vm, f->eip))
 			break;
 		halt_sleep(vm);
 		eat_kicks();
+		housekeeping(vm, deadline);
 	}
 	if (vm->dead)
 		return;
