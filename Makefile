@@ -61,7 +61,7 @@ $(LGKVM): $(BUILD)/obj/src/main.o $(LIB)
 
 include tests/guests/guests.mk
 include tests/unit/unit.mk
--include tests/testhost/testhost.mk
+include tests/testhost/testhost.mk
 include tests/bench/bench.mk
 
 # The demo: the bundled greeting guest, on this host's KVM if it can run a

@@ -91,6 +91,10 @@ static void report(struct vm *vm)
 		break;
 	}
 	if (vm->opt.verbose)
+		log_msg("boot to end: %.3f ms (lgkvm start to exit: %.3f ms)",
+			(double)(vm->end_ns - vm->boot_ns) / 1e6,
+			(double)(vm->end_ns - vm->start_ns) / 1e6);
+	if (vm->opt.verbose)
 		log_msg("%llu monitor exits, %llu hypercalls, %llu interrupts delivered",
 			(unsigned long long)vm->lg.stats_exits,
 			(unsigned long long)vm->lg.stats_hcalls,
@@ -101,6 +105,7 @@ static int cmd_run(struct vm *vm)
 {
 	struct options *opt = &vm->opt;
 	char err[512];
+	vm->start_ns = now_ns();
 	size_t klen = 0, ilen = 0;
 	uint8_t *initrd = NULL;
 	uint8_t *kernel = slurp("kernel", opt->kernel, &klen);
@@ -148,7 +153,9 @@ static int cmd_run(struct vm *vm)
 	if (opt->timeout_s)
 		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
 
+	vm->boot_ns = now_ns();
 	code = kvm_run_loop(vm);
+	vm->end_ns = now_ns();
 	vbus_teardown(vm);
 	report(vm);
 out:

@@ -28,6 +28,7 @@ struct vm {
 	struct vbus bus;      /* the lguest device bus (virtio/) */
 
 	uint64_t timeout_deadline; /* CLOCK_MONOTONIC ns, when --timeout is set */
+	uint64_t start_ns, boot_ns, end_ns; /* lgkvm start, first KVM_RUN, guest end */
 
 	/* How the guest's life ended, once it has.  The first reason wins, as in
 	 * the reference host's kill_guest(). */
