@@ -135,9 +135,17 @@ static int cmd_run(struct vm *vm)
 		code = EXIT_USAGE;
 		goto out;
 	}
-	if (vbus_init(vm) < 0 || vbus_add_console(vm) < 0) {
+	/* Devices in command-line order, then the console, last, as the
+	 * Launcher did: the order fixes the guest's device names. */
+	int dev_err = vbus_init(vm);
+	for (unsigned i = 0; i < opt->ndevices && !dev_err; i++) {
+		const struct opt_device *d = &opt->devices[i];
+		dev_err = d->type == DEV_DISK ? vbus_add_disk(vm, d->path, d->readonly)
+					      : vbus_add_net(vm, d->path, opt->net_ip);
+	}
+	if (dev_err < 0 || vbus_add_console(vm) < 0) {
 		log_msg("%s", vm->exit_reason[0] ? vm->exit_reason : "cannot set up devices");
-		code = EXIT_INTERNAL;
+		code = vm->exit_code ? (int)vm->exit_code : EXIT_INTERNAL;
 		goto out;
 	}
 	vm->mem.limit = vbus_limit(vm);

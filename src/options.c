@@ -30,6 +30,9 @@ static const char usage_text[] =
 	"  -l, --console-log FILE  also write the guest console to FILE\n"
 	"      --console-log-max SIZE  cap for that file (default 16M, 0 = no cap)\n"
 	"  -t, --timeout SECONDS   stop the guest after this long (exit 6)\n"
+	"  -d, --disk FILE[,ro]    a virtio block device (repeatable: vda, vdb, ...)\n"
+	"  -n, --net tap[=NAME]    a virtio network device on a tap interface\n"
+	"      --net-ip ADDR[/N]   address for the host side of the tap (default /24)\n"
 	"  -v, --verbose           log every exit and hypercall (twice: more)\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
 	"  -h, --help              this text\n"
@@ -77,6 +80,38 @@ static int parse_size(const char *s, uint64_t *out, uint64_t bare_unit)
 	return 0;
 }
 
+static int add_device(struct options *opt, int c, char *arg)
+{
+	if (opt->ndevices >= OPT_MAX_DEVICES)
+		return usage_error("at most %s --disk and --net devices in all", "8");
+	struct opt_device *d = &opt->devices[opt->ndevices];
+	if (c == 'd') {
+		d->type = DEV_DISK;
+		char *comma = strrchr(arg, ',');
+		if (comma && !strcmp(comma, ",ro")) {
+			*comma = '\0';
+			d->readonly = true;
+		} else if (comma && !strcmp(comma, ",rw")) {
+			*comma = '\0';
+		}
+		if (!*arg)
+			return usage_error("%s", "--disk needs a file name");
+		d->path = arg;
+	} else {
+		d->type = DEV_NET;
+		if (!strcmp(arg, "tap"))
+			d->path = NULL;
+		else if (!strncmp(arg, "tap=", 4) && arg[4] && strlen(arg + 4) < 16)
+			d->path = arg + 4;
+		else
+			return usage_error("--net '%s': expected tap or tap=NAME (at most 15 "
+					   "characters)",
+					   arg);
+	}
+	opt->ndevices++;
+	return 0;
+}
+
 int options_parse(struct options *opt, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -85,6 +120,9 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"console-log", required_argument, NULL, 'l'},
 		{"console-log-max", required_argument, NULL, 'L'},
 		{"timeout", required_argument, NULL, 't'},
+		{"disk", required_argument, NULL, 'd'},
+		{"net", required_argument, NULL, 'n'},
+		{"net-ip", required_argument, NULL, 'I'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
@@ -115,7 +153,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 
 	optind = 2;
 	int c;
-	while ((c = getopt_long(argc, argv, "+m:i:l:t:vqhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (parse_size(optarg, &opt->mem, MIB) || opt->mem < MEM_MIN ||
@@ -145,6 +183,14 @@ int options_parse(struct options *opt, int argc, char **argv)
 			opt->timeout_s = (unsigned)t;
 			break;
 		}
+		case 'd':
+		case 'n':
+			if (add_device(opt, c, optarg) < 0)
+				return -1;
+			break;
+		case 'I':
+			opt->net_ip = optarg;
+			break;
 		case 'v':
 			opt->verbose++;
 			break;
@@ -162,6 +208,13 @@ int options_parse(struct options *opt, int argc, char **argv)
 		}
 	}
 
+	if (opt->net_ip) {
+		bool have_net = false;
+		for (unsigned i = 0; i < opt->ndevices; i++)
+			have_net |= opt->devices[i].type == DEV_NET;
+		if (!have_net)
+			return usage_error("%s", "--net-ip needs --net");
+	}
 	if (opt->cmd == CMD_PROBE) {
 		if (optind < argc)
 			return usage_error("probe takes no argument ('%s')", argv[optind]);

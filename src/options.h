@@ -7,6 +7,16 @@
 
 enum lgkvm_cmd { CMD_RUN = 1, CMD_PROBE = 2 };
 
+#define OPT_MAX_DEVICES 8
+
+/* A device from the command line, in command-line order (which fixes the
+ * guest's names: first disk vda, first network eth0), as the Launcher did. */
+struct opt_device {
+	enum { DEV_DISK = 1, DEV_NET = 2 } type;
+	const char *path;   /* disk: backing file; net: tap name or NULL */
+	bool readonly;      /* disk: ",ro" */
+};
+
 struct options {
 	enum lgkvm_cmd cmd;
 	const char *kernel;          /* KERNEL: ELF vmlinux or bzImage */
@@ -18,6 +28,9 @@ struct options {
 	unsigned timeout_s;          /* --timeout SECONDS, 0 = none */
 	int verbose;                 /* -v: 1 = exits and hypercalls, 2 = more */
 	bool quiet;                  /* -q: no lgkvm messages except errors */
+	struct opt_device devices[OPT_MAX_DEVICES]; /* --disk, --net */
+	unsigned ndevices;
+	const char *net_ip;          /* --net-ip ADDR[/PREFIX] for the host side */
 };
 
 /* Parse argv.  Returns -1 (and prints one sentence) on bad usage, 1 when

@@ -83,6 +83,11 @@ bool vbus_notify(struct vm *vm, uint32_t gpa);
 /* Early console (LHCALL_NOTIFY of a string): print the NUL-terminated string
  * at gpa, bounded. */
 void console_early(struct vm *vm, uint32_t gpa);
+/* A virtio block device backed by `path` (virtio/blk.c). */
+int vbus_add_disk(struct vm *vm, const char *path, bool readonly);
+/* A virtio network device on tap interface `tap` (NULL: let the kernel pick
+ * a name), host side addressed `ip` if not NULL (virtio/net.c). */
+int vbus_add_net(struct vm *vm, const char *tap, const char *ip);
 /* Guest console output, to stdout and the capped --console-log file. */
 void console_out(struct vm *vm, const void *buf, size_t len);
 /* File descriptors the vCPU should wake up for while the guest halts, and
