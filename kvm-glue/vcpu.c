@@ -220,7 +220,9 @@ static void monitor_event(struct vm *vm)
 	while (!vm->dead && vm->lg.halted) {
 		if (lg_irq_deliverable(vm, f->eip))
 			break;
+		uint64_t t0 = now_ns();
 		halt_sleep(vm);
+		vm->lg.stats_halt_ns += now_ns() - t0;
 		eat_kicks();
 		housekeeping(vm, deadline);
 	}

@@ -47,7 +47,7 @@ struct lguest {
 	uint64_t clock_deadline_ns;
 
 	/* A NOTIFY met in the async ring postpones the synchronous call. */
-	uint64_t stats_exits, stats_hcalls, stats_irqs;
+	uint64_t stats_exits, stats_hcalls, stats_irqs, stats_halt_ns;
 };
 
 #endif

@@ -95,10 +95,11 @@ static void report(struct vm *vm)
 			(double)(vm->end_ns - vm->boot_ns) / 1e6,
 			(double)(vm->end_ns - vm->start_ns) / 1e6);
 	if (vm->opt.verbose)
-		log_msg("%llu monitor exits, %llu hypercalls, %llu interrupts delivered",
+		log_msg("%llu monitor exits, %llu hypercalls, %llu interrupts delivered, "
+			"%.3f ms halted",
 			(unsigned long long)vm->lg.stats_exits,
 			(unsigned long long)vm->lg.stats_hcalls,
-			(unsigned long long)vm->lg.stats_irqs);
+			(unsigned long long)vm->lg.stats_irqs, (double)vm->lg.stats_halt_ns / 1e6);
 }
 
 static int cmd_run(struct vm *vm)

@@ -31,14 +31,20 @@ struct vm {
 	uint64_t start_ns, boot_ns, end_ns; /* lgkvm start, first KVM_RUN, guest end */
 
 	/* How the guest's life ended, once it has.  The first reason wins, as in
-	 * the reference host's kill_guest(). */
-	bool dead;
+	 * the reference host's kill_guest().  Any thread may end it (a block
+	 * I/O thread kills the guest for a bad ring), so vm_stop() first claims
+	 * `stop_claimed`, then writes the code and the reason, and only then
+	 * publishes `dead`: whoever sees `dead` sees a whole reason. */
+	atomic_bool dead;
+	atomic_bool stop_claimed;
 	enum lgkvm_exit exit_code;
 	char exit_reason[256];
 };
 
 /* The guest broke the rules (or asked to stop): record why, with the exit
- * code to report, and stop running it.  Only the first call counts. */
+ * code to report, and stop running it.  Only the first call counts.  Safe to
+ * call from any thread (not from a signal handler); when it returns, `dead`
+ * is set, whoever's reason won, and the vCPU has been kicked to notice. */
 void vm_stop(struct vm *vm, enum lgkvm_exit code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
