@@ -12,6 +12,9 @@
 #include "src/vm.h"
 
 #define EFLAGS_IF 0x200u
+#define EFLAGS_TF 0x100u
+#define EFLAGS_NT 0x4000u
+#define EFLAGS_RF 0x10000u
 
 static bool has_errcode(unsigned vec)
 {
@@ -77,6 +80,9 @@ void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, 
 
 	f->eip = (g->hi & 0xFFFF0000u) | (g->lo & 0xFFFF);
 	f->cs = SEL_KERNEL_CS;
+	/* As the CPU does through any gate (the reference host did not, so a
+	 * handler entered with TF set single-stepped itself forever). */
+	f->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF);
 	f->esp = esp;
 	f->ss = ss;
 	/* Interrupt gates disable (virtual) interrupts; trap gates don't. */

@@ -1,0 +1,97 @@
+# Conformance guests: tiny freestanding i386 lguest kernels (DESIGN.md §5,
+# layer 2).  Included by the top Makefile; everything lands in $(BUILD)/guests.
+#
+# Guests are built with their own compiler flags, never $(CFLAGS): SAN=1
+# must not put sanitizers into code that runs with no libc at ring 1.
+
+GUEST_DIR := tests/guests
+GUEST_OUT := $(BUILD)/guests
+GUEST_CC ?= gcc
+OBJCOPY ?= objcopy
+HOSTCC ?= $(CC)
+
+GUEST_CFLAGS := -m32 -std=gnu11 -ffreestanding -fno-pic -fno-pie -nostdlib \
+	-fno-stack-protector -mno-sse -mno-mmx -mgeneral-regs-only \
+	-fno-asynchronous-unwind-tables -fcf-protection=none \
+	-fno-delete-null-pointer-checks -O2 -Wall -Wextra -Werror \
+	-I$(GUEST_DIR)/lib
+GUEST_LDFLAGS := -m32 -static -nostdlib -no-pie -Wl,-T,$(GUEST_DIR)/lib/guest.ld \
+	-Wl,--build-id=none -Wl,--no-warn-rwx-segments
+# 64-bit division (TSC arithmetic) comes from the compiler's own libgcc.
+GUEST_LIBS := -lgcc
+
+# One C file each.
+GUEST_PLAIN := demo hello crash traps ioport usermode pagefault timer irq_storm async \
+	fpu_ts gdt_tls spin halt_forever virtio_console
+# The block and network devices (and the block benchmark, tests/bench/).
+GUEST_PLAIN += virtio_blk virtio_net bench_blk
+# ABI violations the VMM must kill (exit 5): all from hostile.c, one ELF per
+# case so each can be run by name.
+GUEST_HOSTILE := hcall_before_init bad_hcall init_twice bad_gdt_count \
+	idt_task_gate bad_stack crash_bad_addr lguest_data_outside \
+	bad_syscall_vec bad_kernel_address bad_stack_pages set_pte_switcher \
+	async_bad_hcall trap_no_idt idt_cleared_entry
+# Also wrapped as bzImages.
+GUEST_BZIMAGES := hello
+
+GUEST_LIB_SRCS := $(wildcard $(GUEST_DIR)/lib/*.c $(GUEST_DIR)/lib/*.S)
+GUEST_LIB_OBJS := $(patsubst $(GUEST_DIR)/%,$(GUEST_OUT)/obj/%.o,$(GUEST_LIB_SRCS))
+GUEST_PLAIN_ELFS := $(GUEST_PLAIN:%=$(GUEST_OUT)/%.elf)
+GUEST_HOSTILE_ELFS := $(GUEST_HOSTILE:%=$(GUEST_OUT)/%.elf)
+GUEST_LD_SCRIPT := $(GUEST_DIR)/lib/guest.ld
+
+.PHONY: guests
+guests: $(GUEST_PLAIN_ELFS) $(GUEST_HOSTILE_ELFS) \
+	$(GUEST_BZIMAGES:%=$(GUEST_OUT)/%.bzimage) $(GUEST_OUT)/tests.list
+
+$(GUEST_OUT)/obj/%.c.o: $(GUEST_DIR)/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(GUEST_OUT)/obj/%.S.o: $(GUEST_DIR)/%.S | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(GUEST_OUT)/obj/hostile-%.o: $(GUEST_DIR)/hostile.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DHOSTILE_CASE='"$*"' -MMD -MP -c -o $@ $<
+
+$(GUEST_PLAIN_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/%.c.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
+
+$(GUEST_HOSTILE_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile-%.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
+
+# bzImage variants: the loaded image as a flat binary (it starts at
+# 0x100000, the linker script's one segment), behind a setup header.
+$(GUEST_OUT)/%.bin: $(GUEST_OUT)/%.elf
+	$(OBJCOPY) -O binary $< $@
+
+$(GUEST_OUT)/%.bzimage: $(GUEST_OUT)/%.bin $(GUEST_OUT)/mkbzimage
+	$(GUEST_OUT)/mkbzimage $< $@
+
+# A host tool: the host compiler, no sanitizers (it only shuffles bytes).
+$(GUEST_OUT)/mkbzimage: $(GUEST_DIR)/mkbzimage.c
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -O2 -std=gnu11 -Wall -Wextra -Werror -o $@ $<
+
+# The block test's disk image (virtio_blk.c checks its pattern): 1 MiB and a
+# ragged 100-byte tail, written by a host tool.
+guests: $(GUEST_OUT)/blk-test.img
+$(GUEST_OUT)/mkblkimg: $(GUEST_DIR)/mkblkimg.c $(GUEST_DIR)/blk_pattern.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -O2 -std=gnu11 -Wall -Wextra -Werror -o $@ $<
+
+$(GUEST_OUT)/blk-test.img: $(GUEST_OUT)/mkblkimg
+	$(GUEST_OUT)/mkblkimg $@ $$((1024 * 1024 + 100))
+
+$(GUEST_OUT)/tests.list: $(GUEST_DIR)/tests.list
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# Dependency files are only ever written by the compiler.  The empty rules
+# stop make from trying to "remake" them through hostile-%.o and its
+# built-in `%: %.o` link rule.
+$(GUEST_OUT)/obj/%.d: ;
+$(GUEST_OUT)/obj/lib/%.d: ;
+-include $(wildcard $(GUEST_OUT)/obj/*.d $(GUEST_OUT)/obj/lib/*.d)

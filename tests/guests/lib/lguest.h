@@ -1,0 +1,159 @@
+/* The lguest 2.6.24 guest ABI as our test guests see it.
+ *
+ * Everything here is restated from shared/lguest-abi.md (section numbers in
+ * the comments); offsets are checked at compile time so that a typo in this
+ * header cannot make a guest "pass" against a host that agrees with the typo. */
+#ifndef GUEST_LGUEST_H
+#define GUEST_LGUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Hypercall numbers (§3.4).  11-13 and >= 18 are unassigned and kill. */
+#define LHCALL_FLUSH_ASYNC    0
+#define LHCALL_LGUEST_INIT    1
+#define LHCALL_CRASH	      2
+#define LHCALL_LOAD_GDT	      3
+#define LHCALL_NEW_PGTABLE    4
+#define LHCALL_FLUSH_TLB      5
+#define LHCALL_LOAD_IDT_ENTRY 6
+#define LHCALL_SET_STACK      7
+#define LHCALL_TS	      8
+#define LHCALL_SET_CLOCKEVENT 9
+#define LHCALL_HALT	      10
+#define LHCALL_SET_PTE	      14
+#define LHCALL_SET_PMD	      15
+#define LHCALL_LOAD_TLS	      16
+#define LHCALL_NOTIFY	      17
+
+#define LGUEST_TRAP_ENTRY 0x1f /* int $0x1f is the hypercall (§3.1) */
+#define LGUEST_IRQS	  32   /* IRQ n arrives on vector 32 + n (§5.1) */
+#define LHCALL_RING_SIZE  64   /* async ring entries (§3.6) */
+
+/* Selectors the guest kernel uses: ring 1, GDT entries 12/13 (§1.2, §6.1). */
+#define KERNEL_CS	  0x61
+#define KERNEL_DS	  0x69
+#define USER_CS		  0x73
+#define USER_DS		  0x7b
+#define GDT_ENTRIES	  32
+#define GDT_ENTRY_TLS_MIN 6
+
+#define X86_EFLAGS_IF	0x200
+#define X86_EFLAGS_TF	0x100
+#define X86_EFLAGS_IOPL 0x3000
+
+#define LGUEST_RESERVE_MEM   0x00400000u /* what INIT must report (§3.3) */
+#define LGUEST_SWITCHER_ADDR 0xFFC00000u
+
+/* One queued hypercall.  The member order mirrors the host's register block
+ * (EAX, EBX, ECX, EDX), which is why arg1 comes last (§3.6). */
+struct hcall_args {
+	uint32_t nr;
+	uint32_t arg2;
+	uint32_t arg3;
+	uint32_t arg1;
+};
+
+/* The page shared with the host (§4).  Fields the host writes behind the
+ * compiler's back are volatile. */
+struct lguest_data {
+	volatile uint32_t irq_enabled;	      /* virtual EFLAGS.IF: 0 or 0x200 */
+	volatile uint32_t blocked_interrupts; /* bit n masks IRQ n */
+	volatile uint32_t cr2;		      /* fault address, written by the host */
+	volatile struct {
+		int32_t tv_sec;
+		int32_t tv_nsec;
+	} time;
+	volatile uint8_t hcall_status[LHCALL_RING_SIZE]; /* 0xFF = free/done */
+	struct hcall_args hcalls[LHCALL_RING_SIZE];
+	volatile uint32_t reserve_mem; /* host -> guest at INIT */
+	volatile uint32_t tsc_khz;
+	volatile uint32_t pgdir;
+	uint32_t noirq_start; /* guest -> host, read at INIT */
+	uint32_t noirq_end;
+	uint32_t kernel_address;
+	uint32_t syscall_vec;
+};
+
+_Static_assert(offsetof(struct lguest_data, irq_enabled) == 0x000, "irq_enabled");
+_Static_assert(offsetof(struct lguest_data, blocked_interrupts) == 0x004, "blocked");
+_Static_assert(offsetof(struct lguest_data, cr2) == 0x008, "cr2");
+_Static_assert(offsetof(struct lguest_data, time) == 0x00C, "time");
+_Static_assert(offsetof(struct lguest_data, hcall_status) == 0x014, "hcall_status");
+_Static_assert(offsetof(struct lguest_data, hcalls) == 0x054, "hcalls");
+_Static_assert(offsetof(struct lguest_data, reserve_mem) == 0x454, "reserve_mem");
+_Static_assert(offsetof(struct lguest_data, tsc_khz) == 0x458, "tsc_khz");
+_Static_assert(offsetof(struct lguest_data, pgdir) == 0x45C, "pgdir");
+_Static_assert(offsetof(struct lguest_data, noirq_start) == 0x460, "noirq_start");
+_Static_assert(offsetof(struct lguest_data, noirq_end) == 0x464, "noirq_end");
+_Static_assert(offsetof(struct lguest_data, kernel_address) == 0x468, "kernel_address");
+_Static_assert(offsetof(struct lguest_data, syscall_vec) == 0x46C, "syscall_vec");
+_Static_assert(sizeof(struct lguest_data) == 1136, "lguest_data is 1136 bytes");
+_Static_assert(sizeof(struct hcall_args) == 16, "ring entry is 16 bytes");
+
+/* Our one instance (lib/runtime.c), statically initialised like Linux's. */
+extern struct lguest_data lguest_data;
+
+/* The hypercall: EAX = number, EDX/EBX/ECX = arguments; only EAX may change
+ * (§3.1).  The memory clobber matters: the host reads and writes our memory. */
+static inline uint32_t hcall(uint32_t nr, uint32_t a1, uint32_t a2, uint32_t a3)
+{
+	__asm__ volatile("int $0x1f" : "+a"(nr) : "d"(a1), "b"(a2), "c"(a3) : "memory");
+	return nr;
+}
+
+/* Zero page (struct boot_params at GPA 0) offsets, §2.3. */
+#define BP_E820_ENTRIES	    0x1E8
+#define BP_SETUP_SECTS	    0x1F1
+#define BP_HEADER	    0x202
+#define BP_VERSION	    0x206
+#define BP_TYPE_OF_LOADER   0x210
+#define BP_LOADFLAGS	    0x211
+#define BP_CODE32_START	    0x214
+#define BP_RAMDISK_IMAGE    0x218
+#define BP_RAMDISK_SIZE	    0x21C
+#define BP_CMD_LINE_PTR	    0x228
+#define BP_HARDWARE_SUBARCH 0x23C
+#define BP_E820_MAP	    0x2D0 /* 20-byte entries: u64 addr, u64 size, u32 type */
+
+#define LOADFLAGS_KEEP_SEGMENTS 0x40
+#define SUBARCH_LGUEST		1
+#define E820_RAM		1
+
+/* Page-table entry bits (§7.1). */
+#define PTE_P	  0x001
+#define PTE_W	  0x002
+#define PTE_U	  0x004
+#define PTE_A	  0x020
+#define PTE_D	  0x040
+#define PAGE_SIZE 4096u
+
+/* Device page records and vrings (§9.1-§9.6). */
+#define VIRTIO_ID_NET		   1
+#define VIRTIO_ID_BLOCK		   2
+#define VIRTIO_ID_CONSOLE	   3
+#define VIRTIO_CONFIG_F_VIRTQUEUE  2
+#define VIRTIO_STATUS_ACK	   1
+#define VIRTIO_STATUS_DRIVER	   2
+#define VIRTIO_STATUS_DRIVER_OK	   4
+#define VRING_DESC_F_NEXT	   1
+#define VRING_DESC_F_WRITE	   2
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY	   1
+
+struct lguest_vqconfig {
+	uint16_t num;
+	uint16_t irq;
+	uint32_t pfn;
+};
+_Static_assert(sizeof(struct lguest_vqconfig) == 8, "vq field is 8 bytes");
+
+struct vring_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+_Static_assert(sizeof(struct vring_desc) == 16, "vring_desc");
+
+#endif
