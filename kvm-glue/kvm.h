@@ -45,6 +45,9 @@ int kvm_open(struct kvm_state *k, char *err, size_t errlen);
  * int $0x1f through a DPL-1 gate to ring 0 and exits?  0 = yes, -1 = no
  * (err says why). */
 int kvm_probe_32bit(char *err, size_t errlen);
+/* The same test on a VM just made by kvm_create_vm(), before anything is
+ * loaded (its RAM must be zero; it is left zero). */
+int kvm_selftest(struct vm *vm, char *err, size_t errlen);
 /* Create the VM: guest memory of `mem_size` bytes (RAM + device area), the
  * monitor, one vCPU with filtered CPUID and sync regs. */
 int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen);

@@ -59,17 +59,11 @@ static bool expect_hypercall(struct vm *vm, uint32_t magic, char *err, size_t er
 	return true;
 }
 
-int kvm_probe_32bit(char *err, size_t errlen)
+/* The self-test proper, on an already created VM whose RAM is all zero.  It
+ * borrows a few pages of RAM and gives them back zeroed, so `run` can test
+ * the very VM it is about to boot instead of paying for a second one. */
+int kvm_selftest(struct vm *vm, char *err, size_t errlen)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
-	if (!vm) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	int ret = -1;
-	if (kvm_open(&vm->kvm, err, errlen) || kvm_create_vm(vm, PROBE_MEM, err, errlen))
-		goto out;
-
 	uint8_t *ram = vm->kvm.ram;
 	uint32_t *pd = (uint32_t *)(ram + PROBE_PGDIR), *pt = (uint32_t *)(ram + PROBE_PT);
 	for (unsigned i = 0; i < 1024; i++)
@@ -85,6 +79,7 @@ int kvm_probe_32bit(char *err, size_t errlen)
 	};
 	memcpy(ram + PROBE_CODE, code, sizeof(code));
 
+	int ret = -1;
 	if (kvm_boot_vcpu(vm, PROBE_CODE, PROBE_PGDIR, err, errlen))
 		goto out;
 	struct kvm_sregs s;
@@ -114,6 +109,20 @@ int kvm_probe_32bit(char *err, size_t errlen)
 	else if (getenv("LGKVM_DEBUG"))
 		kvm_dump_state(vm);
 out:
+	memset(ram + PROBE_CODE, 0, PROBE_PT + 4096 - PROBE_CODE);
+	return ret;
+}
+
+int kvm_probe_32bit(char *err, size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int ret = -1;
+	if (!kvm_open(&vm->kvm, err, errlen) && !kvm_create_vm(vm, PROBE_MEM, err, errlen))
+		ret = kvm_selftest(vm, err, errlen);
 	kvm_destroy(vm);
 	free(vm);
 	return ret;

@@ -118,8 +118,11 @@ static int cmd_run(struct vm *vm)
 	}
 
 	int code = EXIT_HOST;
-	if (kvm_probe_32bit(err, sizeof(err)) < 0 || kvm_open(&vm->kvm, err, sizeof(err)) ||
-	    kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err))) {
+	/* Test the VM we are about to use before trusting it with the guest:
+	 * a KVM that cannot run 32-bit paged guests says so here, once. */
+	if (kvm_open(&vm->kvm, err, sizeof(err)) ||
+	    kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err)) ||
+	    kvm_selftest(vm, err, sizeof(err))) {
 		log_msg("%s", err);
 		goto out;
 	}

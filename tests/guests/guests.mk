@@ -25,6 +25,8 @@ GUEST_PLAIN := demo hello crash traps ioport usermode pagefault timer irq_storm 
 	fpu_ts gdt_tls spin halt_forever virtio_console
 # The block and network devices (and the block benchmark, tests/bench/).
 GUEST_PLAIN += virtio_blk virtio_net bench_blk
+# Exit-cost and boot-time benchmarks (tests/bench/bench.sh).
+GUEST_PLAIN += bench_hcall bench_null
 # ABI violations the VMM must kill (exit 5): all from hostile.c, one ELF per
 # case so each can be run by name.
 GUEST_HOSTILE := hcall_before_init bad_hcall init_twice bad_gdt_count \

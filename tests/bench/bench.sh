@@ -1,0 +1,58 @@
+#!/bin/sh
+# tests/bench/bench.sh LGKVM GUESTDIR — the benchmarks themselves (busybox sh).
+#
+# Runs where real KVM is: directly, or inside the nested test host (run-bench
+# decides).  Every number is reported next to a baseline measured in this same
+# run, as a ratio; nothing here passes or fails on timing.
+set -u
+lgkvm=$1
+cd "$2" || exit 2
+runs=${LGKVM_BENCH_RUNS:-5}
+
+# The median of the numbers on stdin.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+
+# Field value "key=N" from a line of bench_hcall's output.
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" | head -n 1; }
+
+echo "== hypercall round trip vs in-VM trap (bench_hcall guest, TSC cycles per operation)"
+out=$("$lgkvm" run --timeout 60 bench_hcall.elf 2>&1)
+echo "$out" | grep '^bench:' | sed 's/^/  /'
+trap_c=$(echo "$out" | grep 'bench: direct_trap' | field cycles)
+hcall_c=$(echo "$out" | grep 'bench: hypercall' | field cycles)
+io_c=$(echo "$out" | grep 'bench: emulated_io' | field cycles)
+if [ -n "$trap_c" ] && [ -n "$hcall_c" ] && [ "$trap_c" != 0 ]; then
+	awk -v t="$trap_c" -v h="$hcall_c" -v i="${io_c:-0}" 'BEGIN {
+		printf "  ratio hypercall (exit to lgkvm) / direct trap (no exit): %.1fx\n", h / t
+		if (i > 0) printf "  ratio emulated port I/O (#GP exit) / hypercall:          %.2fx\n", i / h
+	}'
+else
+	echo "  (bench_hcall gave no numbers: $(echo "$out" | tail -n 1))"
+fi
+
+echo "== boot to power-off, median of $runs (lgkvm -v timings, ms)"
+for g in bench_null demo; do
+	: >"/tmp/bench.$g"
+	i=0
+	while [ "$i" -lt "$runs" ]; do
+		"$lgkvm" run -v --timeout 60 "$g.elf" 2>&1 >/dev/null |
+			sed -n 's/.*boot to end: \([0-9.]*\) ms (lgkvm start to exit: \([0-9.]*\) ms).*/\1 \2/p' \
+				>>"/tmp/bench.$g"
+		i=$((i + 1))
+	done
+done
+null_boot=$(awk '{ print $1 }' /tmp/bench.bench_null | median)
+null_total=$(awk '{ print $2 }' /tmp/bench.bench_null | median)
+demo_boot=$(awk '{ print $1 }' /tmp/bench.demo | median)
+demo_total=$(awk '{ print $2 }' /tmp/bench.demo | median)
+echo "  null guest (INIT, power off): boot $null_boot ms, whole lgkvm run $null_total ms"
+echo "  demo guest (greeting):        boot $demo_boot ms, whole lgkvm run $demo_total ms"
+awk -v n="$null_boot" -v d="$demo_boot" -v nt="$null_total" 'BEGIN {
+	if (n > 0) printf "  ratio demo boot / null-guest boot: %.2fx\n", d / n
+	printf "  lgkvm set-up before the first instruction (probe, VM, load): %.1f ms\n", nt - n
+}'
+
+if [ -f bench_blk.elf ] && [ -f blk-bench.img ]; then
+	echo "== block I/O"
+	"$lgkvm" run --timeout 120 --disk blk-bench.img bench_blk.elf 2>&1 | grep '^bench' | sed 's/^/  /'
+fi
