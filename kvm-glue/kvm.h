@@ -21,18 +21,18 @@ struct kvm_state {
 	int kvm_fd, vm_fd, vcpu_fd;
 	struct kvm_run *run;
 	size_t run_size;
-	uint8_t *ram;        /* host mapping of guest RAM + device area */
+	uint8_t *ram;	     /* host mapping of guest RAM + device area */
 	size_t ram_map_size; /* bytes mapped (2 MiB aligned start) */
 	void *ram_alloc;     /* what to munmap */
 	size_t ram_alloc_size;
-	struct monitor mon;  /* the in-VM monitor (kvm-glue/monitor.c) */
+	struct monitor mon; /* the in-VM monitor (kvm-glue/monitor.c) */
 	pthread_t vcpu_thread;
 	bool vcpu_thread_set;
 	/* Vendor rule for TR: see kvm_tr_type(). */
 	uint8_t tr_type;
-	uint32_t tsc_khz;    /* 0 if unknown or not constant */
-	timer_t timer;       /* POSIX timer that kicks the vCPU... */
-	bool timer_set;      /* ...once created (0 is a valid timer_t) */
+	uint32_t tsc_khz; /* 0 if unknown or not constant */
+	timer_t timer;	  /* POSIX timer that kicks the vCPU... */
+	bool timer_set;	  /* ...once created (0 is a valid timer_t) */
 	uint64_t timer_armed_ns;
 };
 

@@ -5,18 +5,18 @@
 
 #include <string.h>
 
-#define PTE_P 0x001u
+#define PTE_P  0x001u
 #define PTE_RW 0x002u
-#define PTE_A 0x020u
-#define PTE_D 0x040u
+#define PTE_A  0x020u
+#define PTE_D  0x040u
 
 /* TSS fields we use (the rest stay zero). */
-#define TSS_ESP0 4
-#define TSS_SS0 8
-#define TSS_ESP1 12
-#define TSS_SS1 16
+#define TSS_ESP0  4
+#define TSS_SS0	  8
+#define TSS_ESP1  12
+#define TSS_SS1	  16
 #define TSS_IOMAP 102
-#define TSS_SIZE 104
+#define TSS_SIZE  104
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -120,8 +120,6 @@ void monitor_init(struct monitor *m, uint8_t *host)
 	for (unsigned v = 0; v < 256; v++)
 		monitor_route(m, v, v == 0x1F ? 1 : 0);
 
-	memcpy(host + MON_STUBS_OFF, monitor_stubs_start,
-	       (size_t)(monitor_stubs_end - monitor_stubs_start));
-	memcpy(host + MON_CODE_OFF, monitor_code_start,
-	       (size_t)(monitor_code_end - monitor_code_start));
+	memcpy(host + MON_STUBS_OFF, monitor_stubs_start, monitor_stubs_size);
+	memcpy(host + MON_CODE_OFF, monitor_code_start, monitor_code_size);
 }

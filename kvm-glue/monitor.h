@@ -22,45 +22,45 @@
 #define MON_GPA 0xFFC00000 /* where its memslots sit in guest-physical space */
 
 /* Page offsets inside the monitor. */
-#define MON_GDT_OFF 0x0000   /* 32 descriptors */
-#define MON_TSS_OFF 0x0100   /* 104-byte TSS, no I/O bitmap */
-#define MON_IDT_OFF 0x1000   /* 256 gates */
+#define MON_GDT_OFF   0x0000 /* 32 descriptors */
+#define MON_TSS_OFF   0x0100 /* 104-byte TSS, no I/O bitmap */
+#define MON_IDT_OFF   0x1000 /* 256 gates */
 #define MON_STUBS_OFF 0x2000 /* 256 stubs, 16 bytes each */
-#define MON_CODE_OFF 0x3000  /* the common entry/exit path */
+#define MON_CODE_OFF  0x3000 /* the common entry/exit path */
 /* The page table must sit in a writable memslot even though the guest may
  * only read it: AMD's nested paging treats every guest page-table access as
  * a write, so a table in a read-only memslot faults forever (measured: the
  * vCPU spins on its first `int $0x1f`).  The guest's own mapping of it is
  * read-only. */
-#define MON_PT_OFF 0x4000    /* page table for PDE 1023 */
-#define MON_DATA_OFF 0x5000  /* shared words + the ring-0 stack */
+#define MON_PT_OFF   0x4000 /* page table for PDE 1023 */
+#define MON_DATA_OFF 0x5000 /* shared words + the ring-0 stack */
 #define MON_RO_PAGES 4
-#define MON_PAGES 6
-#define MON_SIZE (MON_PAGES * 4096u)
+#define MON_PAGES    6
+#define MON_SIZE     (MON_PAGES * 4096u)
 
 /* Words the VMM and the monitor share, at the start of the data page. */
 #define MON_CR0_WANT_OFF (MON_DATA_OFF + 0) /* CR0 the monitor loads on the way out */
 #define MON_CR3_WANT_OFF (MON_DATA_OFF + 4) /* CR3 it loads when MON_FLUSH is set */
-#define MON_FLUSH_OFF (MON_DATA_OFF + 8)    /* non-zero: reload CR3 (TLB flush) */
-#define MON_STACK_TOP (MON_GVA + MON_DATA_OFF + 0x1000)
+#define MON_FLUSH_OFF	 (MON_DATA_OFF + 8) /* non-zero: reload CR3 (TLB flush) */
+#define MON_STACK_TOP	 (MON_GVA + MON_DATA_OFF + 0x1000)
 
 /* CR0 while the guest runs: PE, MP, ET, NE, WP (the guest tests that ring-1
  * writes to read-only pages fault) and PG.  TS is added for the virtual TS. */
 #define LG_CR0 0x80010033u
 #define CR0_TS 0x8u
 
-#define MON_PORT 0xF1     /* the monitor's one I/O port */
+#define MON_PORT	0xF1 /* the monitor's one I/O port */
 #define MON_KICK_VECTOR 0xFE /* injected with KVM_INTERRUPT to enter the monitor */
 
 /* Selectors (shared/lguest-abi.md 6.1). */
-#define SEL_LGUEST_CS 0x50u
-#define SEL_LGUEST_DS 0x58u
-#define SEL_KERNEL_CS 0x61u
-#define SEL_KERNEL_DS 0x69u
-#define SEL_TSS 0x80u
-#define GDT_LGUEST_CS 10
-#define GDT_LGUEST_DS 11
-#define GDT_TSS 16
+#define SEL_LGUEST_CS	    0x50u
+#define SEL_LGUEST_DS	    0x58u
+#define SEL_KERNEL_CS	    0x61u
+#define SEL_KERNEL_DS	    0x69u
+#define SEL_TSS		    0x80u
+#define GDT_LGUEST_CS	    10
+#define GDT_LGUEST_DS	    11
+#define GDT_TSS		    16
 #define GDT_DOUBLEFAULT_TSS 31
 
 #ifndef __ASSEMBLER__
@@ -70,10 +70,10 @@
  * ring 1 or 3 into ring 0 is always a privilege change, so the CPU always
  * pushes SS:ESP too. */
 struct mon_frame {
-	uint32_t cr2;     /* real CR2 (meaningful for #PF) */
-	uint32_t eax;     /* the guest's EAX */
-	uint32_t vector;  /* low 8 bits: the stub's vector */
-	uint32_t errcode; /* CPU error code, or 0 */
+	uint32_t cr2;			   /* real CR2 (meaningful for #PF) */
+	uint32_t eax;			   /* the guest's EAX */
+	uint32_t vector;		   /* low 8 bits: the stub's vector */
+	uint32_t errcode;		   /* CPU error code, or 0 */
 	uint32_t eip, cs, eflags, esp, ss; /* the CPU's interrupt frame */
 };
 #define MON_FRAME_GVA (MON_STACK_TOP - (uint32_t)sizeof(struct mon_frame))
@@ -104,8 +104,8 @@ void monitor_load_cr3(struct monitor *m, uint32_t cr3);
 struct mon_frame *monitor_frame(struct monitor *m);
 
 /* The code blob (kvm-glue/monitor_stubs.S), position-dependent at MON_GVA. */
-extern const uint8_t monitor_stubs_start[], monitor_stubs_end[];
-extern const uint8_t monitor_code_start[], monitor_code_end[];
+extern const uint8_t monitor_stubs_start[], monitor_code_start[];
+extern const uint32_t monitor_stubs_size, monitor_code_size;
 
 #endif /* __ASSEMBLER__ */
 

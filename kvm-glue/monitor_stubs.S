@@ -61,4 +61,12 @@ monitor_code_start:
 	.globl monitor_code_end
 monitor_code_end:
 	.code64
+
+/* Sizes as data, so C need not subtract pointers to different objects. */
+	.balign 4
+	.globl monitor_stubs_size, monitor_code_size
+monitor_stubs_size:
+	.long monitor_stubs_end - monitor_stubs_start
+monitor_code_size:
+	.long monitor_code_end - monitor_code_start
 	.section .note.GNU-stack,"",@progbits

@@ -19,10 +19,10 @@
 #include "kvm-glue/vcpu.h"
 #include "src/vm.h"
 
-#define PROBE_MEM (4u << 20)
-#define PROBE_CODE 0x2000u
-#define PROBE_PGDIR 0x10000u
-#define PROBE_PT 0x11000u
+#define PROBE_MEM    (4u << 20)
+#define PROBE_CODE   0x2000u
+#define PROBE_PGDIR  0x10000u
+#define PROBE_PT     0x11000u
 #define PROBE_MAGIC1 0x4c4b0001u
 #define PROBE_MAGIC2 0x4c4b0002u
 

@@ -184,8 +184,8 @@ static void monitor_event(struct vm *vm)
 
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != MON_PORT) {
 		guest_kill(vm, "unexpected port I/O %s port %#x at EIP %#llx",
-			   run->io.direction == KVM_EXIT_IO_OUT ? "out to" : "in from", run->io.port,
-			   (unsigned long long)kr->rip);
+			   run->io.direction == KVM_EXIT_IO_OUT ? "out to" : "in from",
+			   run->io.port, (unsigned long long)kr->rip);
 		return;
 	}
 	if (kr->rsp != MON_FRAME_GVA) {
@@ -288,12 +288,14 @@ int kvm_run_loop(struct vm *vm)
 			after_async_exit(vm);
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			guest_kill(vm, "triple fault at EIP %#llx (the guest destroyed its own "
-				       "monitor mapping or stacks)",
+			guest_kill(vm,
+				   "triple fault at EIP %#llx (the guest destroyed its own "
+				   "monitor mapping or stacks)",
 				   (unsigned long long)run->s.regs.regs.rip);
 			break;
 		case KVM_EXIT_MMIO:
-			guest_kill(vm, "access to unbacked guest-physical address %#llx at EIP %#llx",
+			guest_kill(vm,
+				   "access to unbacked guest-physical address %#llx at EIP %#llx",
 				   (unsigned long long)run->mmio.phys_addr,
 				   (unsigned long long)run->s.regs.regs.rip);
 			break;
@@ -305,12 +307,15 @@ int kvm_run_loop(struct vm *vm)
 			describe_fail_entry(vm);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
-			guest_kill(vm, "KVM could not emulate an instruction (suberror %u) at EIP "
-				       "%#llx",
-				   run->internal.suberror, (unsigned long long)run->s.regs.regs.rip);
+			guest_kill(vm,
+				   "KVM could not emulate an instruction (suberror %u) at EIP "
+				   "%#llx",
+				   run->internal.suberror,
+				   (unsigned long long)run->s.regs.regs.rip);
 			break;
 		default:
-			vm_stop(vm, EXIT_INTERNAL, "unexpected KVM exit reason %u", run->exit_reason);
+			vm_stop(vm, EXIT_INTERNAL, "unexpected KVM exit reason %u",
+				run->exit_reason);
 			break;
 		}
 	}

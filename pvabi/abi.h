@@ -35,16 +35,15 @@ enum lhcall {
 enum abi_reg { REG_EAX, REG_EBX, REG_ECX, REG_EDX, REG_ESI };
 
 struct lguest_abi {
-	const char *name;          /* "2.6.24" */
-	uint32_t hcalls;           /* bitmap of valid hypercall numbers */
-	enum abi_reg arg_reg[3];   /* registers of arg1..arg3 */
+	const char *name;	 /* "2.6.24" */
+	uint32_t hcalls;	 /* bitmap of valid hypercall numbers */
+	enum abi_reg arg_reg[3]; /* registers of arg1..arg3 */
 	/* Async ring: status bytes, slots, and where each word sits in a slot. */
 	unsigned ring_status_off, ring_slots_off, ring_slot_size, ring_entries;
 	unsigned slot_nr_off, slot_arg_off[3];
 	/* struct lguest_data offsets. */
-	unsigned ld_size, ld_irq_enabled, ld_blocked, ld_cr2, ld_time, ld_reserve_mem,
-		ld_tsc_khz, ld_pgdir, ld_noirq_start, ld_noirq_end, ld_kernel_address,
-		ld_syscall_vec;
+	unsigned ld_size, ld_irq_enabled, ld_blocked, ld_cr2, ld_time, ld_reserve_mem, ld_tsc_khz,
+		ld_pgdir, ld_noirq_start, ld_noirq_end, ld_kernel_address, ld_syscall_vec;
 	uint32_t reserve_mem; /* what we tell the guest to keep free at the top */
 };
 

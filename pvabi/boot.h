@@ -12,19 +12,19 @@
 
 #define BOOT_KERNEL_LOAD 0x00100000u /* bzImage payload GPA */
 #define BOOT_CMDLINE_GPA 0x00001000u /* right after the zero page */
-#define BOOT_CMDLINE_MAX 2048u       /* including the NUL (guest copies 2048) */
+#define BOOT_CMDLINE_MAX 2048u	     /* including the NUL (guest copies 2048) */
 
 enum boot_format { BOOT_ELF = 1, BOOT_BZIMAGE = 2 };
 
 struct boot_layout {
 	enum boot_format format;
-	uint32_t entry;       /* initial EIP (a GPA; the boot tables identity-map RAM) */
+	uint32_t entry;	      /* initial EIP (a GPA; the boot tables identity-map RAM) */
 	uint32_t kernel_lo;   /* lowest GPA written by the kernel image */
 	uint32_t kernel_hi;   /* one past the highest GPA the image occupies (memsz) */
 	uint32_t initrd_gpa;  /* 0 if none */
 	uint32_t initrd_size; /* page-rounded, as the Launcher reports it */
 	uint32_t pgdir_gpa;   /* boot page directory (lguest_data.pgdir after INIT) */
-	uint32_t pt_lo;       /* first boot page-table page */
+	uint32_t pt_lo;	      /* first boot page-table page */
 };
 
 /* Lay out a whole boot in guest RAM `ram` of `mem` bytes (page aligned):

@@ -9,8 +9,7 @@
 
 static bool host_slot(unsigned i)
 {
-	return i == GDT_LGUEST_CS || i == GDT_LGUEST_DS || i == GDT_TSS ||
-	       i == GDT_DOUBLEFAULT_TSS;
+	return i == GDT_LGUEST_CS || i == GDT_LGUEST_DS || i == GDT_TSS || i == GDT_DOUBLEFAULT_TSS;
 }
 
 /* The guest's descriptors say DPL 0, which it cannot load at ring 1, so DPL 0

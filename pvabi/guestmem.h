@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 struct guestmem {
-	uint8_t *base;  /* host mapping of guest-physical address 0 */
-	uint64_t size;  /* bytes mapped at base */
+	uint8_t *base;	/* host mapping of guest-physical address 0 */
+	uint64_t size;	/* bytes mapped at base */
 	uint64_t limit; /* first GPA the guest may not name; <= size */
 };
 

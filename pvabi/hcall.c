@@ -48,13 +48,20 @@ void lg_init(struct vm *vm, uint32_t boot_pgdir)
 static const char *hcall_name(uint32_t nr)
 {
 	static const char *names[] = {
-		[LHCALL_FLUSH_ASYNC] = "FLUSH_ASYNC", [LHCALL_LGUEST_INIT] = "LGUEST_INIT",
-		[LHCALL_CRASH] = "CRASH",	      [LHCALL_LOAD_GDT] = "LOAD_GDT",
-		[LHCALL_NEW_PGTABLE] = "NEW_PGTABLE", [LHCALL_FLUSH_TLB] = "FLUSH_TLB",
-		[LHCALL_LOAD_IDT_ENTRY] = "LOAD_IDT_ENTRY", [LHCALL_SET_STACK] = "SET_STACK",
-		[LHCALL_TS] = "TS",		      [LHCALL_SET_CLOCKEVENT] = "SET_CLOCKEVENT",
-		[LHCALL_HALT] = "HALT",		      [LHCALL_SET_PTE] = "SET_PTE",
-		[LHCALL_SET_PMD] = "SET_PMD",	      [LHCALL_LOAD_TLS] = "LOAD_TLS",
+		[LHCALL_FLUSH_ASYNC] = "FLUSH_ASYNC",
+		[LHCALL_LGUEST_INIT] = "LGUEST_INIT",
+		[LHCALL_CRASH] = "CRASH",
+		[LHCALL_LOAD_GDT] = "LOAD_GDT",
+		[LHCALL_NEW_PGTABLE] = "NEW_PGTABLE",
+		[LHCALL_FLUSH_TLB] = "FLUSH_TLB",
+		[LHCALL_LOAD_IDT_ENTRY] = "LOAD_IDT_ENTRY",
+		[LHCALL_SET_STACK] = "SET_STACK",
+		[LHCALL_TS] = "TS",
+		[LHCALL_SET_CLOCKEVENT] = "SET_CLOCKEVENT",
+		[LHCALL_HALT] = "HALT",
+		[LHCALL_SET_PTE] = "SET_PTE",
+		[LHCALL_SET_PMD] = "SET_PMD",
+		[LHCALL_LOAD_TLS] = "LOAD_TLS",
 		[LHCALL_NOTIFY] = "NOTIFY",
 	};
 	if (nr < sizeof(names) / sizeof(names[0]) && names[nr])
@@ -203,8 +210,8 @@ static void drain_async(struct vm *vm)
 	struct lguest *lg = &vm->lg;
 	const struct lguest_abi *abi = lg->abi;
 	uint32_t base = lg->lguest_data;
-	uint8_t *status = gm_ptr(&vm->mem, (uint64_t)base + abi->ring_status_off,
-				 abi->ring_entries);
+	uint8_t *status =
+		gm_ptr(&vm->mem, (uint64_t)base + abi->ring_status_off, abi->ring_entries);
 	if (!status) {
 		guest_kill(vm, "bad async ring address %#x", base);
 		return;
@@ -216,7 +223,8 @@ static void drain_async(struct vm *vm)
 		lg->async_next = (i + 1) % abi->ring_entries;
 		uint8_t slot[32];
 		if (!gm_read(&vm->mem,
-			     (uint64_t)base + abi->ring_slots_off + (uint64_t)i * abi->ring_slot_size,
+			     (uint64_t)base + abi->ring_slots_off +
+				     (uint64_t)i * abi->ring_slot_size,
 			     slot, abi->ring_slot_size)) {
 			guest_kill(vm, "bad async hypercall slot %u", i);
 			return;

@@ -12,7 +12,7 @@
 
 #define LG_IDT_ENTRIES 256
 #define LG_GDT_ENTRIES 32
-#define LG_IRQS 32
+#define LG_IRQS	       32
 
 /* One guest IDT gate as the guest gave it, after LOAD_IDT_ENTRY's rules. */
 struct lg_gate {
@@ -24,21 +24,21 @@ struct lguest {
 
 	/* Set by LHCALL_LGUEST_INIT. */
 	bool initialized;
-	uint32_t lguest_data;  /* GPA of struct lguest_data */
-	uint32_t noirq_start;  /* [noirq_start, noirq_end): no interrupts here */
+	uint32_t lguest_data; /* GPA of struct lguest_data */
+	uint32_t noirq_start; /* [noirq_start, noirq_end): no interrupts here */
 	uint32_t noirq_end;
 	uint32_t kernel_address;
-	uint32_t boot_pgdir;   /* the Launcher's page directory */
+	uint32_t boot_pgdir; /* the Launcher's page directory */
 
-	uint32_t pgdir;        /* current page directory (the guest's "cr3") */
-	unsigned async_next;   /* host cursor into the async hypercall ring */
+	uint32_t pgdir;	     /* current page directory (the guest's "cr3") */
+	unsigned async_next; /* host cursor into the async hypercall ring */
 
 	struct lg_gate idt[LG_IDT_ENTRIES];
 	uint64_t gdt[LG_GDT_ENTRIES]; /* guest GDT image, fix-ups applied */
 
-	uint32_t ss1, esp1;    /* SET_STACK: the ring-3 -> ring-1 stack */
+	uint32_t ss1, esp1; /* SET_STACK: the ring-3 -> ring-1 stack */
 	unsigned stack_pages;
-	bool ts;               /* virtual CR0.TS */
+	bool ts; /* virtual CR0.TS */
 	bool halted;
 
 	/* Virtual interrupts: raised from any thread, consumed by the vCPU. */

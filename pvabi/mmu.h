@@ -12,11 +12,11 @@
 
 #include "pvabi/guestmem.h"
 
-#define PTE_PRESENT 0x001u
-#define PTE_RW 0x002u
-#define PTE_USER 0x004u
+#define PTE_PRESENT  0x001u
+#define PTE_RW	     0x002u
+#define PTE_USER     0x004u
 #define PTE_ACCESSED 0x020u
-#define PTE_DIRTY 0x040u
+#define PTE_DIRTY    0x040u
 
 enum mmu_result { MMU_OK = 0, MMU_NOT_PRESENT, MMU_READ_ONLY, MMU_BAD_TABLE, MMU_HOST_AREA };
 

@@ -123,7 +123,8 @@ static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 	bool wide = (op & 1) != 0;
 	if (out) {
 		if (port == 0x64 && !wide && (f->eax & 0xFF) == 0xFE) {
-			vm_stop(vm, EXIT_RESTART, "guest requested a restart (keyboard controller)");
+			vm_stop(vm, EXIT_RESTART,
+				"guest requested a restart (keyboard controller)");
 			return true;
 		}
 	} else if (!wide) {

@@ -9,7 +9,7 @@
 
 #include "src/exitcodes.h"
 
-#define MIB (1024u * 1024u)
+#define MIB	(1024u * 1024u)
 #define MEM_MIN (4u * MIB)
 #define MEM_MAX (3072ull * MIB) /* the monitor and 32-bit physical space above */
 
@@ -66,10 +66,20 @@ static int parse_size(const char *s, uint64_t *out, uint64_t bare_unit)
 	uint64_t unit = bare_unit;
 	if (*end) {
 		switch (*end) {
-		case 'k': case 'K': unit = 1024; break;
-		case 'm': case 'M': unit = MIB; break;
-		case 'g': case 'G': unit = 1024ull * MIB; break;
-		default: return -1;
+		case 'k':
+		case 'K':
+			unit = 1024;
+			break;
+		case 'm':
+		case 'M':
+			unit = MIB;
+			break;
+		case 'g':
+		case 'G':
+			unit = 1024ull * MIB;
+			break;
+		default:
+			return -1;
 		}
 		if (end[1] && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
 			return -1;

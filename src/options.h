@@ -13,24 +13,24 @@ enum lgkvm_cmd { CMD_RUN = 1, CMD_PROBE = 2 };
  * guest's names: first disk vda, first network eth0), as the Launcher did. */
 struct opt_device {
 	enum { DEV_DISK = 1, DEV_NET = 2 } type;
-	const char *path;   /* disk: backing file; net: tap name or NULL */
-	bool readonly;      /* disk: ",ro" */
+	const char *path; /* disk: backing file; net: tap name or NULL */
+	bool readonly;	  /* disk: ",ro" */
 };
 
 struct options {
 	enum lgkvm_cmd cmd;
-	const char *kernel;          /* KERNEL: ELF vmlinux or bzImage */
-	const char *initrd;          /* --initrd FILE, or NULL */
-	char cmdline[2048];          /* everything after "--", space-joined */
-	uint64_t mem;                /* --mem, bytes, page aligned (default 64 MiB) */
-	const char *console_log;     /* --console-log FILE, or NULL */
-	uint64_t console_log_max;    /* --console-log-max, bytes (default 16 MiB) */
-	unsigned timeout_s;          /* --timeout SECONDS, 0 = none */
-	int verbose;                 /* -v: 1 = exits and hypercalls, 2 = more */
-	bool quiet;                  /* -q: no lgkvm messages except errors */
+	const char *kernel;	  /* KERNEL: ELF vmlinux or bzImage */
+	const char *initrd;	  /* --initrd FILE, or NULL */
+	char cmdline[2048];	  /* everything after "--", space-joined */
+	uint64_t mem;		  /* --mem, bytes, page aligned (default 64 MiB) */
+	const char *console_log;  /* --console-log FILE, or NULL */
+	uint64_t console_log_max; /* --console-log-max, bytes (default 16 MiB) */
+	unsigned timeout_s;	  /* --timeout SECONDS, 0 = none */
+	int verbose;		  /* -v: 1 = exits and hypercalls, 2 = more */
+	bool quiet;		  /* -q: no lgkvm messages except errors */
 	struct opt_device devices[OPT_MAX_DEVICES]; /* --disk, --net */
 	unsigned ndevices;
-	const char *net_ip;          /* --net-ip ADDR[/PREFIX] for the host side */
+	const char *net_ip; /* --net-ip ADDR[/PREFIX] for the host side */
 };
 
 /* Parse argv.  Returns -1 (and prints one sentence) on bad usage, 1 when
