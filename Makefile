@@ -63,6 +63,7 @@ include tests/guests/guests.mk
 include tests/unit/unit.mk
 include tests/testhost/testhost.mk
 include tests/bench/bench.mk
+include tests/fuzz/fuzz.mk
 
 # The demo: the bundled greeting guest, on this host's KVM if it can run a
 # 32-bit paged guest, otherwise inside the nested test host.
