@@ -24,6 +24,7 @@
 #include "kvm-glue/kvm.h"
 #include "pvabi/host.h"
 #include "src/log.h"
+#include "src/signals.h"
 #include "src/vm.h"
 
 int vcpu_set_sregs(struct vm *vm, struct kvm_sregs *s)
@@ -52,12 +53,14 @@ static int setup_signals(struct vm *vm)
 		return -1;
 	/* Inside KVM_RUN the kick is deliverable: it forces an exit. */
 	sigdelset(&run_mask, KVM_KICK_SIGNAL);
-	struct {
+	/* struct kvm_signal_mask ends in a flexible array: give it room for
+	 * the kernel's 8-byte sigset. */
+	union {
 		struct kvm_signal_mask m;
-		uint8_t set[8];
+		uint8_t bytes[sizeof(struct kvm_signal_mask) + 8];
 	} km = {.m.len = 8};
-	memcpy(km.set, &run_mask, 8);
-	if (ioctl(k->vcpu_fd, KVM_SET_SIGNAL_MASK, &km) < 0)
+	memcpy(km.m.sigset, &run_mask, 8);
+	if (ioctl(k->vcpu_fd, KVM_SET_SIGNAL_MASK, &km.m) < 0)
 		return -1;
 
 	k->vcpu_thread = pthread_self();
@@ -116,6 +119,11 @@ static void eat_kicks(void)
  * earliest thing we must look at again. */
 static void housekeeping(struct vm *vm, uint64_t deadline)
 {
+	int sig = signals_pending_stop();
+	if (sig) {
+		vm_stop(vm, EXIT_INTERRUPTED, "stopped by signal %d (%s)", sig, strsignal(sig));
+		return;
+	}
 	uint64_t now = now_ns();
 	if (deadline && now >= deadline) {
 		vm_stop(vm, EXIT_TIMEOUT, "timed out after %u s", vm->opt.timeout_s);
@@ -265,6 +273,9 @@ int kvm_run_loop(struct vm *vm)
 		int saved = errno;
 		if (r < 0) {
 			if (saved == EINTR || saved == EAGAIN) {
+				if (vm->opt.verbose > 1)
+					log_msg("kick at EIP %#llx",
+						(unsigned long long)run->s.regs.regs.rip);
 				eat_kicks();
 				housekeeping(vm, deadline);
 				vbus_poll(vm);
@@ -274,6 +285,9 @@ int kvm_run_loop(struct vm *vm)
 			vm_stop(vm, EXIT_INTERNAL, "KVM_RUN failed: %s", strerror(saved));
 			break;
 		}
+		if (vm->opt.verbose > 1 && run->exit_reason != KVM_EXIT_IO)
+			log_msg("exit %u at EIP %#llx", run->exit_reason,
+				(unsigned long long)run->s.regs.regs.rip);
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
 			monitor_event(vm);

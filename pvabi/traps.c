@@ -9,6 +9,7 @@
 
 #include "pvabi/internal.h"
 #include "pvabi/mmu.h"
+#include "src/log.h"
 #include "src/vm.h"
 
 #define EFLAGS_IF 0x200u
@@ -143,6 +144,8 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 	unsigned vec = f->vector & 0xFF;
 	struct lguest *lg = &vm->lg;
 
+	LOG_DEBUG(vm, "trap %u at %#x:%#x error %#x cr2 %#x", vec, f->cs, f->eip, f->errcode,
+		  f->cr2);
 	switch (vec) {
 	case 2: /* NMIs are the host's business */
 		return;
@@ -225,6 +228,7 @@ void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f)
 			return;
 	}
 	atomic_fetch_and(&lg->pending, ~(1u << irq));
+	LOG_DEBUG(vm, "irq %d at %#x:%#x", irq, f->cs, f->eip);
 	lg_deliver(vm, f, 32 + (unsigned)irq, false, 0);
 	lg->stats_irqs++;
 	lg_write_time(vm);

@@ -17,6 +17,7 @@
 #include "pvabi/boot.h"
 #include "pvabi/host.h"
 #include "src/log.h"
+#include "src/signals.h"
 #include "src/vm.h"
 
 #define IMAGE_MAX (512u << 20) /* no lguest kernel or initrd comes near this */
@@ -182,6 +183,7 @@ int main(int argc, char **argv)
 	/* `lgkvm run ... | head` must not kill us mid-run: the console copes
 	 * with a closed stdout by itself. */
 	signal(SIGPIPE, SIG_IGN);
+	signals_install();
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		log_msg("out of memory");

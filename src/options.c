@@ -33,7 +33,7 @@ static const char usage_text[] =
 	"  -d, --disk FILE[,ro]    a virtio block device (repeatable: vda, vdb, ...)\n"
 	"  -n, --net tap[=NAME]    a virtio network device on a tap interface\n"
 	"      --net-ip ADDR[/N]   address for the host side of the tap (default /24)\n"
-	"  -v, --verbose           log every exit and hypercall (twice: more)\n"
+	"  -v, --verbose           log every hypercall, trap and interrupt; -vv: every exit\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           print the version\n"
