@@ -32,11 +32,12 @@ struct vm {
 
 	/* How the guest's life ended, once it has.  The first reason wins, as in
 	 * the reference host's kill_guest().  Any thread may end it (a block
-	 * I/O thread kills the guest for a bad ring), so vm_stop() first claims
-	 * `stop_claimed`, then writes the code and the reason, and only then
-	 * publishes `dead`: whoever sees `dead` sees a whole reason. */
+	 * I/O thread kills the guest for a bad ring), so vm_stop() writes the
+	 * code and the reason under `stop_lock` and only then publishes `dead`:
+	 * whoever sees `dead` sees a whole reason.  (A zero-filled struct vm
+	 * has the lock free.) */
 	atomic_bool dead;
-	atomic_bool stop_claimed;
+	atomic_flag stop_lock;
 	enum lgkvm_exit exit_code;
 	char exit_reason[256];
 };

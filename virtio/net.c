@@ -1,10 +1,619 @@
-/* virtio network: placeholder until the tap backend lands. */
+/* The network device: the guest's eth0, on a tap interface of the host.
+ *
+ * A tap interface is a network card whose other end is a file descriptor:
+ * every frame the host sends through the interface can be read from the fd,
+ * one frame per read(), and every frame written to the fd arrives at the
+ * host as if it came in on the wire.  That is all a virtio network device
+ * needs.  The guest's driver has two queues: the first holds empty buffers
+ * for frames coming in, the second frames going out.  Each frame travels
+ * behind an 8-byte struct virtio_net_hdr in its own descriptor; since we
+ * offer no features (no checksum offload, no segmentation), the guest's
+ * header says nothing and ours is all zeroes.  (shared/lguest-abi.md 9.12.)
+ *
+ * Who does what:
+ *
+ *  - Transmit belongs to the vCPU thread.  The guest kicks the transmit
+ *    queue and we write each frame to the fd before it runs again, as the
+ *    reference did: a tap write never waits for anything.
+ *
+ *  - Receive belongs to a thread of its own, the only consumer of the
+ *    receive queue.  It sleeps in poll() on the fd and on a doorbell (an
+ *    eventfd the vCPU rings when the guest kicks the receive queue, meaning
+ *    "new buffers").  A frame goes in only when the guest has a buffer for
+ *    it; with none posted we stop watching the fd altogether and the frames
+ *    wait in the kernel's queue (which drops the excess, as a real wire
+ *    would) until the guest posts buffers.  The reference instead had the
+ *    main loop watch the tap and a "Waker" force the guest out when input
+ *    arrived; the vCPU thread here only looks at file descriptors when the
+ *    guest exits or halts, so a guest busy in user space would wait for its
+ *    next timer tick for every frame.  The thread delivers frames as they
+ *    come (but see rx_thread() for a race in the 2.6.24 driver that makes
+ *    it wait a moment when the queue first comes to life) and raises the
+ *    interrupt with vm_raise_irq(), which kicks the vCPU.
+ *
+ *  - A frame longer than 1514 bytes would hit a BUG_ON in the 2.6.24 driver
+ *    (it sizes every buffer for exactly that), so we drop it and count it,
+ *    as we do one that does not fit the buffer the guest gave us.
+ *
+ * The guest's MAC address: the reference handed the guest the tap
+ * interface's own address, so both ends of the wire had the same one.  We
+ * give the guest a random locally administered address instead (the 0x02
+ * bit of the first byte set, the multicast bit clear), a new one each run,
+ * as a real network card would have its own.
+ *
+ * The host's end: with --net-ip ADDR[/PREFIX] we give the (first) tap that
+ * address and bring it up, which takes CAP_NET_ADMIN.  Without it we leave
+ * the interface alone: it may be a tap made beforehand for this user
+ * (`ip tuntap add mode tap user ...`), in a bridge, configured by someone
+ * who knows better. */
+#include "virtio/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "src/log.h"
 #include "src/vm.h"
+#include "virtio/ring.h"
+
+#define VIRTIO_ID_NET 1
+#define NET_F_MAC     0x41 /* VIRTIO_CONFIG_NET_MAC_F: 6 bytes */
+
+/* Two guards for a race in the 2.6.24 driver (see rx_thread()). */
+#define RX_HOLD_NS  (10ull * 1000000)  /* after the receive queue comes to life */
+#define RX_NUDGE_NS (250ull * 1000000) /* NO_INTERRUPT for this long with frames in */
+
+/* Enough for any frame a tap can hold (its MTU is at most 64 KiB): a longer
+ * one shows up as a read that fills the whole buffer, and is dropped. */
+#define RX_BUF_LEN (NET_HDR_LEN + 65536u)
+
+struct net_dev {
+	struct vm *vm;
+	struct vqueue *rx, *tx;
+	int fd;	 /* the tap, or whatever carries our frames */
+	int efd; /* receive doorbell: vCPU -> receive thread */
+	atomic_bool stop;
+	pthread_t thread;
+	bool thread_started;
+	char name[IFNAMSIZ + 8];
+	atomic_uint_fast64_t rx_frames, rx_dropped, tx_frames, tx_dropped;
+
+	/* The receive thread's. */
+	bool rx_listen;	     /* the guest may have a buffer: watch the fd */
+	bool rx_broken;	     /* the fd failed: never read it again */
+	uint64_t hold_until; /* CLOCK_MONOTONIC ns: do not deliver before this */
+	bool irq_owed;	     /* frames went in while the guest said NO_INTERRUPT... */
+	uint64_t owed_since; /* ...since this time */
+	struct vchain rxc;
+	uint8_t rxbuf[RX_BUF_LEN]; /* a zero header, then the frame */
+
+	/* The vCPU thread's. */
+	struct vchain txc;
+};
+
+/*
+ * Transmit (vCPU thread).
+ */
+
+/* Every transmit chain is a header the device reads, then the frame it
+ * reads.  Anything else is not the 2.6.24 driver: the reference died. */
+static bool tx_chain_ok(struct net_dev *nd, const struct vchain *c)
+{
+	if (c->nwrite) {
+		guest_kill(nd->vm, "net: transmit buffer %u has a device-writable descriptor",
+			   c->head);
+		return false;
+	}
+	if (c->iov[0].iov_len != NET_HDR_LEN) {
+		guest_kill(nd->vm, "net: transmit buffer %u: header is %zu bytes, not %u", c->head,
+			   c->iov[0].iov_len, NET_HDR_LEN);
+		return false;
+	}
+	return true;
+}
+
+/* Send every frame the guest has queued.  We ignore the header beyond its
+ * size: with no features offered it can ask for nothing.  A frame the fd
+ * refuses is dropped and counted, like a full transmit queue on a real card,
+ * and its buffer still goes back, or the guest would run out. */
+static void tx_flush(struct net_dev *nd)
+{
+	struct vchain *c = &nd->txc;
+
+	/* The guest has at most num chains queued, and cannot add more while
+	 * we hold its only vCPU. */
+	for (unsigned i = 0; i < nd->tx->num; i++) {
+		ssize_t n;
+
+		if (vring_pop(nd->vm, nd->tx, c) <= 0 || !tx_chain_ok(nd, c))
+			return;
+		do
+			n = writev(nd->fd, c->iov + 1, (int)c->nread - 1);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			atomic_fetch_add(&nd->tx_dropped, 1);
+			n = 0;
+		} else {
+			atomic_fetch_add(&nd->tx_frames, 1);
+		}
+		/* Like the reference, the used length is what we sent; the
+		 * driver does not look at it. */
+		vring_complete(nd->vm, nd->tx, c->head, (uint32_t)n);
+	}
+}
+
+/*
+ * Receive (the receive thread).
+ */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool rx_chain_ok(struct net_dev *nd, const struct vchain *c)
+{
+	if (c->nread) {
+		guest_kill(nd->vm, "net: receive buffer %u has a device-readable descriptor",
+			   c->head);
+		return false;
+	}
+	if (c->iov[0].iov_len != NET_HDR_LEN) {
+		guest_kill(nd->vm, "net: receive buffer %u: header is %zu bytes, not %u", c->head,
+			   c->iov[0].iov_len, NET_HDR_LEN);
+		return false;
+	}
+	return true;
+}
+
+/* The longest frame this buffer may carry: what follows its header, and
+ * never more than the driver can swallow. */
+static uint64_t rx_room(const struct vchain *c)
+{
+	uint64_t room = c->write_len - NET_HDR_LEN;
+
+	return room < NET_FRAME_MAX ? room : NET_FRAME_MAX;
+}
+
+static void rx_fail(struct net_dev *nd, const char *why)
+{
+	log_msg("net %s: reading frames failed (%s); the guest will receive nothing more", nd->name,
+		why);
+	nd->rx_broken = true;
+	nd->rx_listen = false;
+}
+
+/* Move one frame into one of the guest's buffers.  Returns false when there
+ * is nothing more to do until poll() says otherwise. */
+static bool rx_one(struct net_dev *nd)
+{
+	struct vchain *c = &nd->rxc;
+	ssize_t n;
+	int r;
+
+	r = vring_pop(nd->vm, nd->rx, c);
+	if (r <= 0 || !rx_chain_ok(nd, c)) {
+		/* No buffer: stop watching the fd until the guest posts some
+		 * (and kicks).  Or a bad ring, and the guest is dead. */
+		nd->rx_listen = false;
+		return false;
+	}
+	do
+		n = read(nd->fd, nd->rxbuf + NET_HDR_LEN, RX_BUF_LEN - NET_HDR_LEN);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		vring_unpop(nd->rx);
+		if (n == 0)
+			rx_fail(nd, "end of file");
+		else if (errno != EAGAIN && errno != EWOULDBLOCK)
+			rx_fail(nd, strerror(errno));
+		return false;
+	}
+	if ((uint64_t)n > rx_room(c)) {
+		/* The buffer stays ours, for the next frame. */
+		atomic_fetch_add(&nd->rx_dropped, 1);
+		vring_unpop(nd->rx);
+		return true;
+	}
+	memset(nd->rxbuf, 0, NET_HDR_LEN); /* flags 0, GSO_NONE */
+	vchain_scatter(c, nd->rxbuf, NET_HDR_LEN + (size_t)n);
+	atomic_fetch_add(&nd->rx_frames, 1);
+	vring_push(nd->vm, nd->rx, c->head, NET_HDR_LEN + (uint32_t)n);
+	if (vring_wants_irq(nd->vm, nd->rx)) {
+		vm_raise_irq(nd->vm, nd->rx->irq);
+		nd->irq_owed = false;
+	} else if (!nd->irq_owed) {
+		nd->irq_owed = true;
+		nd->owed_since = mono_ns();
+	}
+	return true;
+}
+
+static void doorbell_drain(int efd)
+{
+	uint64_t v;
+
+	while (read(efd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+/* How long poll() may sleep: until the hold ends or a nudge is due. */
+static int rx_timeout(const struct net_dev *nd, uint64_t now)
+{
+	uint64_t until = UINT64_MAX;
+
+	if (nd->rx_listen && nd->hold_until > now)
+		until = nd->hold_until;
+	if (nd->irq_owed && nd->owed_since + RX_NUDGE_NS < until)
+		until = nd->owed_since + RX_NUDGE_NS;
+	if (until == UINT64_MAX)
+		return -1;
+	return until <= now ? 0 : (int)((until - now + 999999) / 1000000);
+}
+
+/* The guest has sat on delivered frames with NO_INTERRUPT set for a long
+ * time: interrupt it anyway, once. */
+static void rx_nudge(struct net_dev *nd, uint64_t now)
+{
+	if (!nd->irq_owed || now < nd->owed_since + RX_NUDGE_NS)
+		return;
+	nd->irq_owed = false;
+	if (!vring_wants_irq(nd->vm, nd->rx))
+		vm_raise_irq(nd->vm, nd->rx->irq);
+}
+
+/*
+ * The receive thread.
+ *
+ * The 2.6.24 driver has a race we must step around.  Its open routine posts
+ * the receive buffers, kicks, and only then enables NAPI.  If our interrupt
+ * lands in between (and it does: the frames the host queued while the
+ * interface was down are ready the moment the buffers are, and the interrupt
+ * is injected as the kick returns), the driver's callback cannot schedule
+ * its poll, sets NO_INTERRUPT "until the poll re-enables it", and no poll
+ * ever comes: the guest never receives again.  The reference host never
+ * delivered that fast, because its Waker first had to force the guest out.
+ * So, two guards:
+ *
+ *  - when the receive queue comes (back) to life after a kick, we hold off
+ *    for RX_HOLD_NS before delivering, which is all the driver needs to get
+ *    from the kick to napi_enable();
+ *  - should the guest still be left with NO_INTERRUPT set and frames it has
+ *    not been told about for RX_NUDGE_NS, we raise the interrupt once anyway.
+ *    A 2.6.24 guest that is merely busy polling ignores it (its poll is
+ *    already scheduled); a stuck one is woken.
+ */
+static void *rx_thread(void *arg)
+{
+	struct net_dev *nd = arg;
+
+	while (!atomic_load(&nd->stop)) {
+		uint64_t now = mono_ns();
+		bool watch = nd->rx_listen && !nd->rx_broken && nd->hold_until <= now;
+		struct pollfd p[2] = {
+			{.fd = nd->efd, .events = POLLIN},
+			{.fd = watch ? nd->fd : -1, .events = POLLIN},
+		};
+
+		if (poll(p, 2, rx_timeout(nd, now)) < 0) {
+			if (errno == EINTR)
+				continue;
+			rx_fail(nd, strerror(errno));
+			return NULL;
+		}
+		now = mono_ns();
+		if (p[0].revents & POLLIN) {
+			/* New buffers (or the teardown): listen again. */
+			doorbell_drain(nd->efd);
+			if (!nd->rx_listen && !nd->rx_broken) {
+				nd->rx_listen = true;
+				nd->hold_until = now + RX_HOLD_NS;
+			}
+		}
+		if (atomic_load(&nd->stop))
+			break;
+		rx_nudge(nd, now);
+		if (nd->hold_until > now)
+			continue;
+		/* At most one frame per posted buffer per round. */
+		for (unsigned i = 0; i < nd->rx->num && nd->rx_listen && !nd->vm->dead; i++)
+			if (!rx_one(nd))
+				break;
+	}
+	return NULL;
+}
+
+/*
+ * The device callbacks.
+ */
+
+static void net_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
+{
+	struct net_dev *nd = dev->priv;
+	uint64_t one = 1;
+
+	(void)vm;
+	if (!nd)
+		return;
+	if (q == nd->tx) {
+		tx_flush(nd);
+		return;
+	}
+	if (write(nd->efd, &one, sizeof(one)) < 0)
+		log_msg("net %s: waking the receive thread: %s", nd->name, strerror(errno));
+}
+
+static void net_free(struct net_dev *nd)
+{
+	if (nd->efd >= 0)
+		close(nd->efd);
+	if (nd->fd >= 0)
+		close(nd->fd);
+	free(nd);
+}
+
+static void net_teardown(struct vm *vm, struct vdev *dev)
+{
+	struct net_dev *nd = dev->priv;
+	uint64_t one = 1;
+
+	if (!nd)
+		return;
+	if (nd->thread_started) {
+		atomic_store(&nd->stop, true);
+		if (write(nd->efd, &one, sizeof(one)) < 0)
+			log_msg("net %s: stopping the receive thread: %s", nd->name,
+				strerror(errno));
+		pthread_join(nd->thread, NULL);
+	}
+	LOG_DEBUG(vm,
+		  "net %s: received %llu frames (dropped %llu too long), sent %llu (dropped "
+		  "%llu)",
+		  nd->name, (unsigned long long)nd->rx_frames, (unsigned long long)nd->rx_dropped,
+		  (unsigned long long)nd->tx_frames, (unsigned long long)nd->tx_dropped);
+	net_free(nd);
+	dev->priv = NULL;
+}
+
+struct net_counters net_counters(const struct vdev *dev)
+{
+	const struct net_dev *nd = dev->priv;
+	struct net_counters n = {0};
+
+	if (dev->type != VIRTIO_ID_NET || dev->teardown != net_teardown || !nd)
+		return n;
+	n.rx_frames = atomic_load(&nd->rx_frames);
+	n.rx_dropped = atomic_load(&nd->rx_dropped);
+	n.tx_frames = atomic_load(&nd->tx_frames);
+	n.tx_dropped = atomic_load(&nd->tx_dropped);
+	return n;
+}
+
+/*
+ * Setting up.
+ */
+
+static int rx_thread_start(struct vm *vm, struct net_dev *nd)
+{
+	sigset_t all, old;
+	int r;
+
+	/* No signals here: the kick is the vCPU thread's, and the rest belong
+	 * to the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&nd->thread, NULL, rx_thread, nd);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		vm_stop(vm, EXIT_HOST, "net %s: cannot start its receive thread: %s", nd->name,
+			strerror(r));
+		return -1;
+	}
+	nd->thread_started = true;
+	return 0;
+}
+
+int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *what)
+{
+	struct net_dev *nd = calloc(1, sizeof(*nd));
+	struct vdev *dev;
+
+	if (!nd) {
+		close(fd);
+		vm_stop(vm, EXIT_INTERNAL, "net %s: out of memory", what);
+		return -1;
+	}
+	nd->vm = vm;
+	nd->fd = fd;
+	snprintf(nd->name, sizeof(nd->name), "%s", what);
+	nd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (nd->efd < 0) {
+		vm_stop(vm, EXIT_HOST, "net %s: cannot create an eventfd: %s", what,
+			strerror(errno));
+		goto fail;
+	}
+	/* Receive queue first, transmit second, then the MAC: the driver finds
+	 * its queues in that order, and this is the reference's record. */
+	dev = vbus_add_device(vm, VIRTIO_ID_NET, "net");
+	if (!dev || !(nd->rx = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)) ||
+	    !(nd->tx = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)) ||
+	    vbus_add_field(vm, dev, NET_F_MAC, 6, mac) < 0)
+		goto fail;
+	if (rx_thread_start(vm, nd) < 0)
+		goto fail;
+	dev->notify = net_notify;
+	dev->teardown = net_teardown;
+	dev->priv = nd;
+	LOG_DEBUG(vm, "net %s: MAC %02x:%02x:%02x:%02x:%02x:%02x, IRQs %u (receive) %u (send)",
+		  what, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], nd->rx->irq, nd->tx->irq);
+	return 0;
+
+fail:
+	net_free(nd);
+	return -1;
+}
+
+/* --net-ip ADDR[/PREFIX] -> address and netmask, network byte order. */
+static bool parse_ip(const char *arg, struct in_addr *addr, struct in_addr *mask)
+{
+	char buf[INET_ADDRSTRLEN + 4];
+	char *slash, *end;
+	unsigned long prefix = 24;
+
+	if (strlen(arg) >= sizeof(buf))
+		return false;
+	strcpy(buf, arg);
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash = '\0';
+		errno = 0;
+		prefix = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || errno || prefix > 32)
+			return false;
+	}
+	if (inet_pton(AF_INET, buf, addr) != 1)
+		return false;
+	mask->s_addr = htonl(prefix ? ~0u << (32 - prefix) : 0);
+	return true;
+}
+
+/* Give the host's end of the wire an address and bring it up: what
+ * `ip addr add ADDR/PREFIX dev NAME; ip link set NAME up` would do. */
+static int tap_configure(struct vm *vm, const char *name, struct in_addr addr, struct in_addr mask)
+{
+	struct ifreq ifr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	const char *step = "its address";
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0) {
+		vm_stop(vm, EXIT_HOST, "--net-ip: cannot open a socket to configure %s: %s", name,
+			strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	sin->sin_family = AF_INET;
+	sin->sin_addr = addr;
+	if (ioctl(s, SIOCSIFADDR, &ifr) < 0)
+		goto fail;
+	step = "its netmask";
+	sin->sin_addr = mask;
+	if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0)
+		goto fail;
+	step = "it up";
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		goto fail;
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		goto fail;
+	close(s);
+	return 0;
+
+fail:
+	vm_stop(vm, EXIT_HOST, "--net-ip: cannot set %s of %s: %s", step, name, strerror(errno));
+	close(s);
+	return -1;
+}
+
+/* Create (or attach to) the tap interface: one sentence on failure. */
+static int tap_open(struct vm *vm, const char *tap, char name[IFNAMSIZ])
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0) {
+		vm_stop(vm, EXIT_HOST, "--net: cannot open /dev/net/tun: %s%s", strerror(errno),
+			errno == ENOENT ? " (is the tun module loaded?)" : "");
+		return -1;
+	}
+	/* A tap (Ethernet frames, not IP packets) without the 4-byte packet
+	 * information prefix: exactly the frames the guest sends.  With no
+	 * name the kernel picks the next free tapN. */
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (tap)
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", tap);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int e = errno;
+
+		vm_stop(vm, EXIT_HOST, "--net: cannot create tap interface %s: %s%s",
+			tap ? tap : "tapN", strerror(e),
+			e == EPERM ? " (that needs CAP_NET_ADMIN, or a tap made for this user "
+				     "with `ip tuntap add mode tap user ...`)"
+				   : "");
+		close(fd);
+		return -1;
+	}
+	memcpy(name, ifr.ifr_name, IFNAMSIZ);
+	name[IFNAMSIZ - 1] = '\0';
+	return fd;
+}
+
+static bool have_net_device(const struct vm *vm)
+{
+	for (unsigned i = 0; i < vm->bus.ndevs; i++)
+		if (vm->bus.devs[i].type == VIRTIO_ID_NET)
+			return true;
+	return false;
+}
+
+static void random_mac(uint8_t mac[6])
+{
+	if (getrandom(mac, 6, 0) != 6) {
+		/* No entropy to be had: any fixed address will do. */
+		static const uint8_t fallback[6] = {0x02, 0x6c, 0x67, 0x6b, 0x76, 0x6d};
+
+		memcpy(mac, fallback, 6);
+	}
+	mac[0] = (uint8_t)((mac[0] & ~0x01) | 0x02); /* unicast, locally administered */
+}
 
 int vbus_add_net(struct vm *vm, const char *tap, const char *ip)
 {
-	(void)tap;
-	(void)ip;
-	vm_stop(vm, EXIT_USAGE, "--net: network devices are not implemented yet");
-	return -1;
+	struct in_addr addr = {0}, mask = {0};
+	char name[IFNAMSIZ];
+	uint8_t mac[6];
+	int fd;
+
+	if (ip && !parse_ip(ip, &addr, &mask)) {
+		vm_stop(vm, EXIT_USAGE,
+			"--net-ip %s: expected an IPv4 address, optionally with /PREFIX (0-32)",
+			ip);
+		return -1;
+	}
+	/* --net-ip is one address, so it goes to the first network device
+	 * only: two interfaces in one subnet would confuse the host's routing. */
+	if (have_net_device(vm))
+		ip = NULL;
+	fd = tap_open(vm, tap, name);
+	if (fd < 0)
+		return -1;
+	if (ip && tap_configure(vm, name, addr, mask) < 0) {
+		close(fd);
+		return -1;
+	}
+	random_mac(mac);
+	/* Our copy of the name: the device keeps it for its messages. */
+	return vbus_add_net_fd(vm, fd, mac, name);
 }

@@ -165,6 +165,15 @@ static int handle(const uint8_t *f, uint32_t len, uint16_t seq)
 	return 0;
 }
 
+/* Which of our receive buffers the used ring handed back. */
+static unsigned rx_index(uint32_t id)
+{
+	for (unsigned i = 0; i < RX_BUFS; i++)
+		if (rx_head[i] == id)
+			return i;
+	fail("receive used id %u is not one of our buffers", id);
+}
+
 /* Take every received frame; repost its buffer.  1 if the reply came. */
 static int receive(uint32_t ms, uint16_t seq)
 {
@@ -174,11 +183,8 @@ static int receive(uint32_t ms, uint16_t seq)
 	if (!vq_wait(&rxq, &id, &len, ms))
 		return 0;
 	do {
-		unsigned i;
+		unsigned i = rx_index(id);
 
-		for (i = 0; i < RX_BUFS && rx_head[i] != id; i++)
-			;
-		CHECK(i < RX_BUFS, "receive used id %u is not one of our buffers", id);
 		CHECK(len >= HDR_LEN && len <= HDR_LEN + FRAME_MAX, "receive used length %u", len);
 		for (unsigned b = 0; b < HDR_LEN; b++)
 			CHECK(rx_hdr[i][b] == 0, "receive header byte %u is %x, want 0", b,
