@@ -6,6 +6,7 @@
 # run, as a ratio; nothing here passes or fails on timing.
 set -u
 lgkvm=$1
+here=$(cd "$(dirname "$0")" && pwd)
 cd "$2" || exit 2
 runs=${LGKVM_BENCH_RUNS:-5}
 
@@ -52,7 +53,8 @@ awk -v n="$null_boot" -v d="$demo_boot" -v nt="$null_total" 'BEGIN {
 	printf "  lgkvm set-up before the first instruction (probe, VM, load): %.1f ms\n", nt - n
 }'
 
-if [ -f bench_blk.elf ] && [ -f blk-bench.img ]; then
-	echo "== block I/O"
-	"$lgkvm" run --timeout 120 --disk blk-bench.img bench_blk.elf 2>&1 | grep '^bench' | sed 's/^/  /'
+# The block device: tests/bench/blk.sh (guest vs dd on the same file).
+if [ -f bench_blk.elf ] && [ -f "$here/blk.sh" ]; then
+	echo "== block I/O (4 KiB sequential, guest vs host dd)"
+	sh "$here/blk.sh" "$lgkvm" . "${LGKVM_BENCH_BLK_MIB:-16}" | sed 's/^/  /'
 fi
