@@ -23,7 +23,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS := -luring -lfdt -lpthread
+LDLIBS := -luring -lfdt -lpthread -lseccomp
 
 LGKVM := $(BUILD)/lgkvm
 LIB_SRCS := $(wildcard kvm-glue/*.c pvabi/*.c virtio/*.c) $(filter-out src/main.c,$(wildcard src/*.c))

@@ -77,6 +77,15 @@ static int setup_signals(struct vm *vm)
 	return 0;
 }
 
+/* The signal mask for KVM_RUN and the kick timer are set up once, before the
+ * seccomp sandbox closes (src/sandbox.c): neither timer_create nor
+ * KVM_SET_SIGNAL_MASK is allowed once the guest runs.  Idempotent, so the run
+ * loop can still call it for callers that never sandbox. */
+int vcpu_prepare(struct vm *vm)
+{
+	return vm->kvm.timer_set ? 0 : setup_signals(vm); /* the timer is its last step */
+}
+
 void vcpu_timer_delete(struct vm *vm)
 {
 	timer_delete(vm->kvm.timer);
@@ -261,7 +270,7 @@ int kvm_run_loop(struct vm *vm)
 	struct kvm_state *k = &vm->kvm;
 	struct kvm_run *run = k->run;
 
-	if (setup_signals(vm) < 0) {
+	if (vcpu_prepare(vm) < 0) {
 		vm_stop(vm, EXIT_INTERNAL, "setting up the vCPU's signals: %s", strerror(errno));
 		return vm->exit_code;
 	}

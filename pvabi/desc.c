@@ -14,13 +14,23 @@ static bool host_slot(unsigned i)
 
 /* The guest's descriptors say DPL 0, which it cannot load at ring 1, so DPL 0
  * becomes 1; and our GDT page is read-only, so the CPU must never need to set
- * an accessed bit itself.  Applied blindly, as the reference host does. */
+ * an accessed bit itself.  Applied blindly, as the reference host does.
+ *
+ * One rule the reference lacked (found by tests/fuzz/fuzz_hcall.c): system
+ * descriptors (S bit clear) become not-present.  A TSS descriptor keeps its
+ * type through the fix-ups (and a 16-bit call gate becomes a task gate), and
+ * a far jump through either is a task switch that loads CS from a TSS the
+ * guest wrote: CS 0x50, and the guest runs its own code at ring 0.  Linux
+ * 2.6.24 has no system descriptors outside the host's slots (its TSS is slot
+ * 16, its LDT is never written: lguest_set_ldt does nothing). */
 static uint64_t fixup(uint64_t d)
 {
 	uint32_t hi = (uint32_t)(d >> 32);
 	if ((hi & 0x6000) == 0)
 		hi |= 0x2000;
 	hi |= 0x100;
+	if (!(hi & 0x1000))
+		hi &= ~0x8000u;
 	return ((uint64_t)hi << 32) | (uint32_t)d;
 }
 

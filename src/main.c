@@ -14,9 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kvm-glue/vcpu.h"
 #include "pvabi/boot.h"
 #include "pvabi/host.h"
 #include "src/log.h"
+#include "src/sandbox.h"
 #include "src/signals.h"
 #include "src/vm.h"
 
@@ -163,6 +165,17 @@ static int cmd_run(struct vm *vm)
 	LOG_DEBUG(vm, "%s kernel, entry %#x, page directory %#x, %llu MiB RAM",
 		  bl.format == BOOT_ELF ? "ELF" : "bzImage", bl.entry, bl.pgdir_gpa,
 		  (unsigned long long)(opt->mem >> 20));
+	/* Everything is opened, mapped and started: from here on the process
+	 * needs only what the run loop does, and the sandbox allows no more
+	 * (src/sandbox.c).  The loop's lazy setup must happen first. */
+	if (vcpu_prepare(vm) < 0)
+		snprintf(err, sizeof(err), "setting up the vCPU's signals: %s", strerror(errno));
+	if (!vm->kvm.timer_set || (!opt->no_sandbox && sandbox_enter(vm, err, sizeof(err)) < 0)) {
+		log_msg("%s", err);
+		vbus_teardown(vm);
+		code = EXIT_INTERNAL;
+		goto out;
+	}
 	if (opt->timeout_s)
 		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
 

@@ -35,6 +35,7 @@ static const char usage_text[] =
 	"      --net-ip ADDR[/N]   address for the host side of the tap (default /24)\n"
 	"  -v, --verbose           log every hypercall, trap and interrupt; -vv: every exit\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
+	"      --no-sandbox        no seccomp sandbox around the running guest (debugging)\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           print the version\n"
 	"\n"
@@ -135,6 +136,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"net-ip", required_argument, NULL, 'I'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"no-sandbox", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -206,6 +208,9 @@ int options_parse(struct options *opt, int argc, char **argv)
 			break;
 		case 'q':
 			opt->quiet = true;
+			break;
+		case 'S':
+			opt->no_sandbox = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

@@ -28,6 +28,7 @@ struct options {
 	unsigned timeout_s;	  /* --timeout SECONDS, 0 = none */
 	int verbose;		  /* -v: 1 = exits and hypercalls, 2 = more */
 	bool quiet;		  /* -q: no lgkvm messages except errors */
+	bool no_sandbox;	  /* --no-sandbox: skip seccomp (src/sandbox.c) */
 	struct opt_device devices[OPT_MAX_DEVICES]; /* --disk, --net */
 	unsigned ndevices;
 	const char *net_ip; /* --net-ip ADDR[/PREFIX] for the host side */

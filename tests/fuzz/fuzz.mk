@@ -9,7 +9,10 @@
 # instrumented too); like the unit tests they pull only the objects they call.
 # That copy leaves out kvm-glue/: harnesses drive the pure layers (the loader,
 # the hypercall dispatcher with a fake vCPU, the vring walker), which by design
-# never touch /dev/kvm.
+# never touch /dev/kvm.  The one exception is the monitor's pages
+# (kvm-glue/monitor.c and its stubs): plain memory writes, no ioctl, and the
+# dispatcher cannot run without them.  A harness that needs kvm_kick() or
+# kvm_arm_timer() defines them itself (tests/fuzz/fuzz_hcall.c).
 # Everything lands in $(BUILD)/fuzz/:
 #   fuzz_NAME              the harness
 #   corpus/NAME/           what the fuzzer found interesting (grows run by run)
@@ -27,8 +30,9 @@ FUZZ_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE \
 
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
-FUZZ_LIB_SRCS ?= $(filter-out kvm-glue/%,$(LIB_SRCS))
-FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_LIB_SRCS ?= $(filter-out kvm-glue/%,$(LIB_SRCS)) kvm-glue/monitor.c
+FUZZ_LIB_ASM ?= kvm-glue/monitor_stubs.S
+FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_LIB_ASM:%.S=$(FUZZ_DIR)/obj/%.o)
 FUZZ_LIB := $(FUZZ_DIR)/liblgkvm-fuzz.a
 FUZZ_DEPS_STAMP := $(BUILD)/.fuzz-deps-ok
 
@@ -40,6 +44,10 @@ $(FUZZ_DEPS_STAMP): scripts/install-deps
 $(FUZZ_DIR)/obj/%.o: %.c | $(FUZZ_DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/obj/%.o: %.S | $(FUZZ_DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	@rm -f $@

@@ -97,3 +97,22 @@ $(GUEST_OUT)/tests.list: $(GUEST_DIR)/tests.list
 $(GUEST_OUT)/obj/%.d: ;
 $(GUEST_OUT)/obj/lib/%.d: ;
 -include $(wildcard $(GUEST_OUT)/obj/*.d $(GUEST_OUT)/obj/lib/*.d)
+
+# The second series of hostile guests ("the guest is hostile"): the monitor's
+# own pages, page tables past RAM or through themselves, descriptors aimed at
+# ring 0, a garbage async ring, broken vrings, clock storms.  All from
+# hostile2.c, one ELF per case; tests.list says how each must end (exit 5
+# with the kill reason, 6 at --timeout, or 0 when the host must only keep its
+# rules and the guest checks that it did).
+GUEST_HOSTILE2 := mon_write_ro mon_write_pt mon_ring0 pte_past_ram stack_past_ram \
+	recursive_pgdir set_stack_ring0 gdt_ring0 idt_sel async_garbage vring_loop \
+	vring_huge_len vring_bad_addr vring_idx_jump vring_bad_head timer_storm halt_blocked
+GUEST_HOSTILE2_ELFS := $(GUEST_HOSTILE2:%=$(GUEST_OUT)/%.elf)
+guests: $(GUEST_HOSTILE2_ELFS)
+
+$(GUEST_OUT)/obj/hostile2-%.o: $(GUEST_DIR)/hostile2.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DHOSTILE_CASE='"$*"' -MMD -MP -c -o $@ $<
+
+$(GUEST_HOSTILE2_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile2-%.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
