@@ -70,7 +70,7 @@ include tests/fuzz/fuzz.mk
 run: all
 	tests/testhost/kvm-run $(LGKVM) $(BUILD)/guests/demo.elf
 
-check: all unit
+check: all unit fuzz-smoke
 	tests/testhost/kvm-tests $(LGKVM) $(BUILD)/guests
 
 lint:

@@ -258,6 +258,23 @@ static void monitor_event(struct vm *vm)
 	after_async_exit(vm);
 }
 
+/* An access KVM could not satisfy from a memslot: a write to the monitor's
+ * read-only pages, or any access to guest-physical space with nothing there. */
+static void mmio_exit(struct vm *vm)
+{
+	struct kvm_run *run = vm->kvm.run;
+	uint64_t gpa = run->mmio.phys_addr;
+	unsigned long long eip = (unsigned long long)run->s.regs.regs.rip;
+	if (gpa >= MON_GPA && gpa < MON_GPA + MON_RO_PAGES * 4096u)
+		guest_kill(vm,
+			   "%s the monitor's read-only pages at guest-physical %#llx (EIP %#llx)",
+			   run->mmio.is_write ? "write to" : "access to", (unsigned long long)gpa,
+			   eip);
+	else
+		guest_kill(vm, "access to unbacked guest-physical address %#llx at EIP %#llx",
+			   (unsigned long long)gpa, eip);
+}
+
 static void describe_fail_entry(struct vm *vm)
 {
 	struct kvm_run *run = vm->kvm.run;
@@ -311,16 +328,12 @@ int kvm_run_loop(struct vm *vm)
 			after_async_exit(vm);
 			break;
 		case KVM_EXIT_SHUTDOWN:
-			guest_kill(vm,
-				   "triple fault at EIP %#llx (the guest destroyed its own "
-				   "monitor mapping or stacks)",
-				   (unsigned long long)run->s.regs.regs.rip);
+			/* The vCPU has been reset by now, so its EIP says nothing. */
+			guest_kill(vm, "triple fault (the guest destroyed its own monitor mapping "
+				       "or stacks)");
 			break;
 		case KVM_EXIT_MMIO:
-			guest_kill(vm,
-				   "access to unbacked guest-physical address %#llx at EIP %#llx",
-				   (unsigned long long)run->mmio.phys_addr,
-				   (unsigned long long)run->s.regs.regs.rip);
+			mmio_exit(vm);
 			break;
 		case KVM_EXIT_HLT:
 			guest_kill(vm, "hlt at ring 0 (EIP %#llx)",

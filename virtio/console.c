@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,7 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvabi/host.h"
 #include "src/log.h"
+#include "src/signals.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
 
@@ -113,22 +116,39 @@ static void term_make_raw(void)
 
 /* Write all of buf to fd.  stdout may be a pipe or a terminal someone made
  * non-blocking, so EAGAIN means "wait until it drains", not "give up". */
-static bool write_all(int fd, const void *buf, size_t len)
+/* Should a console write stop waiting for a reader?  Yes once the user asked
+ * us to stop or the --timeout has passed: a stdout nobody reads must not keep
+ * lgkvm alive past either. */
+static bool give_up(struct vm *vm)
+{
+	return vm->dead || signals_pending_stop() ||
+	       (vm->timeout_deadline && now_ns() >= vm->timeout_deadline);
+}
+
+/* Write everything, waiting for the reader in bounded steps: at most PIPE_BUF
+ * bytes once poll() says there is room (so a pipe write cannot block), and a
+ * look at give_up() every 100 ms while there is none. */
+static bool write_all(struct vm *vm, int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = write(fd, p, len);
-
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int r = poll(&pfd, 1, 100);
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (r <= 0 || !(pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			if (give_up(vm))
+				return false;
+			continue;
+		}
+		ssize_t n = write(fd, p, len < PIPE_BUF ? len : PIPE_BUF);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-
-			poll(&pfd, 1, -1);
+		} else if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (give_up(vm))
+				return false;
 		} else {
 			return false;
 		}
@@ -159,7 +179,7 @@ static void log_out(struct vm *vm, struct console_state *cs, const uint8_t *buf,
 		len = max - cs->log_written;
 		cut = true;
 	}
-	if (len && !write_all(cs->log_fd, buf, len)) {
+	if (len && !write_all(vm, cs->log_fd, buf, len)) {
 		log_msg("writing the console log failed (%s); no longer logging", strerror(errno));
 		log_close(cs);
 		return;
@@ -171,7 +191,7 @@ static void log_out(struct vm *vm, struct console_state *cs, const uint8_t *buf,
 		return;
 	n = snprintf(note, sizeof(note), "%s[lgkvm: console log truncated at %llu bytes]\n",
 		     cs->log_at_line_start ? "" : "\n", (unsigned long long)max);
-	write_all(cs->log_fd, note, (size_t)n);
+	write_all(vm, cs->log_fd, note, (size_t)n);
 	log_close(cs);
 }
 
@@ -181,10 +201,10 @@ void console_out(struct vm *vm, const void *buf, size_t len)
 
 	if (!cs) {
 		/* Before the console exists (or after teardown): stdout only. */
-		write_all(STDOUT_FILENO, buf, len);
+		write_all(vm, STDOUT_FILENO, buf, len);
 		return;
 	}
-	if (!cs->out_broken && !write_all(STDOUT_FILENO, buf, len))
+	if (!cs->out_broken && !write_all(vm, STDOUT_FILENO, buf, len))
 		cs->out_broken = true;
 	log_out(vm, cs, buf, len);
 }
