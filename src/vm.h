@@ -27,7 +27,7 @@ struct vm {
 	struct lguest lg;     /* the lguest host's view of the guest (pvabi/) */
 	struct vbus bus;      /* the lguest device bus (virtio/) */
 
-	uint64_t timeout_deadline; /* CLOCK_MONOTONIC ns, when --timeout is set */
+	uint64_t timeout_deadline;	    /* CLOCK_MONOTONIC ns, when --timeout is set */
 	uint64_t start_ns, boot_ns, end_ns; /* lgkvm start, first KVM_RUN, guest end */
 
 	/* How the guest's life ended, once it has.  The first reason wins, as in
