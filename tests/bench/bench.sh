@@ -55,6 +55,14 @@ awk -v n="$null_boot" -v d="$demo_boot" -v nt="$null_total" 'BEGIN {
 
 # The block device: tests/bench/blk.sh (guest vs dd on the same file).
 if [ -f bench_blk.elf ] && [ -f "$here/blk.sh" ]; then
-	echo "== block I/O (4 KiB sequential, guest vs host dd)"
+	echo "== block I/O (4 KiB sequential and random, guest vs host dd)"
 	sh "$here/blk.sh" "$lgkvm" . "${LGKVM_BENCH_BLK_MIB:-16}" | sed 's/^/  /'
+fi
+
+# The network device: tests/bench/net.sh (guest pings and UDP over the tap vs
+# this host's loopback).  It needs a tap, so root and /dev/net/tun.
+if [ -f bench_net.elf ] && [ -f "$here/net.sh" ]; then
+	echo "== network (ping round trip and UDP guest->host, vs loopback)"
+	sh "$here/net.sh" "$lgkvm" . "${LGKVM_BENCH_NET_PINGS:-1000}" "${LGKVM_BENCH_NET_FRAMES:-20000}" |
+		sed 's/^/  /'
 fi

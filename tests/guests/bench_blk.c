@@ -1,10 +1,14 @@
-/* bench_blk: sequential 4 KiB block I/O through the virtio block device,
- * timed with the TSC (a benchmark, not a test: tests/bench/blk.sh runs it).
+/* bench_blk: 4 KiB block I/O through the virtio block device, sequential
+ * and at random offsets, timed with the TSC (a benchmark, not a test:
+ * tests/bench/blk.sh runs it).
  *
  * Over the first `mib=N` MiB of the disk (default 16, at most its size):
  *   write  one 4 KiB request at a time (queue depth 1), then a FLUSH;
  *   read   one at a time;
- *   read   32 requests in flight at once (the driver's batching).
+ *   read   32 requests in flight at once (the driver's batching);
+ * then the same number of requests at random 4 KiB-aligned offsets within
+ * that area (an LCG in the guest, so every run asks for the same ones):
+ *   write rand qd1, read rand qd1, read rand qd32.
  * Each line reads "bench: blk <what> ... kib_per_s=N": KiB per second of
  * guest time (tsc_khz from the host).  Every request waits in HALT for the
  * queue's interrupt, the way the kernel's idle loop would. */
@@ -55,16 +59,32 @@ static void wait_n(unsigned n)
 		CHECK(status[s] == 0, "request %u: status %u", s, status[s]);
 }
 
-/* `blocks` requests of `type`, `depth` at a time; returns TSC cycles. */
-static uint64_t run(uint32_t type, uint32_t blocks, unsigned depth)
+/* Random block numbers: a fixed-seed LCG (Numerical Recipes' constants),
+ * its high bits (the low ones of a power-of-two LCG cycle quickly).  Not
+ * a permutation: a block can come twice, as in any random-I/O benchmark. */
+static uint32_t lcg = 12345;
+
+static uint32_t rand_block(uint32_t blocks)
+{
+	lcg = lcg * 1664525u + 1013904223u;
+	return (uint32_t)(((uint64_t)(lcg >> 8) * blocks) >> 24);
+}
+
+/* `blocks` requests of `type`, `depth` at a time, in order or (`random`)
+ * anywhere among the first `blocks` blocks; returns TSC cycles. */
+static uint64_t run(uint32_t type, uint32_t blocks, unsigned depth, int random)
 {
 	uint64_t t0 = rdtsc();
 
+	lcg = 12345;
 	for (uint32_t b = 0; b < blocks; b += depth) {
 		unsigned n = blocks - b < depth ? blocks - b : depth;
 
-		for (unsigned s = 0; s < n; s++)
-			submit(s, type, (uint64_t)(b + s) * (BLOCK / 512), 1);
+		for (unsigned s = 0; s < n; s++) {
+			uint32_t blk = random ? rand_block(blocks) : b + s;
+
+			submit(s, type, (uint64_t)blk * (BLOCK / 512), 1);
+		}
 		vq_kick(&q);
 		wait_n(n);
 	}
@@ -129,16 +149,25 @@ void test_main(void)
 
 	for (unsigned s = 0; s < DEPTH; s++)
 		memset(data[s], (int)(0x40 + s), BLOCK);
-	c = run(T_OUT, blocks, 1);
+	c = run(T_OUT, blocks, 1, 0);
 	report("write qd1", blocks, c);
 	uint64_t t0 = rdtsc();
 	submit(0, T_FLUSH, 0, 0);
 	vq_kick(&q);
 	wait_n(1);
 	printf("bench: blk flush: %u us\n", (uint32_t)((rdtsc() - t0) * 1000 / tsc_rate_khz()));
-	c = run(T_IN, blocks, 1);
+	c = run(T_IN, blocks, 1, 0);
 	report("read qd1", blocks, c);
-	c = run(T_IN, blocks, DEPTH);
+	c = run(T_IN, blocks, DEPTH, 0);
 	report("read qd32", blocks, c);
+	/* Random offsets: the image is in the host's page cache by now, so
+	 * this measures lgkvm's per-request path with scattered offsets
+	 * rather than a disk's seeks (blk.sh says so too). */
+	c = run(T_OUT, blocks, 1, 1);
+	report("write rand qd1", blocks, c);
+	c = run(T_IN, blocks, 1, 1);
+	report("read rand qd1", blocks, c);
+	c = run(T_IN, blocks, DEPTH, 1);
+	report("read rand qd32", blocks, c);
 	pass();
 }

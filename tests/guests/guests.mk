@@ -24,7 +24,7 @@ GUEST_LIBS := -lgcc
 GUEST_PLAIN := demo hello crash traps ioport usermode pagefault timer irq_storm async \
 	fpu_ts gdt_tls spin halt_forever virtio_console
 # The block and network devices (and the block benchmark, tests/bench/).
-GUEST_PLAIN += virtio_blk virtio_net bench_blk
+GUEST_PLAIN += virtio_blk virtio_net bench_blk bench_net
 # Exit-cost and boot-time benchmarks (tests/bench/bench.sh).
 GUEST_PLAIN += bench_hcall bench_null
 # ABI violations the VMM must kill (exit 5): all from hostile.c, one ELF per
