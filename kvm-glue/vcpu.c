@@ -194,6 +194,16 @@ static void after_async_exit(struct vm *vm)
 		run->request_interrupt_window = 0;
 }
 
+/* KVM_RUN came back because of a signal (a kick, the timer, a stop request):
+ * whatever woke us is now pending state; look at all of it once. */
+static void kicked(struct vm *vm, uint64_t deadline)
+{
+	eat_kicks();
+	housekeeping(vm, deadline);
+	vbus_poll(vm);
+	after_async_exit(vm);
+}
+
 static void monitor_event(struct vm *vm)
 {
 	struct kvm_run *run = vm->kvm.run;
@@ -302,10 +312,7 @@ int kvm_run_loop(struct vm *vm)
 				if (vm->opt.verbose > 1)
 					log_msg("kick at EIP %#llx",
 						(unsigned long long)run->s.regs.regs.rip);
-				eat_kicks();
-				housekeeping(vm, deadline);
-				vbus_poll(vm);
-				after_async_exit(vm);
+				kicked(vm, deadline);
 				continue;
 			}
 			vm_stop(vm, EXIT_INTERNAL, "KVM_RUN failed: %s", strerror(saved));
@@ -322,10 +329,7 @@ int kvm_run_loop(struct vm *vm)
 			after_async_exit(vm);
 			break;
 		case KVM_EXIT_INTR:
-			eat_kicks();
-			housekeeping(vm, deadline);
-			vbus_poll(vm);
-			after_async_exit(vm);
+			kicked(vm, deadline);
 			break;
 		case KVM_EXIT_SHUTDOWN:
 			/* The vCPU has been reset by now, so its EIP says nothing. */

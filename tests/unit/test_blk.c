@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvabi/host.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
 
@@ -259,21 +260,13 @@ static void kick(struct fx *f)
 	assert_true(vbus_notify(f->vm, f->q->gpa));
 }
 
-static uint64_t now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Wait until the device has handed back `n` chains in all. */
 static void wait_used(struct fx *f, uint16_t n)
 {
-	uint64_t end = now() + WAIT_NS;
+	uint64_t end = now_ns() + WAIT_NS;
 
 	while (__atomic_load_n(&f->used->idx, __ATOMIC_ACQUIRE) != n) {
-		if (now() > end)
+		if (now_ns() > end)
 			fail_msg("used.idx is %u after 5 s, want %u", f->used->idx, n);
 		usleep(200);
 	}
@@ -281,10 +274,10 @@ static void wait_used(struct fx *f, uint16_t n)
 
 static void wait_dead(struct fx *f)
 {
-	uint64_t end = now() + WAIT_NS;
+	uint64_t end = now_ns() + WAIT_NS;
 
 	while (!f->vm->dead) {
-		if (now() > end)
+		if (now_ns() > end)
 			fail_msg("the guest is still alive after 5 s");
 		usleep(200);
 	}
