@@ -124,6 +124,12 @@ static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
 			continue;
 		if (e->function == 1)
 			e->ecx &= ~(1u << 31); /* no "running under a hypervisor" */
+		/* Guests before 2.6.29 believe family 6 model >= 0xD and read
+		 * MSR_IA32_MISC_ENABLE in early_init_intel: a #GP at ring 1.
+		 * 2.6.29 taught the guest to say family 5 itself; we say it for
+		 * the older ones (docs/abi.md §H1.6). */
+		if (e->function == 1 && k->cpuid_family5)
+			e->eax = (e->eax & ~0x0FF00FF0u) | 0x500u;
 		if (e->function == 0x80000007 && (e->edx & (1u << 8)))
 			invariant_tsc = true;
 		c->entries[out++] = *e;
@@ -192,6 +198,19 @@ int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
 		     (MON_PAGES - MON_RO_PAGES) * 4096u, mon + MON_RO_PAGES * 4096u, 0, err,
 		     errlen))
 		return -1;
+
+	/* The vmcall era (pvabi/vmcall.c): a ring-1 `vmcall` we failed to
+	 * rewrite must come back to us as #UD, not be rewritten by KVM into
+	 * `vmmcall` and answered with -KVM_EPERM.  AMD only has the quirk to
+	 * switch off (Intel executes vmcall natively); a KVM too old to know it
+	 * leaves only the load-time rewrite, which is the main line anyway. */
+	if (k->vmcall_ud) {
+		struct kvm_enable_cap cap = {.cap = KVM_CAP_DISABLE_QUIRKS2,
+					     .args = {KVM_X86_QUIRK_FIX_HYPERCALL_INSN}};
+		int q = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_DISABLE_QUIRKS2);
+		if (q > 0 && (q & KVM_X86_QUIRK_FIX_HYPERCALL_INSN))
+			ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap);
+	}
 
 	k->vcpu_fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, 0);
 	if (k->vcpu_fd < 0)

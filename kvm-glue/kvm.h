@@ -31,6 +31,9 @@ struct kvm_state {
 	/* Vendor rule for TR: see kvm_tr_type(). */
 	uint8_t tr_type;
 	uint32_t tsc_khz; /* 0 if unknown or not constant */
+	/* Set before kvm_create_vm from the guest's generation (pvabi/abi.h). */
+	bool cpuid_family5; /* report CPU family 5 (guests before 2.6.29) */
+	bool vmcall_ud;	    /* a ring-1 vmcall must #UD, not be "fixed" by KVM */
 	timer_t timer;	  /* POSIX timer that kicks the vCPU... */
 	bool timer_set;	  /* ...once created (0 is a valid timer_t) */
 	uint64_t timer_armed_ns;

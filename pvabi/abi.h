@@ -1,21 +1,25 @@
 /* lguest ABI generations as data.
  *
- * shared/lguest-abi-history.md lists what changed from 2.6.23 to 4.13: hypercall
- * numbers, which registers carry the arguments, the async ring's slot layout,
- * lguest_data offsets, the device page format.  Rather than scatter
- * "if (version > ...)" through the host, each generation is one table, chosen
- * once at boot, and the code asks the table.  Only 2.6.24 (G1) exists so far. */
+ * lguest's guest ABI changed in ten steps between 2.6.23 and 4.13 (docs/abi.md
+ * part H): hypercall numbers, which registers carry the arguments, the async
+ * ring's slot layout, the lguest_data layout, how the first page tables come
+ * about, the device page format.  Rather than scatter "if (version > ...)"
+ * through the host, each generation is one table below (pvabi/abi.c), chosen
+ * once at boot from the kernel image (pvabi/inspect.c), and the code asks the
+ * table.  A reader looking for "what 2.6.31 changed" reads the G5 entry. */
 #ifndef LGKVM_ABI_H
 #define LGKVM_ABI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-/* Hypercall numbers are the same wherever a call exists at all; a generation
- * says which of them it has. */
+/* Hypercall numbers are the same wherever a call exists at all, except 2
+ * (CRASH, then SHUTDOWN) and 15 (SET_PMD, renamed SET_PGD with PAE): a
+ * generation says which of them it has and how to read them. */
 enum lhcall {
 	LHCALL_FLUSH_ASYNC = 0,
 	LHCALL_LGUEST_INIT = 1,
-	LHCALL_CRASH = 2,
+	LHCALL_CRASH = 2, /* SHUTDOWN from 2.6.25 */
 	LHCALL_LOAD_GDT = 3,
 	LHCALL_NEW_PGTABLE = 4,
 	LHCALL_FLUSH_TLB = 5,
@@ -24,29 +28,81 @@ enum lhcall {
 	LHCALL_TS = 8,
 	LHCALL_SET_CLOCKEVENT = 9,
 	LHCALL_HALT = 10,
+	LHCALL_SET_PMD_PAE = 13, /* PAE guests only, 2.6.31+ */
 	LHCALL_SET_PTE = 14,
-	LHCALL_SET_PMD = 15,
+	LHCALL_SET_PMD = 15, /* SET_PGD from 2.6.31 */
 	LHCALL_LOAD_TLS = 16,
 	LHCALL_NOTIFY = 17,
+	LHCALL_LOAD_GDT_ENTRY = 18,
+	LHCALL_SEND_INTERRUPTS = 19,
 	LHCALL_MAX = 32,
 };
 
+/* SHUTDOWN's second argument (2.6.25+). */
+#define LGUEST_SHUTDOWN_POWEROFF 1
+#define LGUEST_SHUTDOWN_RESTART	 2
+
+/* The generations, oldest first.  G0 (2.6.23) and G8-G10 (4.x, virtio-PCI)
+ * are recognised by `lgkvm inspect` but not yet served. */
+enum lg_gen { GEN_G0, GEN_G1, GEN_G2, GEN_G3, GEN_G4, GEN_G5, GEN_G6, GEN_G7, GEN_G8, GEN_G9,
+	      GEN_G10, GEN_COUNT };
+
 /* Where the logical arguments travel. */
-enum abi_reg { REG_EAX, REG_EBX, REG_ECX, REG_EDX, REG_ESI };
+enum abi_reg { REG_NONE, REG_EAX, REG_EBX, REG_ECX, REG_EDX, REG_ESI };
+
+/* Who makes the page tables the guest first runs on (docs/abi.md §H1.4). */
+enum boot_paging {
+	/* 2.6.24-2.6.28: we map RAM 1:1 and report the directory in
+	 * lguest_data.pgdir; lguest_entry copies PDEs 0-31 up to PAGE_OFFSET. */
+	PAGING_GUEST_COPIES,
+	/* 2.6.29-3.0: we map RAM 1:1 *and* at PAGE_OFFSET (learnt from
+	 * lguest_data.kernel_address at LGUEST_INIT) and report pgdir. */
+	PAGING_HOST_PREMAP,
+	/* 3.1+: RAM 1:1 until the guest's first NEW_PGTABLE; no pgdir field. */
+	PAGING_LINEAR,
+};
+
+/* The device page format (docs/abi.md §9 and §H1.7). */
+enum devpage { DEVPAGE_NONE, DEVPAGE_V1, DEVPAGE_V2 };
+
+/* An lguest_data field the layout does not have. */
+#define LD_NONE 0xFFFFu
 
 struct lguest_abi {
-	const char *name;	 /* "2.6.24" */
-	uint32_t hcalls;	 /* bitmap of valid hypercall numbers */
-	enum abi_reg arg_reg[3]; /* registers of arg1..arg3 */
+	enum lg_gen gen;
+	const char *name;    /* "G5" */
+	const char *kernels; /* "2.6.31-2.6.33" */
+	const char *layout;  /* lguest_data layout name, "L2" */
+	bool supported;	     /* lgkvm can boot it today */
+
+	uint32_t hcalls;     /* bitmap of valid hypercall numbers */
+	uint32_t hcalls_pae; /* ... added for a PAE guest */
+	enum abi_reg arg_reg[4]; /* registers of arg1..arg4 (REG_NONE: absent) */
+	bool shutdown;		 /* hypercall 2 is SHUTDOWN(msg, reason), not CRASH(msg) */
+	bool vmcall;		 /* some hypercalls are `vmcall`: rewrite them (pvabi/vmcall.c) */
+	bool skip_cli;		 /* `cli` at ring 1 is a no-op, not a fault (2.6.34+) */
+	bool cpuid_family5;	 /* report CPU family 5 (the guest does not mask it) */
+	bool can_pae;		 /* a PAE build of this generation exists (2.6.31+) */
+	enum boot_paging paging;
+	enum devpage devpage;
+
 	/* Async ring: status bytes, slots, and where each word sits in a slot. */
 	unsigned ring_status_off, ring_slots_off, ring_slot_size, ring_entries;
-	unsigned slot_nr_off, slot_arg_off[3];
-	/* struct lguest_data offsets. */
-	unsigned ld_size, ld_irq_enabled, ld_blocked, ld_cr2, ld_time, ld_reserve_mem, ld_tsc_khz,
-		ld_pgdir, ld_noirq_start, ld_noirq_end, ld_kernel_address, ld_syscall_vec;
+	unsigned slot_nr_off, slot_arg_off[4]; /* LD_NONE: the slot has no such word */
+
+	/* struct lguest_data offsets (LD_NONE: not in this layout). */
+	unsigned ld_size, ld_irq_enabled, ld_blocked, ld_cr2, ld_time, ld_irq_pending,
+		ld_reserve_mem, ld_tsc_khz, ld_pgdir, ld_noirq_start, ld_noirq_end,
+		ld_kernel_address, ld_syscall_vec;
 	uint32_t reserve_mem; /* what we tell the guest to keep free at the top */
 };
 
-extern const struct lguest_abi lguest_abi_2_6_24;
+/* The table of generation `gen`. */
+const struct lguest_abi *abi_get(enum lg_gen gen);
+/* By name ("G5", case-insensitive, or "g5"); NULL if unknown. */
+const struct lguest_abi *abi_by_name(const char *name);
+/* The generation that serves kernel version major.minor.patch; GEN_COUNT if
+ * none (not an lguest-era version). */
+enum lg_gen abi_gen_for_version(unsigned major, unsigned minor, unsigned patch);
 
 #endif

@@ -60,6 +60,21 @@ void lg_load_gdt(struct vm *vm, uint32_t gpa, uint32_t count)
 	install_gdt(vm, 0, LG_GDT_ENTRIES);
 }
 
+/* LHCALL_LOAD_GDT_ENTRY (2.6.30+): one descriptor at a time, because the
+ * guest's GDT may sit at a non-linear address (a per-cpu area) that a physical
+ * LOAD_GDT could not name.  The host's own slots stay the host's. */
+void lg_load_gdt_entry(struct vm *vm, uint32_t idx, uint32_t lo, uint32_t hi)
+{
+	if (idx >= LG_GDT_ENTRIES) {
+		guest_kill(vm, "too many gdt entries %u", idx);
+		return;
+	}
+	if (host_slot(idx))
+		return;
+	vm->lg.gdt[idx] = (uint64_t)hi << 32 | lo;
+	install_gdt(vm, idx, 1);
+}
+
 void lg_load_tls(struct vm *vm, uint32_t gpa)
 {
 	uint64_t tls[3];
@@ -91,6 +106,10 @@ static bool direct(struct vm *vm, unsigned vec)
 		return false;
 	if (vec == 0x80)
 		return true;
+	/* #UD of a guest that may still hold a `vmcall` we did not rewrite
+	 * comes to us first (pvabi/vmcall.c). */
+	if (vec == 6 && vm->lg.abi->vmcall)
+		return false;
 	return vec < 32 && vec != 2 && vec != 7 && vec != 8 && vec != 13 && vec != 14 &&
 	       vec != 15 && vec != 31;
 }

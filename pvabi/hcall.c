@@ -29,23 +29,18 @@ bool ld_write32(struct vm *vm, unsigned off, uint32_t val)
 	return false;
 }
 
-void lg_flush_tlb(struct vm *vm)
-{
-	monitor_load_cr3(&vm->kvm.mon, vm->lg.pgdir);
-}
-
-void lg_init(struct vm *vm, uint32_t boot_pgdir)
+void lg_init(struct vm *vm, uint32_t boot_pgdir, const struct lguest_abi *abi)
 {
 	struct lguest *lg = &vm->lg;
 	memset(lg, 0, sizeof(*lg));
-	lg->abi = &lguest_abi_2_6_24;
+	lg->abi = abi;
 	lg->boot_pgdir = lg->pgdir = boot_pgdir;
-	/* ABI doc 2.7: the boot segments the guest starts on. */
+	/* docs/abi.md §2.7: the boot segments the guest starts on. */
 	lg->gdt[12] = 0x00CFBB000000FFFFull;
 	lg->gdt[13] = 0x00CFB3000000FFFFull;
 }
 
-static const char *hcall_name(uint32_t nr)
+static const char *hcall_name(const struct lguest_abi *abi, uint32_t nr)
 {
 	static const char *names[] = {
 		[LHCALL_FLUSH_ASYNC] = "FLUSH_ASYNC",
@@ -59,17 +54,51 @@ static const char *hcall_name(uint32_t nr)
 		[LHCALL_TS] = "TS",
 		[LHCALL_SET_CLOCKEVENT] = "SET_CLOCKEVENT",
 		[LHCALL_HALT] = "HALT",
+		[LHCALL_SET_PMD_PAE] = "SET_PMD",
 		[LHCALL_SET_PTE] = "SET_PTE",
 		[LHCALL_SET_PMD] = "SET_PMD",
 		[LHCALL_LOAD_TLS] = "LOAD_TLS",
 		[LHCALL_NOTIFY] = "NOTIFY",
+		[LHCALL_LOAD_GDT_ENTRY] = "LOAD_GDT_ENTRY",
+		[LHCALL_SEND_INTERRUPTS] = "SEND_INTERRUPTS",
 	};
+	if (nr == LHCALL_CRASH && abi->shutdown)
+		return "SHUTDOWN";
 	if (nr < sizeof(names) / sizeof(names[0]) && names[nr])
 		return names[nr];
 	return "?";
 }
 
-/* LHCALL_LGUEST_INIT (ABI doc 3.3). */
+/* Which lguest_data layout the page at `gpa` carries, judged by its static
+ * initializer, still intact because LGUEST_INIT is the first thing
+ * lguest_entry does (docs/abi.md §H3.2): every ring status byte 0xFF and
+ * syscall_vec 0x80 where the layout keeps them, irq_pending 0 where there is
+ * one.  NULL if it looks like none of the served layouts. */
+static const char *layout_seen(struct vm *vm, uint32_t gpa)
+{
+	static const enum lg_gen probe[] = {GEN_G1, GEN_G5, GEN_G7};
+	for (unsigned i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
+		const struct lguest_abi *a = abi_get(probe[i]);
+		uint8_t status[64];
+		uint32_t vec, pending = 0;
+		if (!gm_read(&vm->mem, (uint64_t)gpa + a->ring_status_off, status, sizeof(status)) ||
+		    !gm_read32(&vm->mem, (uint64_t)gpa + a->ld_syscall_vec, &vec))
+			continue;
+		if (a->ld_irq_pending != LD_NONE &&
+		    !gm_read32(&vm->mem, (uint64_t)gpa + a->ld_irq_pending, &pending))
+			continue;
+		bool free = true;
+		for (unsigned j = 0; j < sizeof(status); j++)
+			free = free && status[j] == 0xFF;
+		if (free && vec == 0x80 && pending == 0)
+			return a->layout;
+	}
+	return NULL;
+}
+
+/* LHCALL_LGUEST_INIT (docs/abi.md §3.3): the guest names its lguest_data.
+ * The image told us the generation; the page must agree, or we would read
+ * and write the wrong offsets for the rest of the guest's life. */
 static void initialize(struct vm *vm, uint32_t gpa)
 {
 	struct lguest *lg = &vm->lg;
@@ -77,6 +106,14 @@ static void initialize(struct vm *vm, uint32_t gpa)
 
 	if (!gm_ptr(&vm->mem, gpa, abi->ld_size)) {
 		guest_kill(vm, "bad guest page %#x", gpa);
+		return;
+	}
+	const char *seen = layout_seen(vm, gpa);
+	if (seen && strcmp(seen, abi->layout) != 0) {
+		guest_kill(vm,
+			   "the image was taken for generation %s (%s, lguest_data layout %s) "
+			   "but the lguest_data at %#x has layout %s; try --abi",
+			   abi->name, abi->kernels, abi->layout, gpa, seen);
 		return;
 	}
 	lg->lguest_data = gpa;
@@ -93,8 +130,11 @@ static void initialize(struct vm *vm, uint32_t gpa)
 	    !ld_read32(vm, abi->ld_kernel_address, &kaddr))
 		return;
 	lg_write_time(vm);
-	if (vm->dead || !ld_write32(vm, abi->ld_reserve_mem, abi->reserve_mem) ||
-	    !ld_write32(vm, abi->ld_pgdir, lg->boot_pgdir))
+	if (vm->dead || !ld_write32(vm, abi->ld_reserve_mem, abi->reserve_mem))
+		return;
+	/* Only layouts L1 and L2 have pgdir: the same offset is noirq_start
+	 * from 3.1 on. */
+	if (abi->ld_pgdir != LD_NONE && !ld_write32(vm, abi->ld_pgdir, lg->boot_pgdir))
 		return;
 	if ((kaddr >> 22) >= 1023) {
 		guest_kill(vm, "bad kernel address %#x", kaddr);
@@ -102,46 +142,19 @@ static void initialize(struct vm *vm, uint32_t gpa)
 	}
 	lg->kernel_address = kaddr;
 	lg->initialized = true;
+	lg_boot_paging_at_init(vm);
 }
 
-static void new_pgtable(struct vm *vm, uint32_t pgdir)
-{
-	/* Every directory the guest runs on must carry the monitor in its top
-	 * slot: write it now, as the reference host forced slot 1023 of its
-	 * shadow.  The guest reserved that slot; it never looks. */
-	if ((pgdir & 0xFFF) || !gm_write32(&vm->mem, (uint64_t)pgdir + 1023 * 4, monitor_pde())) {
-		guest_kill(vm, "bad page directory %#x", pgdir);
-		return;
-	}
-	vm->lg.pgdir = pgdir;
-	lg_flush_tlb(vm);
-}
-
-static void crash(struct vm *vm, uint32_t gpa)
-{
-	char msg[128];
-	if (!gm_read(&vm->mem, gpa, msg, sizeof(msg))) {
-		guest_kill(vm, "bad read address %#x len 128 (CRASH)", gpa);
-		return;
-	}
-	msg[127] = '\0';
-	/* Printable text only: the message goes to a terminal. */
-	for (char *p = msg; *p; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7F)
-			*p = (*p == '\n') ? ' ' : '?';
-	if (strcmp(msg, "Power down") == 0)
-		vm_stop(vm, EXIT_POWEROFF, "CRASH: %s", msg);
-	else
-		vm_stop(vm, EXIT_GUEST_CRASH, "CRASH: %s", msg);
-}
-
-static void do_hcall(struct vm *vm, uint32_t nr, uint32_t a1, uint32_t a2, uint32_t a3)
+static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 {
 	struct lguest *lg = &vm->lg;
+	const struct lguest_abi *abi = lg->abi;
 
-	LOG_DEBUG(vm, "hcall %s(%#x, %#x, %#x)", hcall_name(nr), a1, a2, a3);
+	LOG_DEBUG(vm, "hcall %s(%#x, %#x, %#x, %#x)", hcall_name(abi, nr), a[0], a[1], a[2],
+		  a[3]);
 	lg->stats_hcalls++;
-	if (nr >= 32 || !(lg->abi->hcalls & (1u << nr))) {
+	uint32_t valid = abi->hcalls | (lg->pae ? abi->hcalls_pae : 0);
+	if (nr >= 32 || !(valid & (1u << nr))) {
 		guest_kill(vm, "Bad hypercall %u", nr);
 		return;
 	}
@@ -151,54 +164,53 @@ static void do_hcall(struct vm *vm, uint32_t nr, uint32_t a1, uint32_t a2, uint3
 	case LHCALL_LGUEST_INIT:
 		guest_kill(vm, "already have lguest_data");
 		break;
-	case LHCALL_CRASH:
-		crash(vm, a1);
+	case LHCALL_CRASH: /* SHUTDOWN from 2.6.25 */
+		lg_shutdown(vm, a[0], a[1]);
 		break;
 	case LHCALL_LOAD_GDT:
-		lg_load_gdt(vm, a1, a2);
+		lg_load_gdt(vm, a[0], a[1]);
+		break;
+	case LHCALL_LOAD_GDT_ENTRY:
+		lg_load_gdt_entry(vm, a[0], a[1], a[2]);
 		break;
 	case LHCALL_NEW_PGTABLE:
-		new_pgtable(vm, a1);
+		lg_new_pgtable(vm, a[0]);
 		break;
 	case LHCALL_FLUSH_TLB:
 		lg_flush_tlb(vm);
 		break;
 	case LHCALL_LOAD_IDT_ENTRY:
-		lg_load_idt_entry(vm, a1, a2, a3);
+		lg_load_idt_entry(vm, a[0], a[1], a[2]);
 		break;
 	case LHCALL_SET_STACK:
-		lg_set_stack(vm, a1, a2, a3);
+		lg_set_stack(vm, a[0], a[1], a[2]);
 		break;
 	case LHCALL_TS:
-		lg->ts = a1 != 0;
+		lg->ts = a[0] != 0;
 		monitor_set_cr0(&vm->kvm.mon, LG_CR0 | (lg->ts ? CR0_TS : 0));
 		break;
 	case LHCALL_SET_CLOCKEVENT:
-		lg_set_clockevent(vm, a1);
+		lg_set_clockevent(vm, a[0]);
 		break;
 	case LHCALL_HALT:
 		lg->halted = true;
 		break;
 	case LHCALL_SET_PTE:
-		/* The guest already wrote the PTE; a2 says which translation
-		 * went stale.  a3 is only a hint and never written anywhere. */
-		if (a2 >= MON_GVA) {
-			guest_kill(vm, "attempt to access switcher pages (SET_PTE %#x)", a2);
-			break;
-		}
-		if (a1 == lg->pgdir || a2 >= lg->kernel_address)
-			lg_flush_tlb(vm);
+		lg_set_pte(vm, a[0], a[1]);
 		break;
 	case LHCALL_SET_PMD:
-		if (a2 < 1023 && (a1 & ~0xFFFu) == lg->pgdir)
-			lg_flush_tlb(vm);
+		lg_set_pmd(vm, a[0], a[1]);
 		break;
 	case LHCALL_LOAD_TLS:
-		lg_load_tls(vm, a1);
+		lg_load_tls(vm, a[0]);
 		break;
 	case LHCALL_NOTIFY:
-		if (!vbus_notify(vm, a1))
-			console_early(vm, a1);
+		if (!vbus_notify(vm, a[0]))
+			console_early(vm, a[0]);
+		break;
+	case LHCALL_SEND_INTERRUPTS:
+		/* "I re-enabled interrupts and saw irq_pending": whatever is
+		 * deliverable goes in on the way out (lg_maybe_interrupt). */
 		break;
 	}
 }
@@ -229,11 +241,12 @@ static void drain_async(struct vm *vm)
 			guest_kill(vm, "bad async hypercall slot %u", i);
 			return;
 		}
-		uint32_t w[4];
-		memcpy(&w[0], slot + abi->slot_nr_off, 4);
-		for (int a = 0; a < 3; a++)
-			memcpy(&w[a + 1], slot + abi->slot_arg_off[a], 4);
-		do_hcall(vm, w[0], w[1], w[2], w[3]);
+		uint32_t nr, a[4] = {0, 0, 0, 0};
+		memcpy(&nr, slot + abi->slot_nr_off, 4);
+		for (int j = 0; j < 4; j++)
+			if (abi->slot_arg_off[j] != LD_NONE)
+				memcpy(&a[j], slot + abi->slot_arg_off[j], 4);
+		do_hcall(vm, nr, a);
 		__atomic_store_n(&status[i], 0xFF, __ATOMIC_RELEASE);
 	}
 }
@@ -241,6 +254,8 @@ static void drain_async(struct vm *vm)
 static uint32_t arg(const struct guest_regs *r, const struct mon_frame *f, enum abi_reg reg)
 {
 	switch (reg) {
+	case REG_NONE:
+		return 0;
 	case REG_EAX:
 		return f->eax;
 	case REG_EBX:
@@ -260,19 +275,21 @@ void lg_hypercall(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 	struct lguest *lg = &vm->lg;
 	const struct lguest_abi *abi = lg->abi;
 	uint32_t nr = f->eax;
-	uint32_t a1 = arg(r, f, abi->arg_reg[0]);
+	uint32_t a[4];
+	for (int i = 0; i < 4; i++)
+		a[i] = arg(r, f, abi->arg_reg[i]);
 
 	if (!lg->initialized) {
 		if (nr != LHCALL_LGUEST_INIT)
 			guest_kill(vm, "hypercall %u before INIT", nr);
 		else
-			initialize(vm, a1);
+			initialize(vm, a[0]);
 		return;
 	}
 	drain_async(vm);
 	if (vm->dead)
 		return;
-	do_hcall(vm, nr, a1, arg(r, f, abi->arg_reg[1]), arg(r, f, abi->arg_reg[2]));
+	do_hcall(vm, nr, a);
 }
 
 void lg_handle_event(struct vm *vm, struct guest_regs *r, struct mon_frame *f)

@@ -13,14 +13,15 @@
 #include "kvm-glue/monitor.h"
 
 struct vm;
+struct lguest_abi;
 
 struct guest_regs {
 	uint32_t ebx, ecx, edx, esi, edi, ebp;
 	bool dirty; /* set when a handler changed one */
 };
 
-/* Prepare the lguest state for a fresh boot. */
-void lg_init(struct vm *vm, uint32_t boot_pgdir);
+/* Prepare the lguest state for a fresh boot of a generation-`abi` guest. */
+void lg_init(struct vm *vm, uint32_t boot_pgdir, const struct lguest_abi *abi);
 /* An event entered the monitor: a hypercall, a trap to reflect, a kick. */
 void lg_handle_event(struct vm *vm, struct guest_regs *r, struct mon_frame *f);
 /* Before the guest resumes from the monitor: deliver at most one interrupt. */

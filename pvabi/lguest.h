@@ -38,7 +38,8 @@ struct lguest {
 
 	uint32_t ss1, esp1; /* SET_STACK: the ring-3 -> ring-1 stack */
 	unsigned stack_pages;
-	bool ts; /* virtual CR0.TS */
+	bool pae; /* the guest uses PAE page tables (decided before boot) */
+	bool ts;  /* virtual CR0.TS */
 	bool halted;
 
 	/* Virtual interrupts: raised from any thread, consumed by the vCPU. */
@@ -47,7 +48,7 @@ struct lguest {
 	uint64_t clock_deadline_ns;
 
 	/* A NOTIFY met in the async ring postpones the synchronous call. */
-	uint64_t stats_exits, stats_hcalls, stats_irqs, stats_halt_ns;
+	uint64_t stats_exits, stats_hcalls, stats_irqs, stats_halt_ns, stats_vmcall_fixups;
 };
 
 #endif

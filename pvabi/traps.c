@@ -139,6 +139,18 @@ static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 	return true;
 }
 
+/* `cli` at ring 1 (2.6.34+, docs/abi.md §H1.10): cmpxchg8b_emu brackets its
+ * work with pushf/cli/popf, and the reference host simply stepped over the
+ * cli.  Interrupts are virtual here anyway: irq_enabled is the only gate. */
+static bool skip_cli(struct vm *vm, struct mon_frame *f)
+{
+	uint8_t op;
+	if (!mmu_read(&vm->mem, vm->lg.pgdir, f->eip, &op, 1) || op != 0xFA)
+		return false;
+	f->eip += 1;
+	return true;
+}
+
 void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 {
 	unsigned vec = f->vector & 0xFF;
@@ -156,11 +168,17 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 		if (lg->ts)
 			lg_deliver(vm, f, 7, false, 0);
 		return;
+	case 6:
+		if (lg_fix_vmcall(vm, f))
+			return;
+		break;
 	case 8:
 		guest_kill(vm, "double fault at %#x", f->eip);
 		return;
 	case 13:
 		if (f->errcode == 0 && (f->cs & 3) == 1 && emulate_io(vm, r, f))
+			return;
+		if (f->errcode == 0 && (f->cs & 3) == 1 && lg->abi->skip_cli && skip_cli(vm, f))
 			return;
 		break;
 	case 14:
@@ -181,33 +199,65 @@ static bool in_noirq(struct vm *vm, uint32_t eip)
 	return eip >= vm->lg.noirq_start && eip < vm->lg.noirq_end;
 }
 
-/* The lowest pending, unmasked IRQ that may be delivered now; -1 if none. */
-static int pick_irq(struct vm *vm, uint32_t eip)
+/* Why no interrupt goes in right now. */
+enum irq_wait { IRQ_GO, IRQ_NONE, IRQ_NOT_HERE, IRQ_DISABLED };
+
+/* The lowest pending, unmasked IRQ that may be delivered now; -1 if none,
+ * and in *why the reason. */
+static int pick_irq_why(struct vm *vm, uint32_t eip, enum irq_wait *why)
 {
 	struct lguest *lg = &vm->lg;
+	*why = IRQ_NONE;
 	if (!lg->initialized)
 		return -1;
 	uint32_t pending = atomic_load(&lg->pending);
-	if (!pending)
-		return -1;
-	uint32_t blocked, enabled;
-	if (!ld_read32(vm, lg->abi->ld_blocked, &blocked))
+	uint32_t blocked = 0, enabled;
+	if (pending && !ld_read32(vm, lg->abi->ld_blocked, &blocked))
 		return -1;
 	uint32_t cand = pending & ~blocked;
-	if (!cand || in_noirq(vm, eip))
+	if (!cand)
+		return -1;
+	*why = IRQ_NOT_HERE;
+	if (in_noirq(vm, eip))
 		return -1;
 	/* A halted guest takes an interrupt whatever irq_enabled says.  We
 	 * test bit 9 (the reference's "non-zero" test is a known quirk). */
 	if (!lg->halted) {
 		if (!ld_read32(vm, lg->abi->ld_irq_enabled, &enabled))
 			return -1;
-		if (!(enabled & 0x200))
+		if (!(enabled & 0x200)) {
+			*why = IRQ_DISABLED;
 			return -1;
+		}
 	}
 	int irq = __builtin_ctz(cand);
 	if (!(lg->idt[32 + irq].hi & 0x8000))
 		return -1; /* no handler yet: it stays pending */
+	*why = IRQ_GO;
 	return irq;
+}
+
+static int pick_irq(struct vm *vm, uint32_t eip)
+{
+	enum irq_wait why;
+	return pick_irq_why(vm, eip, &why);
+}
+
+/* 2.6.31+ (layouts L2-L4): irq_pending tells a guest that re-enables
+ * interrupts whether to ask for them (SEND_INTERRUPTS).  As the reference:
+ * 0x200 while an interrupt waits only for irq_enabled, 0 once none waits at
+ * all, untouched otherwise.  (2.6.31-4.0 never act on it when they enable
+ * interrupts -- their `testl` is always false -- which is why we look for
+ * deliverable interrupts on every exit and not only on SEND_INTERRUPTS.) */
+static void note_irq_pending(struct vm *vm, enum irq_wait why)
+{
+	unsigned off = vm->lg.abi->ld_irq_pending;
+	if (off == LD_NONE || !vm->lg.initialized)
+		return;
+	if (why == IRQ_DISABLED)
+		ld_write32(vm, off, 0x200);
+	else if (why == IRQ_NONE)
+		ld_write32(vm, off, 0);
 }
 
 bool lg_irq_deliverable(struct vm *vm, uint32_t eip)
@@ -218,7 +268,11 @@ bool lg_irq_deliverable(struct vm *vm, uint32_t eip)
 void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f)
 {
 	struct lguest *lg = &vm->lg;
-	int irq = pick_irq(vm, f->eip);
+	enum irq_wait why;
+	int irq = pick_irq_why(vm, f->eip, &why);
+	if (vm->dead)
+		return;
+	note_irq_pending(vm, why);
 	if (irq < 0 || vm->dead)
 		return;
 	if (lg->halted) {

@@ -11,12 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kvm-glue/vcpu.h"
 #include "pvabi/boot.h"
 #include "pvabi/host.h"
+#include "pvabi/inspect.h"
 #include "src/log.h"
 #include "src/sandbox.h"
 #include "src/signals.h"
@@ -76,6 +79,64 @@ static int cmd_probe(struct options *opt)
 	return EXIT_POWEROFF;
 }
 
+/* Read KERNEL and decide its generation, as `run` does before it boots. */
+static int inspect_kernel(const struct options *opt, uint8_t **kernel, size_t *klen,
+			  struct image_info *info)
+{
+	*kernel = slurp("kernel", opt->kernel, klen);
+	if (!*kernel)
+		return -1;
+	return image_inspect(*kernel, *klen, opt->abi ? abi_by_name(opt->abi) : NULL, opt->pae,
+			     false, info);
+}
+
+static int cmd_inspect(struct options *opt)
+{
+	uint8_t *kernel;
+	size_t klen;
+	struct image_info in;
+	int r = inspect_kernel(opt, &kernel, &klen, &in);
+	if (!kernel)
+		return EXIT_USAGE;
+	const struct lguest_abi *abi = in.gen < GEN_COUNT ? abi_get(in.gen) : NULL;
+	printf("file:        %s (%zu bytes)\n", opt->kernel, klen);
+	if (in.bzimage)
+		printf("format:      bzImage, boot protocol %u.%02u\n", in.protocol >> 8,
+		       in.protocol & 0xFF);
+	else
+		printf("format:      ELF vmlinux\n");
+	printf("compression: %s\n", in.compression ? in.compression : "unknown");
+	printf("version:     %s\n", in.has_version ? in.version : "(none found)");
+	if (in.fp_found)
+		printf("entry:       lguest_entry at offset %#x of the kernel, lguest_data at "
+		       "physical %#x (%s-era pattern)\n",
+		       in.entry_pa, in.lguest_data_pa,
+		       in.fp_first == in.fp_last
+			       ? abi_get(in.fp_first)->name
+			       : (in.fp_last == GEN_G2 ? "G1-G2" : in.fp_last == GEN_G5 ? "G4-G5"
+											  : "G7-G10"));
+	else
+		printf("entry:       %s\n",
+		       in.fp_searched ? "no lguest_entry found" : "not checked (payload not opened)");
+	if (abi)
+		printf("generation:  %s (Linux %s, lguest_data layout %s)%s\n", abi->name,
+		       abi->kernels, abi->layout, opt->abi ? ", from --abi" : "");
+	else
+		printf("generation:  unknown\n");
+	printf("pae:         %s\n",
+	       !in.pae_known ? "unknown" : in.pae ? "yes" : "no");
+	if (abi && abi->vmcall)
+		printf("vmcall:      %u sites rewritten to int $0x1f at load\n", in.vmcall_sites);
+	if (in.note[0])
+		printf("note:        %s\n", in.note);
+	printf("bootable:    %s\n", r == 0 ? "yes" : "no");
+	if (r < 0)
+		log_msg("%s: %s", opt->kernel, in.reason);
+	image_info_free(&in);
+	free(kernel);
+	return r == 0 ? EXIT_POWEROFF : EXIT_USAGE;
+}
+
 static void report(struct vm *vm)
 {
 	switch (vm->exit_code) {
@@ -99,10 +160,11 @@ static void report(struct vm *vm)
 			(double)(vm->end_ns - vm->start_ns) / 1e6);
 	if (vm->opt.verbose)
 		log_msg("%llu monitor exits, %llu hypercalls, %llu interrupts delivered, "
-			"%.3f ms halted",
+			"%.3f ms halted, %llu vmcalls rewritten at run time",
 			(unsigned long long)vm->lg.stats_exits,
 			(unsigned long long)vm->lg.stats_hcalls,
-			(unsigned long long)vm->lg.stats_irqs, (double)vm->lg.stats_halt_ns / 1e6);
+			(unsigned long long)vm->lg.stats_irqs, (double)vm->lg.stats_halt_ns / 1e6,
+			(unsigned long long)vm->lg.stats_vmcall_fixups);
 }
 
 static int cmd_run(struct vm *vm)
@@ -111,14 +173,33 @@ static int cmd_run(struct vm *vm)
 	char err[512];
 	vm->start_ns = now_ns();
 	size_t klen = 0, ilen = 0;
-	uint8_t *initrd = NULL;
-	uint8_t *kernel = slurp("kernel", opt->kernel, &klen);
-	if (!kernel)
+	uint8_t *initrd = NULL, *kernel = NULL;
+	struct image_info info;
+	if (inspect_kernel(opt, &kernel, &klen, &info) < 0) {
+		if (kernel)
+			log_msg("%s: %s", opt->kernel, info.reason);
+		image_info_free(&info);
+		free(kernel);
 		return EXIT_USAGE;
+	}
+	const struct lguest_abi *abi = abi_get(info.gen);
+	if (info.note[0] && !opt->quiet)
+		log_msg("%s: %s", opt->kernel, info.note);
+	LOG_DEBUG(vm, "%s: generation %s (Linux %s)%s", opt->kernel, abi->name, abi->kernels,
+		  info.elf ? ", booting the decompressed kernel" : "");
+	if (info.elf) {
+		/* Boot the rewritten vmlinux instead of the file. */
+		free(kernel);
+		kernel = info.elf;
+		klen = info.elf_len;
+		info.elf = NULL;
+	}
 	if (opt->initrd && !(initrd = slurp("initrd", opt->initrd, &ilen))) {
 		free(kernel);
 		return EXIT_USAGE;
 	}
+	vm->kvm.cpuid_family5 = abi->cpuid_family5;
+	vm->kvm.vmcall_ud = abi->vmcall;
 
 	int code = EXIT_HOST;
 	/* Test the VM we are about to use before trusting it with the guest:
@@ -142,6 +223,8 @@ static int cmd_run(struct vm *vm)
 		code = EXIT_USAGE;
 		goto out;
 	}
+	lg_init(vm, bl.pgdir_gpa, abi);
+	vm->lg.pae = info.pae;
 	/* Devices in command-line order, then the console, last, as the
 	 * Launcher did: the order fixes the guest's device names. */
 	int dev_err = vbus_init(vm);
@@ -150,13 +233,12 @@ static int cmd_run(struct vm *vm)
 		dev_err = d->type == DEV_DISK ? vbus_add_disk(vm, d->path, d->readonly)
 					      : vbus_add_net(vm, d->path, opt->net_ip);
 	}
-	if (dev_err < 0 || vbus_add_console(vm) < 0) {
+	if (dev_err < 0 || vbus_add_console(vm) < 0 || vbus_finish(vm) < 0) {
 		log_msg("%s", vm->exit_reason[0] ? vm->exit_reason : "cannot set up devices");
 		code = vm->exit_code ? (int)vm->exit_code : EXIT_INTERNAL;
 		goto out;
 	}
 	vm->mem.limit = vbus_limit(vm);
-	lg_init(vm, bl.pgdir_gpa);
 	if (kvm_boot_vcpu(vm, bl.entry, bl.pgdir_gpa, err, sizeof(err))) {
 		log_msg("%s", err);
 		code = EXIT_INTERNAL;
@@ -176,7 +258,7 @@ static int cmd_run(struct vm *vm)
 		code = EXIT_INTERNAL;
 		goto out;
 	}
-	if (opt->timeout_s)
+	if (opt->timeout_s && !vm->timeout_deadline)
 		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
 
 	vm->boot_ns = now_ns();
@@ -189,6 +271,69 @@ out:
 	free(kernel);
 	free(initrd);
 	return code;
+}
+
+/* SHUTDOWN(restart): the Launcher re-executed itself, so the guest came back
+ * in a fresh process with fresh RAM and fresh devices on the same disks and
+ * tap.  We do the same with fork(): each boot is a child that sets up,
+ * sandboxes itself and runs; this parent only waits, boots again on a restart
+ * request, and passes on a stop signal.  --timeout spans every boot; a
+ * restart loop ends after --max-reboots with exit 3. */
+static int run_with_reboots(struct vm *vm)
+{
+	struct options *opt = &vm->opt;
+	if (opt->timeout_s)
+		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
+	for (unsigned boots = 0;; boots++) {
+		fflush(NULL);
+		pid_t pid = fork();
+		if (pid < 0) {
+			log_msg("cannot start the guest process: %s", strerror(errno));
+			return EXIT_INTERNAL;
+		}
+		if (pid == 0) {
+			/* Never outlive whoever runs lgkvm. */
+			prctl(PR_SET_PDEATHSIG, SIGTERM);
+			if (getppid() == 1)
+				_exit(EXIT_INTERRUPTED);
+			int code = cmd_run(vm);
+			fflush(NULL);
+			_exit(code);
+		}
+		int status, forwarded = 0;
+		while (waitpid(pid, &status, 0) < 0) {
+			int sig = signals_pending_stop();
+			if (errno != EINTR) {
+				log_msg("waiting for the guest process: %s", strerror(errno));
+				return EXIT_INTERNAL;
+			}
+			if (sig && sig != forwarded) {
+				kill(pid, sig);
+				forwarded = sig;
+			}
+		}
+		if (WIFSIGNALED(status)) {
+			log_msg("the guest process died of signal %d (%s)", WTERMSIG(status),
+				strsignal(WTERMSIG(status)));
+			return EXIT_INTERNAL;
+		}
+		int code = WEXITSTATUS(status);
+		if (code != EXIT_RESTART)
+			return code;
+		if (signals_pending_stop())
+			return EXIT_INTERRUPTED;
+		if (boots >= opt->max_reboots) {
+			log_msg("guest restarted %u times: --max-reboots reached", boots);
+			return EXIT_RESTART;
+		}
+		if (opt->timeout_s && now_ns() >= vm->timeout_deadline) {
+			log_msg("timed out after %u s", opt->timeout_s);
+			return EXIT_TIMEOUT;
+		}
+		if (!opt->quiet)
+			log_msg("restarting the guest (%u of at most %u)", boots + 1,
+				opt->max_reboots);
+	}
 }
 
 int main(int argc, char **argv)
@@ -210,8 +355,12 @@ int main(int argc, char **argv)
 		code = EXIT_POWEROFF;
 	else if (vm->opt.cmd == CMD_PROBE)
 		code = cmd_probe(&vm->opt);
-	else
+	else if (vm->opt.cmd == CMD_INSPECT)
+		code = cmd_inspect(&vm->opt);
+	else if (vm->opt.no_reboot || vm->opt.max_reboots == 0)
 		code = cmd_run(vm);
+	else
+		code = run_with_reboots(vm);
 	free(vm);
 	return code;
 }

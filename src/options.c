@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pvabi/abi.h"
 #include "src/exitcodes.h"
 
 #define MIB	(1024u * 1024u)
@@ -19,10 +20,12 @@
 
 static const char usage_text[] =
 	"usage: lgkvm run [options] KERNEL [-- guest command line]\n"
+	"       lgkvm inspect [--abi GEN] [--pae yes|no] KERNEL\n"
 	"       lgkvm probe [-v]\n"
 	"\n"
-	"Boot an unmodified lguest (Linux 2.6.24, i386) kernel on KVM.\n"
-	"KERNEL is an ELF vmlinux or a bzImage built with CONFIG_LGUEST_GUEST.\n"
+	"Boot an unmodified lguest (Linux 2.6.24-3.19, i386) kernel on KVM.\n"
+	"KERNEL is an ELF vmlinux or a bzImage built with CONFIG_LGUEST_GUEST; its\n"
+	"lguest ABI generation is read from the image (inspect shows what was found).\n"
 	"\n"
 	"Options for run:\n"
 	"  -m, --mem SIZE          guest RAM, e.g. 64M, 1G (default 64M; bare number = MiB)\n"
@@ -36,16 +39,23 @@ static const char usage_text[] =
 	"  -v, --verbose           log every hypercall, trap and interrupt; -vv: every exit\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
 	"      --no-sandbox        no seccomp sandbox around the running guest (debugging)\n"
+	"      --abi GEN           take KERNEL as generation GEN (G1..G7), not detected\n"
+	"      --pae yes|no        whether KERNEL uses PAE page tables, not detected\n"
+	"      --no-reboot         a guest restart ends lgkvm with exit 3\n"
+	"      --max-reboots N     restarts in place before exit 3 (default 5)\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           print the version\n"
 	"\n"
 	"probe checks that this host's KVM can run a 32-bit paged guest at ring 1.\n"
+	"inspect prints format, compression, version, generation, PAE and entry of\n"
+	"KERNEL, and exits 0 if lgkvm can boot it, 2 (with the reason) if not.\n"
 	"\n"
 	"Exit status:\n"
 	"  0  guest powered off           4  guest crashed or panicked\n"
 	"  1  lgkvm internal error        5  guest killed: it broke the lguest ABI\n"
 	"  2  bad usage or kernel image   6  --timeout expired\n"
-	"  3  guest asked to restart      7  no usable KVM (or no 32-bit paging)\n"
+	"  3  guest restart not done      7  no usable KVM (or no 32-bit paging)\n"
+	"     (--no-reboot, --max-reboots)\n"
 	"                                 8  interrupted (signal, or Ctrl-C x3)\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -139,11 +149,17 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"no-sandbox", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"abi", required_argument, NULL, 'A'},
+		{"pae", required_argument, NULL, 'P'},
+		{"no-reboot", no_argument, NULL, 'R'},
+		{"max-reboots", required_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(opt, 0, sizeof(*opt));
 	opt->mem = 64 * MIB;
 	opt->console_log_max = 16 * MIB;
+	opt->pae = -1;
+	opt->max_reboots = OPT_MAX_REBOOTS_DEFAULT;
 
 	if (argc < 2)
 		return usage_error("%s", "missing command (run or probe)");
@@ -160,8 +176,10 @@ int options_parse(struct options *opt, int argc, char **argv)
 		opt->cmd = CMD_RUN;
 	else if (!strcmp(cmd, "probe"))
 		opt->cmd = CMD_PROBE;
+	else if (!strcmp(cmd, "inspect"))
+		opt->cmd = CMD_INSPECT;
 	else
-		return usage_error("unknown command '%s' (expected run or probe)", cmd);
+		return usage_error("unknown command '%s' (expected run, inspect or probe)", cmd);
 
 	optind = 2;
 	int c;
@@ -212,6 +230,30 @@ int options_parse(struct options *opt, int argc, char **argv)
 		case 'S':
 			opt->no_sandbox = true;
 			break;
+		case 'A':
+			if (!abi_by_name(optarg))
+				return usage_error("--abi '%s': expected a generation G0..G10 (see "
+						   "docs/abi.md)",
+						   optarg);
+			opt->abi = optarg;
+			break;
+		case 'P':
+			if (strcmp(optarg, "yes") && strcmp(optarg, "no"))
+				return usage_error("--pae '%s': expected yes or no", optarg);
+			opt->pae = strcmp(optarg, "yes") == 0;
+			break;
+		case 'R':
+			opt->no_reboot = true;
+			break;
+		case 'M': {
+			char *end;
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-' || n > 1000)
+				return usage_error("--max-reboots '%s' must be 0 to 1000", optarg);
+			opt->max_reboots = (unsigned)n;
+			break;
+		}
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

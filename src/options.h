@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum lgkvm_cmd { CMD_RUN = 1, CMD_PROBE = 2 };
+enum lgkvm_cmd { CMD_RUN = 1, CMD_PROBE = 2, CMD_INSPECT = 3 };
+
+#define OPT_MAX_REBOOTS_DEFAULT 5
 
 #define OPT_MAX_DEVICES 8
 
@@ -32,6 +34,10 @@ struct options {
 	struct opt_device devices[OPT_MAX_DEVICES]; /* --disk, --net */
 	unsigned ndevices;
 	const char *net_ip; /* --net-ip ADDR[/PREFIX] for the host side */
+	const char *abi;    /* --abi GEN: the generation, not detected (NULL: detect) */
+	int pae;	    /* --pae yes|no: 1/0; -1 = detect from the image */
+	bool no_reboot;	    /* --no-reboot: a restart request ends lgkvm (exit 3) */
+	unsigned max_reboots; /* --max-reboots N: restarts before exit 3 */
 };
 
 /* Parse argv.  Returns -1 (and prints one sentence) on bad usage, 1 when

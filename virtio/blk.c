@@ -60,6 +60,13 @@
  * status byte, so a request of 126 data segments still fits a 128 ring. */
 #define BLK_F_CAPACITY 0x41
 #define BLK_F_SEG_MAX  0x43
+/* ... and from 2.6.25 (device page v2): virtio feature bits and the offsets
+ * of struct virtio_blk_config. */
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO	     5
+#define VIRTIO_BLK_F_FLUSH   9
+#define BLK_CFG_CAPACITY     0
+#define BLK_CFG_SEG_MAX	     12
 #define BLK_SEG_MAX    (VBUS_QUEUE_NUM - 2)
 
 #define SECTOR_SIZE 512u
@@ -663,9 +670,16 @@ static int disk_record(struct vm *vm, struct blk_dev *d, struct vdev **devp)
 	seg[0] = BLK_SEG_MAX;
 	seg[1] = seg[2] = seg[3] = 0;
 	if (!dev || !(d->q = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)) ||
-	    vbus_add_field(vm, dev, BLK_F_CAPACITY, sizeof(cap), cap) < 0 ||
-	    vbus_add_field(vm, dev, BLK_F_SEG_MAX, sizeof(seg), seg) < 0)
+	    vbus_add_config(vm, dev, BLK_F_CAPACITY, -1, BLK_CFG_CAPACITY, sizeof(cap), cap) < 0 ||
+	    vbus_add_config(vm, dev, BLK_F_SEG_MAX, VIRTIO_BLK_F_SEG_MAX, BLK_CFG_SEG_MAX,
+			    sizeof(seg), seg) < 0)
 		return -1;
+	/* Feature bits exist from 2.6.25 (device page v2): say that flushes
+	 * work (2.6.32+ guests then send them on fsync) and which disks are
+	 * read-only.  v1 has no place for them. */
+	dev->features |= 1u << VIRTIO_BLK_F_FLUSH;
+	if (d->readonly)
+		dev->features |= 1u << VIRTIO_BLK_F_RO;
 	*devp = dev;
 	return 0;
 }

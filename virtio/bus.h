@@ -48,6 +48,11 @@ struct vdev {
 	void (*poll)(struct vm *vm, struct vdev *dev);
 	/* The fds this device wants watched right now (may be none). */
 	int (*pollfds)(struct vm *vm, struct vdev *dev, struct pollfd *fds, int max);
+	/* What the device offers, for the v2 device page (2.6.25+): feature
+	 * bits and a plain config struct.  (v1 wrote TLV fields instead.) */
+	uint32_t features;
+	uint8_t config[32];
+	uint8_t config_len;
 	/* Undo host-side changes and free priv.  Must tolerate a second call. */
 	void (*teardown)(struct vm *vm, struct vdev *dev);
 	void *priv;
@@ -56,6 +61,7 @@ struct vdev {
 struct console_state;
 
 struct vbus {
+	int format;	    /* DEVPAGE_V1 or DEVPAGE_V2 (pvabi/abi.h) */
 	uint64_t page_gpa;  /* device descriptor page (= RAM size) */
 	uint64_t next_gpa;  /* next free page of the device area */
 	uint32_t page_used; /* bytes of the device page used by records */
@@ -67,8 +73,12 @@ struct vbus {
 };
 
 /* Start an empty bus: zero the device page at GPA vm->opt.mem.  Guest memory
- * (vm->mem.base/size) must already be mapped and cover RAM + VBUS_AREA_SIZE. */
+ * (vm->mem.base/size) must already be mapped and cover RAM + VBUS_AREA_SIZE.
+ * The page's format is the guest generation's (vm->lg.abi; v1 without one). */
 int vbus_init(struct vm *vm);
+/* All devices are added: write what the format writes only at the end (the
+ * v2 records).  Returns -1 after one sentence if the page is too small. */
+int vbus_finish(struct vm *vm);
 /* The console: stdin -> guest, guest -> stdout and --console-log. */
 int vbus_add_console(struct vm *vm);
 /* One past the last byte the guest may name: RAM, device page and rings
@@ -104,8 +114,12 @@ void vbus_teardown(struct vm *vm);
  * to the last device.  All return NULL / -1 after printing one sentence on
  * stderr if the page or the device area is full. */
 struct vdev *vbus_add_device(struct vm *vm, uint8_t type, const char *name);
-/* A config field [type][len][value...] appended to dev's record. */
-int vbus_add_field(struct vm *vm, struct vdev *dev, uint8_t type, uint8_t len, const void *val);
+/* One item of device config, in both formats: in a v1 page a field
+ * [v1_type][len][value...] appended to dev's record; in a v2 page `len` bytes
+ * at `offset` of the config struct, with feature bit `feature` offered
+ * (negative: none, the item is always there). */
+int vbus_add_config(struct vm *vm, struct vdev *dev, uint8_t v1_type, int feature, unsigned offset,
+		    uint8_t len, const void *val);
 /* A virtqueue of `num` entries: ring pages from the device area, the next
  * IRQ, and its type-2 field in dev's record. */
 struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num);

@@ -1,4 +1,6 @@
-/* The lguest bus: one page of device descriptions and the rings above it.
+/* The lguest bus: one page of device descriptions and the rings above it
+ * (docs/abi.md §9; the page's two formats are virtio/devpage_v1.c and
+ * virtio/devpage_v2.c).
  *
  * There is no PCI here.  The Launcher puts a single page just past the end of
  * the guest's RAM and writes a little record into it for every device: its
@@ -16,14 +18,15 @@
 
 #include "src/log.h"
 #include "src/vm.h"
+#include "virtio/devpage.h"
 #include "virtio/ring.h"
 
 #define PAGE_SIZE 4096u
 
-/* The virtio config field that describes a virtqueue, and its payload
- * (struct lguest_vqconfig: num u16, irq u16, pfn u32, little-endian). */
-#define VIRTIO_CONFIG_F_VIRTQUEUE 2
-#define VQCONFIG_LEN		  8
+static const struct devpage_ops *fmt(const struct vbus *bus)
+{
+	return bus->format == DEVPAGE_V2 ? &devpage_v2 : &devpage_v1;
+}
 
 /* Setup errors (too many devices, no room) are ours, not the guest's: they
  * get one sentence through log_msg() and the caller gives up.
@@ -32,7 +35,7 @@
  * only raised to cover the rings once they are all allocated, so while we
  * build them we look through a view whose limit is the whole mapping, and we
  * confine ourselves to the device area. */
-static uint8_t *area_ptr(const struct vm *vm, uint64_t gpa, uint64_t len)
+uint8_t *vbus_area_ptr(const struct vm *vm, uint64_t gpa, uint64_t len)
 {
 	struct guestmem host = vm->mem;
 	uint64_t start = vm->bus.page_gpa;
@@ -49,6 +52,7 @@ int vbus_init(struct vm *vm)
 	uint8_t *page;
 
 	memset(bus, 0, sizeof(*bus));
+	bus->format = vm->lg.abi && vm->lg.abi->devpage == DEVPAGE_V2 ? DEVPAGE_V2 : DEVPAGE_V1;
 	bus->page_gpa = vm->opt.mem;
 	bus->next_gpa = vm->opt.mem + PAGE_SIZE;
 	bus->next_irq = 1; /* IRQ 0 is the timer */
@@ -59,7 +63,7 @@ int vbus_init(struct vm *vm)
 			(unsigned long long)vm->opt.mem);
 		return -1;
 	}
-	page = area_ptr(vm, bus->page_gpa, PAGE_SIZE);
+	page = vbus_area_ptr(vm, bus->page_gpa, PAGE_SIZE);
 	if (!page) {
 		log_msg("the device page at %#llx is not mapped",
 			(unsigned long long)bus->page_gpa);
@@ -70,85 +74,47 @@ int vbus_init(struct vm *vm)
 	return 0;
 }
 
-static bool is_last_device(const struct vbus *bus, const struct vdev *dev)
-{
-	return bus->ndevs && dev == &bus->devs[bus->ndevs - 1];
-}
-
-/* Room for `len` more record bytes, always keeping the zero byte after the
- * last record that ends the guest's scan. */
-static bool page_has_room(const struct vbus *bus, unsigned len)
-{
-	return bus->page_used + len < PAGE_SIZE;
-}
-
 struct vdev *vbus_add_device(struct vm *vm, uint8_t type, const char *name)
 {
 	struct vbus *bus = &vm->bus;
 	struct vdev *dev;
-	uint8_t *rec;
 
-	if (bus->ndevs == VBUS_MAX_DEVS || !page_has_room(bus, 3)) {
+	if (bus->ndevs == VBUS_MAX_DEVS) {
 		log_msg("too many devices for the device page (adding %s)", name);
-		return NULL;
-	}
-	rec = area_ptr(vm, bus->page_gpa + bus->page_used, 3);
-	if (!rec) {
-		log_msg("the device page is not mapped");
 		return NULL;
 	}
 	dev = &bus->devs[bus->ndevs++];
 	memset(dev, 0, sizeof(*dev));
 	dev->type = type;
 	dev->name = name;
-	dev->desc_off = bus->page_used;
-	/* [type][config_len][status]: the fields follow and grow config_len. */
-	rec[0] = type;
-	rec[1] = 0;
-	rec[2] = 0;
-	bus->page_used += 3;
+	if (fmt(bus)->add_device(vm, dev) < 0) {
+		bus->ndevs--;
+		return NULL;
+	}
 	return dev;
 }
 
-int vbus_add_field(struct vm *vm, struct vdev *dev, uint8_t type, uint8_t len, const void *val)
+int vbus_add_config(struct vm *vm, struct vdev *dev, uint8_t v1_type, int feature, unsigned offset,
+		    uint8_t len, const void *val)
 {
-	struct vbus *bus = &vm->bus;
-	/* The device is the last one, so its config runs to page_used. */
-	unsigned config_len = bus->page_used - dev->desc_off - 3;
-	uint8_t *rec, *field;
-
-	if (!is_last_device(bus, dev)) {
-		log_msg("%s: config fields can only be added to the last device", dev->name);
-		return -1;
-	}
-	if (config_len + 2u + len > UINT8_MAX || !page_has_room(bus, 2u + len)) {
-		log_msg("%s: no room for another config field", dev->name);
-		return -1;
-	}
-	rec = area_ptr(vm, bus->page_gpa + dev->desc_off, 3);
-	field = area_ptr(vm, bus->page_gpa + bus->page_used, 2u + len);
-	if (!rec || !field) {
-		log_msg("the device page is not mapped");
-		return -1;
-	}
-	field[0] = type;
-	field[1] = len;
-	memcpy(field + 2, val, len);
-	rec[1] = (uint8_t)(config_len + 2u + len);
-	bus->page_used += 2u + len;
-	return 0;
+	return fmt(&vm->bus)->add_config(vm, dev, v1_type, feature, offset, len, val);
 }
 
-static void put_le16(uint8_t *p, uint16_t v)
+int vbus_finish(struct vm *vm)
+{
+	return fmt(&vm->bus)->finish(vm);
+}
+
+void vbus_put_le16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;
 	p[1] = (uint8_t)(v >> 8);
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
+void vbus_put_le32(uint8_t *p, uint32_t v)
 {
-	put_le16(p, (uint16_t)v);
-	put_le16(p + 2, (uint16_t)(v >> 16));
+	vbus_put_le16(p, (uint16_t)v);
+	vbus_put_le16(p + 2, (uint16_t)(v >> 16));
 }
 
 /* Is there room for one more queue of `bytes` ring bytes? */
@@ -165,7 +131,7 @@ static bool queue_fits(const struct vm *vm, const struct vdev *dev, uint64_t byt
 		log_msg("%s: out of interrupt lines for virtqueues", dev->name);
 		return false;
 	}
-	if (!area_ptr(vm, bus->next_gpa, bytes)) {
+	if (!vbus_area_ptr(vm, bus->next_gpa, bytes)) {
 		log_msg("%s: not enough memory for devices (the device area is %u KiB)", dev->name,
 			VBUS_AREA_SIZE / 1024);
 		return false;
@@ -177,7 +143,6 @@ struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num)
 {
 	struct vbus *bus = &vm->bus;
 	uint64_t bytes = ((uint64_t)vring_size(num) + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-	uint8_t cfg[VQCONFIG_LEN];
 	struct vqueue *q;
 
 	/* The guest refuses a ring whose size is not a power of two. */
@@ -188,30 +153,28 @@ struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num)
 	if (!queue_fits(vm, dev, bytes))
 		return NULL;
 
-	put_le16(cfg, num);
-	put_le16(cfg + 2, (uint16_t)bus->next_irq);
-	put_le32(cfg + 4, (uint32_t)(bus->next_gpa / PAGE_SIZE));
-	if (vbus_add_field(vm, dev, VIRTIO_CONFIG_F_VIRTQUEUE, VQCONFIG_LEN, cfg) < 0)
-		return NULL;
-
 	q = &bus->queues[bus->nqueues];
 	memset(q, 0, sizeof(*q));
-	q->id = bus->nqueues++;
 	q->num = num;
-	q->irq = (uint8_t)bus->next_irq++;
+	q->irq = (uint8_t)bus->next_irq;
 	q->gpa = (uint32_t)bus->next_gpa;
 	q->dev = dev;
 	q->index = dev->nq;
+	if (fmt(bus)->add_queue(vm, dev, q) < 0)
+		return NULL;
+	q->id = bus->nqueues++;
+	bus->next_irq++;
 	dev->q[dev->nq++] = q;
 	/* Both indices start at zero and no flags are set: a fresh ring. */
-	memset(area_ptr(vm, bus->next_gpa, bytes), 0, bytes);
+	memset(vbus_area_ptr(vm, bus->next_gpa, bytes), 0, bytes);
 	bus->next_gpa += bytes;
 	return q;
 }
 
 uint8_t vbus_status(const struct vm *vm, const struct vdev *dev)
 {
-	const uint8_t *s = gm_ptr(&vm->mem, vm->bus.page_gpa + dev->desc_off + 2, 1);
+	const uint8_t *s =
+		gm_ptr(&vm->mem, vm->bus.page_gpa + dev->desc_off + fmt(&vm->bus)->status_off, 1);
 
 	return s ? __atomic_load_n(s, __ATOMIC_RELAXED) : 0;
 }
@@ -224,9 +187,45 @@ uint64_t vbus_limit(const struct vm *vm)
 	return vm->bus.next_gpa;
 }
 
+/* A device record's address in a v2 page (2.6.25+): the guest wrote its
+ * status byte and tells us.  Zero is a reset: the driver gave the device up
+ * (or is about to start afresh), and its rings start over from index 0.
+ * Any other status needs nothing: queues run from their first kick, and we
+ * never wait for DRIVER_OK (3.1+ guests kick before they set it). */
+static bool status_notify(struct vm *vm, uint32_t gpa)
+{
+	struct vbus *bus = &vm->bus;
+
+	if (bus->format != DEVPAGE_V2 || gpa < bus->page_gpa ||
+	    gpa >= bus->page_gpa + PAGE_SIZE)
+		return false;
+	for (unsigned i = 0; i < bus->ndevs; i++) {
+		struct vdev *dev = &bus->devs[i];
+		if (gpa != bus->page_gpa + dev->desc_off)
+			continue;
+		if (vbus_status(vm, dev) != 0)
+			return true;
+		for (unsigned n = 0; n < dev->nq; n++) {
+			struct vqueue *q = dev->q[n];
+			uint64_t bytes = ((uint64_t)vring_size(q->num) + PAGE_SIZE - 1) &
+					 ~(uint64_t)(PAGE_SIZE - 1);
+			uint8_t *ring = vbus_area_ptr(vm, q->gpa, bytes);
+			if (ring)
+				memset(ring, 0, bytes);
+			q->last_avail = q->last_used = 0;
+		}
+		LOG_DEBUG(vm, "%s: reset by the guest", dev->name);
+		return true;
+	}
+	return false;
+}
+
 bool vbus_notify(struct vm *vm, uint32_t gpa)
 {
 	struct vbus *bus = &vm->bus;
+
+	if (status_notify(vm, gpa))
+		return true;
 
 	/* The guest sends pfn * 4096; like the reference we compare page
 	 * frames, taken from our own records, never from the page. */

@@ -75,6 +75,7 @@
 
 #define VIRTIO_ID_NET 1
 #define NET_F_MAC     0x41 /* VIRTIO_CONFIG_NET_MAC_F: 6 bytes */
+#define VIRTIO_NET_F_MAC 5 /* device page v2: the MAC at config offset 0 */
 
 /* Two guards for a race in the 2.6.24 driver (see rx_thread()). */
 #define RX_HOLD_NS  (10ull * 1000000)  /* after the receive queue comes to life */
@@ -457,7 +458,7 @@ int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *wha
 	dev = vbus_add_device(vm, VIRTIO_ID_NET, "net");
 	if (!dev || !(nd->rx = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)) ||
 	    !(nd->tx = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)) ||
-	    vbus_add_field(vm, dev, NET_F_MAC, 6, mac) < 0)
+	    vbus_add_config(vm, dev, NET_F_MAC, VIRTIO_NET_F_MAC, 0, 6, mac) < 0)
 		goto fail;
 	if (rx_thread_start(vm, nd) < 0)
 		goto fail;

@@ -71,6 +71,7 @@ struct fake {
 	uint64_t dirty;	       /* guest memory below this may be non-zero */
 	int in_w;	       /* write end of the pipe that is the console's stdin */
 	const char *violation; /* set by fake_check() */
+	const struct lguest_abi *abi; /* the generation to play (NULL: G1) */
 };
 
 /* The input. */
@@ -170,14 +171,16 @@ static inline void fake_reset(struct fake *fk)
 	/* lguest_data at its usual place, statically initialised as Linux's is
 	 * (all async slots free, syscall vector 0x80, a kernel at 3 GiB, a
 	 * no-interrupt window), so that INIT can succeed. */
-	memset(fk->mem + FAKE_LDATA + 0x14, 0xFF, 64);
-	fake_write32(fk, FAKE_LDATA + 0x004, 1);
-	fake_write32(fk, FAKE_LDATA + 0x460, 0x100100);
-	fake_write32(fk, FAKE_LDATA + 0x464, 0x100110);
-	fake_write32(fk, FAKE_LDATA + 0x468, 0xC0000000u);
-	fake_write32(fk, FAKE_LDATA + 0x46C, 0x80);
+	const struct lguest_abi *abi = fk->abi ? fk->abi : abi_get(GEN_G1);
+	memset(fk->mem + FAKE_LDATA + abi->ring_status_off, 0xFF, 64);
+	fake_write32(fk, FAKE_LDATA + abi->ld_blocked, 1);
+	fake_write32(fk, FAKE_LDATA + abi->ld_noirq_start, 0x100100);
+	fake_write32(fk, FAKE_LDATA + abi->ld_noirq_end, 0x100110);
+	fake_write32(fk, FAKE_LDATA + abi->ld_kernel_address, 0xC0000000u);
+	fake_write32(fk, FAKE_LDATA + abi->ld_syscall_vec, 0x80);
 
-	if (vbus_init(vm) < 0 || vbus_add_console(vm) < 0) {
+	lg_init(vm, FAKE_PGDIR, abi);
+	if (vbus_init(vm) < 0 || vbus_add_console(vm) < 0 || vbus_finish(vm) < 0) {
 		fprintf(stderr, "fake_vcpu: cannot set up the bus\n");
 		abort();
 	}
@@ -185,7 +188,6 @@ static inline void fake_reset(struct fake *fk)
 	/* Everything past the limit is off-limits to the host too. */
 	FAKE_POISON(fk->mem + vm->mem.limit, FAKE_MEM_SIZE - vm->mem.limit);
 	fk->dirty = vm->mem.limit;
-	lg_init(vm, FAKE_PGDIR);
 	fk->fake_now = now_ns();
 	fk->violation = NULL;
 }
@@ -385,7 +387,7 @@ static inline void fake_hcall(struct fake *fk, uint32_t nr, uint32_t a1, uint32_
 	struct vm *vm = fk->vm;
 	struct mon_frame *f = monitor_frame(&vm->kvm.mon);
 	struct guest_regs g = {0};
-	const uint32_t a[3] = {a1, a2, a3};
+	const uint32_t a[4] = {a1, a2, a3, a1 ^ a2};
 
 	*f = (struct mon_frame){
 		.vector = 0x1F,
@@ -396,8 +398,10 @@ static inline void fake_hcall(struct fake *fk, uint32_t nr, uint32_t a1, uint32_
 		.esp = 0x3F000,
 		.ss = SEL_KERNEL_DS,
 	};
-	for (unsigned i = 0; i < 3; i++) {
+	for (unsigned i = 0; i < 4; i++) {
 		switch (vm->lg.abi->arg_reg[i]) {
+		case REG_NONE:
+			break;
 		case REG_EAX:
 			f->eax = a[i];
 			break;
@@ -492,7 +496,8 @@ static inline bool fake_step(struct fake *fk, struct fake_rd *r)
 		if (at + abi->ring_slot_size <= limit && st < limit) {
 			memcpy(fk->mem + at + abi->slot_nr_off, &nr, 4);
 			for (unsigned i = 0; i < 3; i++)
-				memcpy(fk->mem + at + abi->slot_arg_off[i], &a[i], 4);
+				if (abi->slot_arg_off[i] != LD_NONE)
+					memcpy(fk->mem + at + abi->slot_arg_off[i], &a[i], 4);
 			fk->mem[st] = status;
 		}
 		break;

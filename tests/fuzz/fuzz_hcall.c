@@ -47,6 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fake_rd r = {data, size};
 
+	/* The first byte picks the generation: every served ABI gets fuzzed. */
+	fk.abi = abi_get(GEN_G1 + (size ? data[0] % (GEN_G7 - GEN_G1 + 1) : 0));
 	fake_reset(&fk);
 	for (unsigned n = 0; n < FAKE_MAX_OPS && fake_step(&fk, &r); n++)
 		;

@@ -669,8 +669,8 @@ static void test_device_page_full(void **state)
 	dev = vbus_add_device(f->vm, 2, "block");
 	assert_non_null(dev);
 	/* 255 config bytes at most per device. */
-	assert_int_equal(vbus_add_field(f->vm, dev, 0x41, 200, big), 0);
-	assert_int_equal(vbus_add_field(f->vm, dev, 0x42, 60, big), -1);
+	assert_int_equal(vbus_add_config(f->vm, dev, 0x41, -1, 0, 200, big), 0);
+	assert_int_equal(vbus_add_config(f->vm, dev, 0x42, -1, 0, 60, big), -1);
 	/* Queues until the interrupt lines run out: 31 of them (0 is the timer). */
 	for (unsigned d = 0; d < 10; d++) {
 		net = vbus_add_device(f->vm, 1, "net");
@@ -682,7 +682,7 @@ static void test_device_page_full(void **state)
 	assert_int_equal(f->vm->bus.queues[30].irq, 31);
 	assert_int_equal(vbus_limit(f->vm), RAM + 4096 + 31 * 8192);
 	/* Fields and queues only go on the last device; sizes are powers of two. */
-	assert_int_equal(vbus_add_field(f->vm, dev, 0x41, 1, big), -1);
+	assert_int_equal(vbus_add_config(f->vm, dev, 0x41, -1, 0, 1, big), -1);
 	assert_null(vbus_add_queue(f->vm, net, 100));
 }
 

@@ -143,7 +143,7 @@ void fail(const char *fmt, ...)
 	va_end(ap);
 	snprintf(msg, sizeof(msg), "FAIL: %s: %s", test_name, detail);
 	for (;;)
-		hcall(LHCALL_CRASH, (uint32_t)msg, 0, 0);
+		hcall(LHCALL_CRASH, (uint32_t)msg, LGUEST_SHUTDOWN_POWEROFF, 0);
 }
 
 void pass(void)

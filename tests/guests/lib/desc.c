@@ -23,5 +23,11 @@ void gdt_fill_linux(uint64_t gdt[GDT_ENTRIES])
 
 void gdt_load(const uint64_t *gdt, uint32_t count)
 {
+#if GEN_GDT_ENTRY
+	/* 2.6.30+ send the GDT one entry at a time (§H1.1). */
+	for (uint32_t i = 0; i < count; i++)
+		hcall(LHCALL_LOAD_GDT_ENTRY, i, (uint32_t)gdt[i], (uint32_t)(gdt[i] >> 32));
+#else
 	hcall(LHCALL_LOAD_GDT, (uint32_t)gdt, count, 0);
+#endif
 }

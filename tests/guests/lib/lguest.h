@@ -1,13 +1,38 @@
-/* The lguest 2.6.24 guest ABI as our test guests see it.
+/* The lguest guest ABI as our test guests see it.
  *
- * Everything here is restated from shared/lguest-abi.md (section numbers in
- * the comments); offsets are checked at compile time so that a typo in this
- * header cannot make a guest "pass" against a host that agrees with the typo. */
+ * Everything here is restated from docs/abi.md (section numbers in the
+ * comments); offsets are checked at compile time so that a typo in this
+ * header cannot make a guest "pass" against a host that agrees with the typo.
+ *
+ * A guest speaks one generation (docs/abi.md §H1), chosen when it is
+ * compiled: LGUEST_GEN is 1 (2.6.24) unless the build says otherwise
+ * (guests.mk builds the per-generation guests with -DLGUEST_GEN=2..7).  The
+ * differences are spelt out here, with the same names the host's tables use,
+ * and nowhere else in the guest library. */
 #ifndef GUEST_LGUEST_H
 #define GUEST_LGUEST_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifndef LGUEST_GEN
+#define LGUEST_GEN 1
+#endif
+#if LGUEST_GEN < 1 || LGUEST_GEN > 7
+#error "test guests speak generations G1 to G7"
+#endif
+/* What changed, and when (docs/abi.md §H1). */
+#define GEN_SHUTDOWN	    (LGUEST_GEN >= 2) /* CRASH(2) became SHUTDOWN(msg, 1|2) */
+#define GEN_DEVPAGE_V2	    (LGUEST_GEN >= 2) /* feature bits and config structs */
+#define GEN_HOST_PREMAP	    (LGUEST_GEN >= 3 && LGUEST_GEN <= 6) /* RAM at PAGE_OFFSET */
+#define GEN_EBX_ARGS	    (LGUEST_GEN >= 4) /* EBX, ECX, EDX(, ESI) */
+#define GEN_VMCALL	    (LGUEST_GEN == 4 || LGUEST_GEN == 5) /* every hypercall */
+#define GEN_GDT_ENTRY	    (LGUEST_GEN >= 4) /* LOAD_GDT_ENTRY, no LOAD_GDT */
+#define GEN_LAYOUT_L2	    (LGUEST_GEN >= 5) /* irq_pending, 20-byte ring slots */
+#define GEN_SEND_INTERRUPTS (LGUEST_GEN >= 5)
+#define GEN_SKIP_CLI	    (LGUEST_GEN >= 6)
+#define GEN_HAS_PGDIR	    (LGUEST_GEN <= 6) /* layout L3 (3.1+) dropped it */
+#define GEN_LINEAR	    (LGUEST_GEN >= 7) /* no boot tables reported */
 
 /* Hypercall numbers (§3.4).  11-13 and >= 18 are unassigned and kill. */
 #define LHCALL_FLUSH_ASYNC    0
@@ -25,6 +50,11 @@
 #define LHCALL_SET_PMD	      15
 #define LHCALL_LOAD_TLS	      16
 #define LHCALL_NOTIFY	      17
+#define LHCALL_LOAD_GDT_ENTRY 18 /* 2.6.30+ */
+#define LHCALL_SEND_INTERRUPTS 19 /* 2.6.31+ */
+#define LHCALL_SHUTDOWN	      2 /* 2.6.25+: CRASH's number */
+#define LGUEST_SHUTDOWN_POWEROFF 1
+#define LGUEST_SHUTDOWN_RESTART	 2
 
 #define LGUEST_TRAP_ENTRY 0x1f /* int $0x1f is the hypercall (§3.1) */
 #define LGUEST_IRQS	  32   /* IRQ n arrives on vector 32 + n (§5.1) */
@@ -45,6 +75,7 @@
 #define LGUEST_RESERVE_MEM   0x00400000u /* what INIT must report (§3.3) */
 #define LGUEST_SWITCHER_ADDR 0xFFC00000u
 
+#if LGUEST_GEN <= 3
 /* One queued hypercall.  The member order mirrors the host's register block
  * (EAX, EBX, ECX, EDX), which is why arg1 comes last (§3.6). */
 struct hcall_args {
@@ -53,6 +84,17 @@ struct hcall_args {
 	uint32_t arg3;
 	uint32_t arg1;
 };
+#elif LGUEST_GEN == 4
+/* 2.6.30: in order (§H1.2). */
+struct hcall_args {
+	uint32_t nr, arg1, arg2, arg3;
+};
+#else
+/* 2.6.31+: a fourth argument (§H1.2). */
+struct hcall_args {
+	uint32_t nr, arg1, arg2, arg3, arg4;
+};
+#endif
 
 /* The page shared with the host (§4).  Fields the host writes behind the
  * compiler's back are volatile. */
@@ -64,11 +106,16 @@ struct lguest_data {
 		int32_t tv_sec;
 		int32_t tv_nsec;
 	} time;
+#if GEN_LAYOUT_L2
+	volatile int32_t irq_pending; /* host: 0x200 = an IRQ waits for irq_enabled */
+#endif
 	volatile uint8_t hcall_status[LHCALL_RING_SIZE]; /* 0xFF = free/done */
 	struct hcall_args hcalls[LHCALL_RING_SIZE];
 	volatile uint32_t reserve_mem; /* host -> guest at INIT */
 	volatile uint32_t tsc_khz;
+#if GEN_HAS_PGDIR
 	volatile uint32_t pgdir;
+#endif
 	uint32_t noirq_start; /* guest -> host, read at INIT */
 	uint32_t noirq_end;
 	uint32_t kernel_address;
@@ -79,6 +126,7 @@ _Static_assert(offsetof(struct lguest_data, irq_enabled) == 0x000, "irq_enabled"
 _Static_assert(offsetof(struct lguest_data, blocked_interrupts) == 0x004, "blocked");
 _Static_assert(offsetof(struct lguest_data, cr2) == 0x008, "cr2");
 _Static_assert(offsetof(struct lguest_data, time) == 0x00C, "time");
+#if !GEN_LAYOUT_L2 /* L1: 2.6.24-2.6.30 (§4, §H1.3) */
 _Static_assert(offsetof(struct lguest_data, hcall_status) == 0x014, "hcall_status");
 _Static_assert(offsetof(struct lguest_data, hcalls) == 0x054, "hcalls");
 _Static_assert(offsetof(struct lguest_data, reserve_mem) == 0x454, "reserve_mem");
@@ -90,16 +138,52 @@ _Static_assert(offsetof(struct lguest_data, kernel_address) == 0x468, "kernel_ad
 _Static_assert(offsetof(struct lguest_data, syscall_vec) == 0x46C, "syscall_vec");
 _Static_assert(sizeof(struct lguest_data) == 1136, "lguest_data is 1136 bytes");
 _Static_assert(sizeof(struct hcall_args) == 16, "ring entry is 16 bytes");
+#elif GEN_HAS_PGDIR /* L2: 2.6.31-3.0 */
+_Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
+_Static_assert(offsetof(struct lguest_data, hcall_status) == 24, "hcall_status");
+_Static_assert(offsetof(struct lguest_data, hcalls) == 88, "hcalls");
+_Static_assert(offsetof(struct lguest_data, reserve_mem) == 1368, "reserve_mem");
+_Static_assert(offsetof(struct lguest_data, pgdir) == 1376, "pgdir");
+_Static_assert(offsetof(struct lguest_data, kernel_address) == 1388, "kernel_address");
+_Static_assert(sizeof(struct lguest_data) == 1396, "lguest_data is 1396 bytes");
+_Static_assert(sizeof(struct hcall_args) == 20, "ring entry is 20 bytes");
+#else /* L3: 3.1-4.0 */
+_Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
+_Static_assert(offsetof(struct lguest_data, noirq_start) == 1376, "noirq_start");
+_Static_assert(offsetof(struct lguest_data, kernel_address) == 1384, "kernel_address");
+_Static_assert(sizeof(struct lguest_data) == 1392, "lguest_data is 1392 bytes");
+#endif
 
 /* Our one instance (lib/runtime.c), statically initialised like Linux's. */
 extern struct lguest_data lguest_data;
 
-/* The hypercall: EAX = number, EDX/EBX/ECX = arguments; only EAX may change
- * (§3.1).  The memory clobber matters: the host reads and writes our memory. */
+/* The hypercall: EAX = number, the arguments in the generation's registers;
+ * only EAX may change (§3.1, §H1.2).  The memory clobber matters: the host
+ * reads and writes our memory.  2.6.30-2.6.33 trap with `vmcall`, which the
+ * host rewrites to `int $0x1f; nop` before we run (§H4.1). */
+#if GEN_VMCALL
+#define LGUEST_TRAP_INSN "vmcall"
+#else
+#define LGUEST_TRAP_INSN "int $0x1f"
+#endif
+static inline uint32_t hcall4(uint32_t nr, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4)
+{
+#if !GEN_EBX_ARGS
+	(void)a4;
+	__asm__ volatile(LGUEST_TRAP_INSN : "+a"(nr) : "d"(a1), "b"(a2), "c"(a3) : "memory");
+#elif !GEN_LAYOUT_L2
+	(void)a4;
+	__asm__ volatile(LGUEST_TRAP_INSN : "+a"(nr) : "b"(a1), "c"(a2), "d"(a3) : "memory");
+#else
+	__asm__ volatile(LGUEST_TRAP_INSN : "+a"(nr) : "b"(a1), "c"(a2), "d"(a3), "S"(a4)
+			 : "memory");
+#endif
+	return nr;
+}
+
 static inline uint32_t hcall(uint32_t nr, uint32_t a1, uint32_t a2, uint32_t a3)
 {
-	__asm__ volatile("int $0x1f" : "+a"(nr) : "d"(a1), "b"(a2), "c"(a3) : "memory");
-	return nr;
+	return hcall4(nr, a1, a2, a3, 0);
 }
 
 /* Zero page (struct boot_params at GPA 0) offsets, §2.3. */

@@ -66,7 +66,7 @@ void power_off(void)
 	/* Exactly what Linux's lguest_power_off sends (§11.1). */
 	static const char msg[128] = "Power down";
 	for (;;)
-		hcall(LHCALL_CRASH, (uint32_t)msg, 0, 0);
+		hcall(LHCALL_CRASH, (uint32_t)msg, LGUEST_SHUTDOWN_POWEROFF, 0);
 }
 
 void returned_from_test_main(void);

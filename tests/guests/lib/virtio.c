@@ -39,25 +39,82 @@ void virtio_init(void)
 	lguest_data.blocked_interrupts = 0; /* the timer too: vq_wait uses it */
 }
 
+#if GEN_DEVPAGE_V2
+#define REC_HDR	   5
+#define REC_STATUS 4
+static uint32_t rec_len(volatile uint8_t *r)
+{
+	return REC_HDR + 8u * r[1] + 2u * r[2] + r[3];
+}
+#else
+#define REC_HDR	   3
+#define REC_STATUS 2
+static uint32_t rec_len(volatile uint8_t *r)
+{
+	return REC_HDR + r[1];
+}
+#endif
+
 void virtio_find(uint8_t type, unsigned nth, struct vdev *d)
 {
 	volatile uint8_t *page = (volatile uint8_t *)WINDOW;
 	uint32_t off = 0;
 
-	while (off + 3 <= PAGE_SIZE && page[off]) {
-		uint8_t clen = page[off + 1];
+	while (off + REC_HDR <= PAGE_SIZE && page[off]) {
+		uint32_t len = rec_len(page + off);
 
-		CHECK(off + 3 + clen <= PAGE_SIZE, "device record at %u overruns the page", off);
+		CHECK(off + len <= PAGE_SIZE, "device record at %u overruns the page", off);
 		if (page[off] == type && nth-- == 0) {
 			d->rec = page + off;
+			d->gpa = dev_gpa + off;
+			d->next_vq = 0;
+#if GEN_DEVPAGE_V2
+			/* As register_virtio_device: reset first (status 0 and a
+			 * NOTIFY of the record, §H4 item 2), then acknowledge. */
+			d->rec[REC_STATUS] = 0;
+			hcall(LHCALL_NOTIFY, d->gpa, 0, 0);
+#endif
 			virtio_status(d, VIRTIO_STATUS_ACK | VIRTIO_STATUS_DRIVER);
 			return;
 		}
-		off += 3 + clen;
+		off += len;
 	}
 	fail("no device of type %u on the device page", type);
 }
 
+#if GEN_DEVPAGE_V2
+int virtio_config(struct vdev *d, uint8_t type, void *val, uint8_t len)
+{
+	/* The 2.6.24 TLV types, as feature bit and config offset (§H1.7). */
+	int feature = -1, flen = 0;
+	unsigned off = 0;
+	switch (d->rec[0] << 8 | type) {
+	case VIRTIO_ID_BLOCK << 8 | 0x41: /* capacity: always there */
+		flen = 8;
+		break;
+	case VIRTIO_ID_BLOCK << 8 | 0x43: /* SEG_MAX */
+		feature = 2, off = 12, flen = 4;
+		break;
+	case VIRTIO_ID_NET << 8 | 0x41: /* MAC */
+		feature = 5, off = 0, flen = 6;
+		break;
+	default:
+		return -1;
+	}
+	volatile uint8_t *feat = d->rec + REC_HDR + 8u * d->rec[1];
+	unsigned fbytes = d->rec[2];
+	volatile uint8_t *cfg = feat + 2 * fbytes;
+	if (feature >= 0) {
+		if ((unsigned)feature / 8 >= fbytes || !(feat[feature / 8] & (1u << (feature % 8))))
+			return -1;
+		feat[fbytes + feature / 8] |= (uint8_t)(1u << (feature % 8)); /* ack */
+	}
+	CHECK(off + flen <= d->rec[3], "config item at %u overruns the record", off);
+	for (int j = 0; j < flen && j < len; j++)
+		((uint8_t *)val)[j] = cfg[off + j];
+	return flen;
+}
+#else
 int virtio_config(struct vdev *d, uint8_t type, void *val, uint8_t len)
 {
 	volatile uint8_t *cfg = d->rec + 3;
@@ -76,10 +133,15 @@ int virtio_config(struct vdev *d, uint8_t type, void *val, uint8_t len)
 	}
 	return -1;
 }
+#endif
 
 void virtio_status(struct vdev *d, uint8_t bits)
 {
-	d->rec[2] |= bits;
+	d->rec[REC_STATUS] |= bits;
+#if GEN_DEVPAGE_V2
+	/* 2.6.26+ tell the host about every status change (§H1.7). */
+	hcall(LHCALL_NOTIFY, d->gpa, 0, 0);
+#endif
 }
 
 static uint32_t used_offset(uint32_t num)
@@ -89,7 +151,17 @@ static uint32_t used_offset(uint32_t num)
 
 void vq_find(struct vdev *d, struct vq *q, const char *what)
 {
+#if GEN_DEVPAGE_V2
+	CHECK(d->next_vq < d->rec[1], "%s queue: the device has only %u", what, d->rec[1]);
+	volatile uint8_t *c = d->rec + REC_HDR + 8u * d->next_vq++;
+	q->cfg.num = (uint16_t)(c[0] | c[1] << 8);
+	q->cfg.irq = (uint16_t)(c[2] | c[3] << 8);
+	q->cfg.pfn = (uint32_t)c[4] | (uint32_t)c[5] << 8 | (uint32_t)c[6] << 16 |
+		     (uint32_t)c[7] << 24;
+	int len = 8;
+#else
 	int len = virtio_config(d, VIRTIO_CONFIG_F_VIRTQUEUE, &q->cfg, sizeof(q->cfg));
+#endif
 	uint32_t num = q->cfg.num;
 
 	CHECK(len == sizeof(q->cfg), "%s queue: field of length %d", what, len);

@@ -20,9 +20,13 @@ struct vq {
 	uint16_t next_desc;	  /* descriptors are handed out round-robin */
 };
 
-/* A device's record in the device page. */
+/* A device's record in the device page: v1 [type][config_len][status]
+ * [config...] (§9.2); v2 (2.6.25+) [type][num_vq][feature_len][config_len]
+ * [status], the vqconfigs, host features, guest acks, config (§H1.7). */
 struct vdev {
-	volatile uint8_t *rec; /* [type][config_len][status][config...] */
+	volatile uint8_t *rec;
+	uint32_t gpa;	   /* the record's guest-physical address (v2 notifies) */
+	unsigned next_vq;  /* v2: the next vqconfig vq_find takes */
 };
 
 /* One buffer of a chain. */
@@ -39,7 +43,9 @@ void virtio_init(void);
 void virtio_find(uint8_t type, unsigned nth, struct vdev *d);
 /* Config field `type`: copy up to `len` bytes of its value to `val` and
  * mark it used (type |= 0x80) as lg_find does.  Returns the field's own
- * length, or -1 if it has none. */
+ * length, or -1 if it has none.  On a v2 page the 2.6.24 field types of the
+ * block and net devices are looked up as the feature bit and config offset
+ * that replaced them, and the feature is acknowledged. */
 int virtio_config(struct vdev *d, uint8_t type, void *val, uint8_t len);
 /* OR bits into the status byte (§9.4). */
 void virtio_status(struct vdev *d, uint8_t bits);

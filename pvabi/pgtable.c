@@ -1,0 +1,96 @@
+/* Page tables: the hypercalls that stand in for `mov %cr3` and `invlpg`, and
+ * the mappings each generation expects to find when it starts
+ * (docs/abi.md §7 and §H1.4).
+ *
+ * The hardware walks the guest's own tables (nested paging or KVM's shadow
+ * MMU), so unlike the reference host we keep no shadow of our own: a SET_PTE
+ * or SET_PMD is only news that a translation went stale, and the answer is a
+ * TLB flush done by the monitor on its way back to the guest.  What we must
+ * still do ourselves is keep the monitor mapped in every directory the guest
+ * runs on, and hand each generation the boot mappings its lguest_entry
+ * assumes. */
+#include "pvabi/internal.h"
+#include "pvabi/mmu.h"
+#include "src/log.h"
+#include "src/vm.h"
+
+#define PDE_MONITOR 1023u /* the slot that maps MON_GVA: the top 4 MiB */
+
+void lg_flush_tlb(struct vm *vm)
+{
+	monitor_load_cr3(&vm->kvm.mon, vm->lg.pgdir);
+}
+
+/* LHCALL_NEW_PGTABLE: the guest's `mov %cr3`.  Every directory the guest
+ * runs on must carry the monitor in its top slot: write it now, as the
+ * reference host forced slot 1023 of its shadow.  The guest reserved that
+ * slot (reserve_mem); it never looks. */
+void lg_new_pgtable(struct vm *vm, uint32_t pgdir)
+{
+	if ((pgdir & 0xFFF) ||
+	    !gm_write32(&vm->mem, (uint64_t)pgdir + PDE_MONITOR * 4, monitor_pde())) {
+		guest_kill(vm, "bad page directory %#x", pgdir);
+		return;
+	}
+	vm->lg.pgdir = pgdir;
+	lg_flush_tlb(vm);
+}
+
+/* LHCALL_SET_PTE(pgdir, va, pte_lo[, pte_hi]): the guest already wrote the
+ * entry; `va` says which translation went stale. */
+void lg_set_pte(struct vm *vm, uint32_t pgdir, uint32_t va)
+{
+	struct lguest *lg = &vm->lg;
+
+	if (va >= MON_GVA) {
+		guest_kill(vm, "attempt to access switcher pages (SET_PTE %#x)", va);
+		return;
+	}
+	if (pgdir == lg->pgdir || va >= lg->kernel_address)
+		lg_flush_tlb(vm);
+}
+
+/* LHCALL_SET_PMD (SET_PGD from 2.6.31; same wire format without PAE):
+ * (directory page, index).  The monitor's slot is not the guest's to change;
+ * re-assert it in case the guest wrote over it, then flush. */
+void lg_set_pmd(struct vm *vm, uint32_t page, uint32_t idx)
+{
+	struct lguest *lg = &vm->lg;
+
+	if (idx >= PDE_MONITOR) {
+		if (idx == PDE_MONITOR && (page & ~0xFFFu) == lg->pgdir)
+			gm_write32(&vm->mem, (uint64_t)lg->pgdir + PDE_MONITOR * 4, monitor_pde());
+		return;
+	}
+	if ((page & ~0xFFFu) == lg->pgdir)
+		lg_flush_tlb(vm);
+}
+
+/* What the guest's lguest_entry assumes is mapped when LGUEST_INIT returns.
+ *
+ * 2.6.24-2.6.28 copy PDEs 0-31 up to PAGE_OFFSET themselves; 3.1+ switch to
+ * their own tables at once.  2.6.29-3.0 expect the host to have mapped RAM at
+ * PAGE_OFFSET too: the instruction after LGUEST_INIT loads a stack pointer
+ * above PAGE_OFFSET.  We learn PAGE_OFFSET from lguest_data.kernel_address
+ * just now, so we add that alias to the boot directory here, before the guest
+ * runs another instruction: slot PAGE_OFFSET/4M + i gets the page table of
+ * slot i, for every RAM slot that fits below the monitor. */
+void lg_boot_paging_at_init(struct vm *vm)
+{
+	struct lguest *lg = &vm->lg;
+
+	if (lg->abi->paging != PAGING_HOST_PREMAP)
+		return;
+	unsigned base = lg->kernel_address >> 22;
+	for (unsigned i = 0; base + i < PDE_MONITOR; i++) {
+		uint32_t pde;
+		if (!gm_read32(&vm->mem, (uint64_t)lg->boot_pgdir + i * 4, &pde) ||
+		    !(pde & PTE_PRESENT))
+			break;
+		if (!gm_write32(&vm->mem, (uint64_t)lg->boot_pgdir + (base + i) * 4, pde)) {
+			guest_kill(vm, "bad page directory %#x", lg->boot_pgdir);
+			return;
+		}
+	}
+	lg_flush_tlb(vm);
+}

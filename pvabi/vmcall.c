@@ -1,0 +1,154 @@
+/* The vmcall era (2.6.30-3.0; docs/abi.md §H4.1 and docs/DESIGN.md §6).
+ *
+ * 2.6.30 borrowed KVM's hypercall instruction, `vmcall`, and the host rewrote
+ * each one to `int $0x1f; nop` the first time it trapped.  Under KVM a ring-1
+ * `vmcall` never reaches us: on Intel KVM answers it itself (-KVM_EPERM: not
+ * from ring 0) and steps over it; on AMD it is #UD, which KVM by default
+ * "fixes" into `vmmcall` and answers the same way.  Either way the guest's
+ * LGUEST_INIT would vanish without a trace.
+ *
+ * So we do the host's rewrite before the guest runs: lgkvm decompresses the
+ * kernel (pvabi/decompress.c), disassembles its executable sections with
+ * Capstone -- a linear sweep, instruction by instruction, so a 0F 01 C1 that
+ * is only the tail of another instruction or a constant is left alone -- and
+ * rewrites every `vmcall` it meets.  The guest then boots that rewritten ELF.
+ *
+ * A site the sweep misses (code reached only through data in the middle of
+ * text, which these kernels do not have around their hypercalls) is caught at
+ * run time where the hardware lets us: on AMD lgkvm turns off KVM's hypercall
+ * patching quirk, so the missed `vmcall` raises #UD in the guest; the monitor
+ * routes #UD to us for these generations, and lg_fix_vmcall() rewrites the
+ * site in guest memory and lets the guest retry, exactly as the 2.6.30 host
+ * did.  On Intel there is no such net; docs/DESIGN.md §6 argues why the sweep
+ * suffices. */
+#include <capstone/capstone.h>
+#include <elf.h>
+#include <string.h>
+
+#include "pvabi/inspect.h"
+#include "pvabi/internal.h"
+#include "pvabi/mmu.h"
+#include "src/log.h"
+#include "src/vm.h"
+
+static const uint8_t VMCALL[3] = {0x0F, 0x01, 0xC1};
+static const uint8_t VMMCALL[3] = {0x0F, 0x01, 0xD9};
+static const uint8_t INT1F_NOP[3] = {0xCD, 0x1F, 0x90};
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* Sweep [off, off + len) of the file, decoded as code at address `addr`. */
+static unsigned sweep(csh cs, cs_insn *insn, uint8_t *elf, size_t off, size_t len, uint64_t addr)
+{
+	unsigned n = 0;
+	/* A cheap look first: most sections hold no such bytes at all. */
+	if (!memmem(elf + off, len, VMCALL, 3))
+		return 0;
+	const uint8_t *code = elf + off;
+	size_t left = len;
+	while (left) {
+		const uint8_t *at = code;
+		if (cs_disasm_iter(cs, &code, &left, &addr, insn)) {
+			if (insn->id == X86_INS_VMCALL && insn->size == 3 &&
+			    memcmp(at, VMCALL, 3) == 0) {
+				memcpy((uint8_t *)(uintptr_t)at, INT1F_NOP, 3);
+				n++;
+			}
+			continue;
+		}
+		/* Not an instruction (padding, a data byte): step over one
+		 * byte; x86 decoding falls back into step within a few. */
+		code++;
+		left--;
+		addr++;
+	}
+	return n;
+}
+
+unsigned vmcall_rewrite_elf(uint8_t *elf, size_t len)
+{
+	if (len < sizeof(Elf32_Ehdr) || memcmp(elf, ELFMAG, SELFMAG) != 0 ||
+	    elf[EI_CLASS] != ELFCLASS32)
+		return 0;
+	csh cs;
+	if (cs_open(CS_ARCH_X86, CS_MODE_32, &cs) != CS_ERR_OK)
+		return 0;
+	cs_insn *insn = cs_malloc(cs);
+	unsigned n = 0;
+	uint32_t shoff = rd32(elf + offsetof(Elf32_Ehdr, e_shoff));
+	unsigned shnum = rd16(elf + offsetof(Elf32_Ehdr, e_shnum));
+	unsigned shentsize = rd16(elf + offsetof(Elf32_Ehdr, e_shentsize));
+	bool by_section = shoff && shnum && shentsize == sizeof(Elf32_Shdr) &&
+			  (uint64_t)shoff + (uint64_t)shnum * sizeof(Elf32_Shdr) <= len;
+	if (by_section) {
+		/* Executable sections: .text, .init.text, .sched.text, ... */
+		for (unsigned i = 0; i < shnum && insn; i++) {
+			const uint8_t *sh = elf + shoff + (size_t)i * sizeof(Elf32_Shdr);
+			uint32_t type = rd32(sh + offsetof(Elf32_Shdr, sh_type));
+			uint32_t flags = rd32(sh + offsetof(Elf32_Shdr, sh_flags));
+			uint32_t off = rd32(sh + offsetof(Elf32_Shdr, sh_offset));
+			uint32_t size = rd32(sh + offsetof(Elf32_Shdr, sh_size));
+			uint32_t addr = rd32(sh + offsetof(Elf32_Shdr, sh_addr));
+			if (type != SHT_PROGBITS || !(flags & SHF_EXECINSTR) || off > len ||
+			    size > len - off)
+				continue;
+			n += sweep(cs, insn, elf, off, size, addr);
+		}
+	} else {
+		/* No section table: every executable segment. */
+		uint32_t phoff = rd32(elf + offsetof(Elf32_Ehdr, e_phoff));
+		unsigned phnum = rd16(elf + offsetof(Elf32_Ehdr, e_phnum));
+		for (unsigned i = 0; i < phnum && insn; i++) {
+			uint64_t at = (uint64_t)phoff + (uint64_t)i * sizeof(Elf32_Phdr);
+			if (at + sizeof(Elf32_Phdr) > len)
+				break;
+			const uint8_t *ph = elf + at;
+			uint32_t off = rd32(ph + offsetof(Elf32_Phdr, p_offset));
+			uint32_t size = rd32(ph + offsetof(Elf32_Phdr, p_filesz));
+			if (rd32(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD ||
+			    !(rd32(ph + offsetof(Elf32_Phdr, p_flags)) & PF_X) || off > len ||
+			    size > len - off)
+				continue;
+			n += sweep(cs, insn, elf, off, size,
+				   rd32(ph + offsetof(Elf32_Phdr, p_vaddr)));
+		}
+	}
+	if (insn)
+		cs_free(insn, 1);
+	cs_close(&cs);
+	return n;
+}
+
+/* #UD at ring 1 in a vmcall-era guest: a `vmcall` (or the `vmmcall` KVM may
+ * have made of it) that the sweep missed.  Rewrite it in guest memory and let
+ * the guest run it again, now as a hypercall.  False if it is an ordinary
+ * #UD, for the guest's own handler. */
+bool lg_fix_vmcall(struct vm *vm, struct mon_frame *f)
+{
+	struct lguest *lg = &vm->lg;
+	uint8_t insn[3];
+
+	if (!lg->abi->vmcall || (f->cs & 3) != 1 ||
+	    !mmu_read(&vm->mem, lg->pgdir, f->eip, insn, sizeof(insn)) ||
+	    (memcmp(insn, VMCALL, 3) != 0 && memcmp(insn, VMMCALL, 3) != 0))
+		return false;
+	/* Byte by byte: the three may straddle a page boundary, and kernel
+	 * text is mapped read-only, so go by physical address. */
+	for (unsigned i = 0; i < 3; i++) {
+		uint32_t gpa;
+		if (mmu_translate(&vm->mem, lg->pgdir, f->eip + i, false, &gpa) != MMU_OK ||
+		    !gm_write(&vm->mem, gpa, &INT1F_NOP[i], 1))
+			return false;
+	}
+	lg->stats_vmcall_fixups++;
+	LOG_DEBUG(vm, "rewrote a vmcall at %#x to int $0x1f", f->eip);
+	return true;
+}

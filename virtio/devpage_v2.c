@@ -1,0 +1,97 @@
+/* Device page v2 (2.6.25-3.19, docs/abi.md §H1.7): a record per device,
+ *
+ *	[type][num_vq][feature_len][config_len][status]
+ *	num_vq x struct lguest_vqconfig {num, irq, pfn}
+ *	feature_len bytes of host features, then feature_len bytes the guest
+ *	writes to acknowledge them, then config_len bytes of config struct.
+ *
+ * Feature bits are virtio's own (VIRTIO_BLK_F_SEG_MAX, VIRTIO_NET_F_MAC...).
+ * A record's length depends on everything in it, so the page is written once,
+ * when every device is known (vbus_finish).  We offer only what we do: in
+ * particular none of the transport features (24 NOTIFY_ON_EMPTY, 28
+ * INDIRECT_DESC, 29 EVENT_IDX), so the guest never relies on them. */
+#include <string.h>
+
+#include "src/log.h"
+#include "src/vm.h"
+#include "virtio/devpage.h"
+
+#define HDR_LEN	    5
+#define FEATURE_LEN 4 /* 32 feature bits: all any device here offers */
+
+static int v2_add_device(struct vm *vm, struct vdev *dev)
+{
+	(void)vm;
+	(void)dev;
+	return 0;
+}
+
+static int v2_add_config(struct vm *vm, struct vdev *dev, uint8_t v1_type, int feature,
+			 unsigned offset, uint8_t len, const void *val)
+{
+	(void)vm;
+	(void)v1_type;
+	if (offset + len > sizeof(dev->config) || feature >= 32) {
+		log_msg("%s: config item does not fit", dev->name);
+		return -1;
+	}
+	memcpy(dev->config + offset, val, len);
+	if (offset + len > dev->config_len)
+		dev->config_len = (uint8_t)(offset + len);
+	if (feature >= 0)
+		dev->features |= 1u << feature;
+	return 0;
+}
+
+static int v2_add_queue(struct vm *vm, struct vdev *dev, struct vqueue *q)
+{
+	(void)vm;
+	(void)dev;
+	(void)q;
+	return 0;
+}
+
+static int v2_finish(struct vm *vm)
+{
+	struct vbus *bus = &vm->bus;
+
+	bus->page_used = 0;
+	for (unsigned i = 0; i < bus->ndevs; i++) {
+		struct vdev *dev = &bus->devs[i];
+		unsigned len = HDR_LEN + VQCONFIG_LEN * dev->nq + 2 * FEATURE_LEN + dev->config_len;
+		/* Keep a zero type byte after the last record: it ends the scan. */
+		uint8_t *rec = bus->page_used + len < VBUS_PAGE_SIZE
+				       ? vbus_area_ptr(vm, bus->page_gpa + bus->page_used, len)
+				       : NULL;
+		if (!rec) {
+			log_msg("too many devices for the device page (adding %s)", dev->name);
+			return -1;
+		}
+		dev->desc_off = bus->page_used;
+		rec[0] = dev->type;
+		rec[1] = (uint8_t)dev->nq;
+		rec[2] = FEATURE_LEN;
+		rec[3] = dev->config_len;
+		rec[4] = 0; /* status */
+		uint8_t *p = rec + HDR_LEN;
+		for (unsigned q = 0; q < dev->nq; q++, p += VQCONFIG_LEN) {
+			vbus_put_le16(p, dev->q[q]->num);
+			vbus_put_le16(p + 2, dev->q[q]->irq);
+			vbus_put_le32(p + 4, dev->q[q]->gpa / VBUS_PAGE_SIZE);
+		}
+		vbus_put_le32(p, dev->features);
+		memset(p + FEATURE_LEN, 0, FEATURE_LEN); /* the guest's acks */
+		memcpy(p + 2 * FEATURE_LEN, dev->config, dev->config_len);
+		bus->page_used += len;
+	}
+	return 0;
+}
+
+const struct devpage_ops devpage_v2 = {
+	.name = "v2",
+	.status_off = 4,
+	.add_device = v2_add_device,
+	.add_config = v2_add_config,
+	.add_queue = v2_add_queue,
+	.finish = v2_finish,
+};
