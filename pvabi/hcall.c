@@ -99,21 +99,26 @@ static const char *layout_seen(struct vm *vm, uint32_t gpa)
 /* LHCALL_LGUEST_INIT (docs/abi.md §3.3): the guest names its lguest_data.
  * The image told us the generation; the page must agree, or we would read
  * and write the wrong offsets for the rest of the guest's life. */
-static void initialize(struct vm *vm, uint32_t gpa)
+static void initialize(struct vm *vm, const struct guest_regs *r, uint32_t gpa)
 {
 	struct lguest *lg = &vm->lg;
 	const struct lguest_abi *abi = lg->abi;
 
-	if (!gm_ptr(&vm->mem, gpa, abi->ld_size)) {
-		guest_kill(vm, "bad guest page %#x", gpa);
-		return;
-	}
+	/* Before 2.6.30 the address travels in EDX, after in EBX: a guest of
+	 * the other era leaves ours empty, and its page in the other one. */
 	const char *seen = layout_seen(vm, gpa);
-	if (seen && strcmp(seen, abi->layout) != 0) {
+	uint32_t other = abi->arg_reg[0] == REG_EDX ? r->ebx : r->edx;
+	const char *seen_other = seen ? NULL : layout_seen(vm, other);
+	if ((seen && strcmp(seen, abi->layout) != 0) || seen_other) {
 		guest_kill(vm,
 			   "the image was taken for generation %s (%s, lguest_data layout %s) "
 			   "but the lguest_data at %#x has layout %s; try --abi",
-			   abi->name, abi->kernels, abi->layout, gpa, seen);
+			   abi->name, abi->kernels, abi->layout, seen ? gpa : other,
+			   seen ? seen : seen_other);
+		return;
+	}
+	if (!gm_ptr(&vm->mem, gpa, abi->ld_size)) {
+		guest_kill(vm, "bad guest page %#x", gpa);
 		return;
 	}
 	lg->lguest_data = gpa;
@@ -283,7 +288,7 @@ void lg_hypercall(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 		if (nr != LHCALL_LGUEST_INIT)
 			guest_kill(vm, "hypercall %u before INIT", nr);
 		else
-			initialize(vm, a[0]);
+			initialize(vm, r, a[0]);
 		return;
 	}
 	drain_async(vm);

@@ -180,6 +180,11 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 			return;
 		if (f->errcode == 0 && (f->cs & 3) == 1 && lg->abi->skip_cli && skip_cli(vm, f))
 			return;
+		/* KVM's emulator refuses a privileged instruction below
+		 * ring 0 before it looks at what it is: on AMD a ring-1
+		 * vmcall arrives here as #GP(0). */
+		if (f->errcode == 0 && lg_fix_vmcall(vm, f))
+			return;
 		break;
 	case 14:
 		/* The guest reads CR2 only from lguest_data. */

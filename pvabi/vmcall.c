@@ -15,12 +15,15 @@
  *
  * A site the sweep misses (code reached only through data in the middle of
  * text, which these kernels do not have around their hypercalls) is caught at
- * run time where the hardware lets us: on AMD lgkvm turns off KVM's hypercall
- * patching quirk, so the missed `vmcall` raises #UD in the guest; the monitor
- * routes #UD to us for these generations, and lg_fix_vmcall() rewrites the
- * site in guest memory and lets the guest retry, exactly as the 2.6.30 host
- * did.  On Intel there is no such net; docs/DESIGN.md §6 argues why the sweep
- * suffices. */
+ * run time where the hardware lets us.  On AMD a `vmcall` is #UD, which KVM
+ * emulates; its emulator marks vmcall privileged and, at ring 1, raises #GP(0)
+ * before anything else (measured on the test host's 6.1 kernel; with the
+ * hypercall-patching quirk on, newer kernels could instead rewrite it to
+ * `vmmcall`, so lgkvm turns that quirk off and also routes #UD to us).  Either
+ * way the monitor hands the fault to lg_fix_vmcall(), which rewrites the site
+ * in guest memory and lets the guest retry, exactly as the 2.6.30 host did.
+ * On Intel there is no such net (VMX exits on vmcall and KVM answers it
+ * itself); docs/DESIGN.md §6 argues why the sweep suffices. */
 #include <capstone/capstone.h>
 #include <elf.h>
 #include <string.h>

@@ -116,3 +116,24 @@ $(GUEST_OUT)/obj/hostile2-%.o: $(GUEST_DIR)/hostile2.c | $(DEPS_STAMP)
 
 $(GUEST_HOSTILE2_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile2-%.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
+
+# Per-generation guests (docs/abi.md §H1): the same sources, and the guest
+# library, compiled once for each ABI generation with -DLGUEST_GEN=N into
+# $(GUEST_OUT)/gN/.  lib/lguest.h is where the generations differ.
+GEN_LIST := 1 2 3 4 5 6 7
+GEN_GUESTS := abi_gen virtio_blk restart
+
+define GEN_RULES
+$(GUEST_OUT)/g$(1)/obj/%.c.o: $(GUEST_DIR)/%.c | $(DEPS_STAMP)
+	@mkdir -p $$(dir $$@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DLGUEST_GEN=$(1) -MMD -MP -c -o $$@ $$<
+$(GUEST_OUT)/g$(1)/obj/%.S.o: $(GUEST_DIR)/%.S | $(DEPS_STAMP)
+	@mkdir -p $$(dir $$@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DLGUEST_GEN=$(1) -MMD -MP -c -o $$@ $$<
+GEN$(1)_LIB_OBJS := $(patsubst $(GUEST_DIR)/%,$(GUEST_OUT)/g$(1)/obj/%.o,$(GUEST_LIB_SRCS))
+$(GUEST_OUT)/g$(1)/%.elf: $(GUEST_OUT)/g$(1)/obj/%.c.o $$(GEN$(1)_LIB_OBJS) $(GUEST_LD_SCRIPT)
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(GUEST_LIBS)
+guests: $(GEN_GUESTS:%=$(GUEST_OUT)/g$(1)/%.elf)
+-include $$(wildcard $(GUEST_OUT)/g$(1)/obj/*.d $(GUEST_OUT)/g$(1)/obj/lib/*.d)
+endef
+$(foreach g,$(GEN_LIST),$(eval $(call GEN_RULES,$(g))))

@@ -107,6 +107,8 @@ uint32_t trap_stub(unsigned vector); /* address of the asm entry for vector */
 void idt_init_linux(void);
 void idt_load_all(void);
 void idt_load_entry(unsigned vector);
+/* The two words LOAD_IDT_ENTRY would send for `vector`. */
+void idt_gate_words(unsigned vector, uint32_t *lo, uint32_t *hi);
 
 /* A trap we expect: the handler installed by expect_trap_handler() records
  * the frame here and resumes at `trap_resume_eip` (set by the test's asm). */

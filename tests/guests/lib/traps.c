@@ -29,6 +29,12 @@ void idt_set_gate(unsigned vector, uint32_t handler, unsigned type, unsigned dpl
 	idt[vector][1] = (handler & 0xFFFF0000) | 0x8000 | (dpl << 13) | (type << 8);
 }
 
+void idt_gate_words(unsigned vector, uint32_t *lo, uint32_t *hi)
+{
+	*lo = idt[vector & 255][0];
+	*hi = idt[vector & 255][1];
+}
+
 void idt_load_entry(unsigned vector)
 {
 	hcall(LHCALL_LOAD_IDT_ENTRY, vector, idt[vector][0], idt[vector][1]);
