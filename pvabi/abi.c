@@ -77,56 +77,56 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 	[GEN_G1] = {.gen = GEN_G1, .name = "G1", .kernels = "2.6.24", .supported = true,
 		    .hcalls = HC_2_6_24, ARGS_EDX, LAYOUT_L1, RESERVE_4M,
 		    .cpuid_family5 = true, .paging = PAGING_GUEST_COPIES,
-		    .devpage = DEVPAGE_V1},
+		    .devpage = DEVPAGE_V1, .blk_hdr_len = 24, .net_hdr_len = 8},
 	/* 2.6.25: CRASH becomes SHUTDOWN(msg, poweroff|restart); device page v2
 	 * (feature bits and plain config structs); 2.6.26 status notifies;
 	 * 2.6.28 the guest reads lguest_data.pgdir as its cr3. */
 	[GEN_G2] = {.gen = GEN_G2, .name = "G2", .kernels = "2.6.25-2.6.28", .supported = true,
 		    .hcalls = HC_2_6_24, ARGS_EDX, LAYOUT_L1, RESERVE_4M, .shutdown = true,
 		    .cpuid_family5 = true, .paging = PAGING_GUEST_COPIES,
-		    .devpage = DEVPAGE_V2},
+		    .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
 	/* 2.6.29: the host builds the PAGE_OFFSET mapping; the guest no longer
 	 * copies PDEs, and masks CPUID's family itself. */
 	[GEN_G3] = {.gen = GEN_G3, .name = "G3", .kernels = "2.6.29", .supported = true,
 		    .hcalls = HC_2_6_24, ARGS_EDX, LAYOUT_L1, RESERVE_4M, .shutdown = true,
-		    .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2},
+		    .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
 	/* 2.6.30: hypercalls are `vmcall` in EBX/ECX/EDX; the ring slot follows;
 	 * LOAD_GDT becomes LOAD_GDT_ENTRY. */
 	[GEN_G4] = {.gen = GEN_G4, .name = "G4", .kernels = "2.6.30", .supported = true,
 		    .hcalls = HC_2_6_30, ARGS_EBX3, LAYOUT_L1, RESERVE_4M, .shutdown = true,
-		    .vmcall = true, .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2},
+		    .vmcall = true, .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
 	/* 2.6.31: a fourth argument (ESI) and 20-byte slots, irq_pending with
 	 * SEND_INTERRUPTS (layout L2), PAE guests (SET_PMD 13, SET_PGD 15). */
 	[GEN_G5] = {.gen = GEN_G5, .name = "G5", .kernels = "2.6.31-2.6.33", .supported = true,
 		    .hcalls = HC_2_6_31, .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4,
 		    LAYOUT_L2, RESERVE_4M, .shutdown = true, .vmcall = true, .can_pae = true,
-		    .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2},
+		    .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
 	/* 2.6.34: back to `int $0x1f` (registers kept), except SEND_INTERRUPTS
 	 * in the irq-enable asm, which stays `vmcall` through 3.0; `cli` at
 	 * ring 1 is skipped (cmpxchg8b_emu). */
 	[GEN_G6] = {.gen = GEN_G6, .name = "G6", .kernels = "2.6.34-3.0", .supported = true,
 		    .hcalls = HC_2_6_31, .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4,
 		    LAYOUT_L2, RESERVE_4M, .shutdown = true, .vmcall = true, .skip_cli = true,
-		    .can_pae = true, .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2},
+		    .can_pae = true, .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
 	/* 3.1: no pgdir (layout L3); RAM 1:1 until the guest's NEW_PGTABLE at
 	 * entry; no vmcall anywhere; status notifies only at finalize/reset. */
 	[GEN_G7] = {.gen = GEN_G7, .name = "G7", .kernels = "3.1-3.19", .supported = true,
 		    .hcalls = HC_2_6_31, .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4,
 		    LAYOUT_L3, RESERVE_4M, .shutdown = true, .skip_cli = true, .can_pae = true,
-		    .paging = PAGING_LINEAR, .devpage = DEVPAGE_V2},
+		    .paging = PAGING_LINEAR, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
 	/* 4.0: devices move to virtio-PCI; NOTIFY is gone. */
 	[GEN_G8] = {.gen = GEN_G8, .name = "G8", .kernels = "4.0", .hcalls = HC_4_0,
 		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4, LAYOUT_L3, RESERVE_4M,
-		    .shutdown = true, .skip_cli = true, .can_pae = true, .paging = PAGING_LINEAR},
+		    .shutdown = true, .skip_cli = true, .can_pae = true, .paging = PAGING_LINEAR, .blk_hdr_len = 16, .net_hdr_len = 10},
 	/* 4.1: noirq_iret (layout L4). */
 	[GEN_G9] = {.gen = GEN_G9, .name = "G9", .kernels = "4.1-4.9", .hcalls = HC_4_0,
 		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4, LAYOUT_L4, RESERVE_4M,
-		    .shutdown = true, .skip_cli = true, .can_pae = true, .paging = PAGING_LINEAR},
+		    .shutdown = true, .skip_cli = true, .can_pae = true, .paging = PAGING_LINEAR, .blk_hdr_len = 16, .net_hdr_len = 10},
 	/* 4.10: no TS hypercall (eager FPU). */
 	[GEN_G10] = {.gen = GEN_G10, .name = "G10", .kernels = "4.10-4.13", .hcalls = HC_4_10,
 		     .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4, LAYOUT_L4, RESERVE_4M,
 		     .shutdown = true, .skip_cli = true, .can_pae = true,
-		     .paging = PAGING_LINEAR},
+		     .paging = PAGING_LINEAR, .blk_hdr_len = 16, .net_hdr_len = 10},
 };
 
 

@@ -85,6 +85,11 @@ struct lguest_abi {
 	bool can_pae;		 /* a PAE build of this generation exists (2.6.31+) */
 	enum boot_paging paging;
 	enum devpage devpage;
+	/* Virtio payloads moved with the generations too: the block request
+	 * header lost its 8-byte `id` in 2.6.25 (24 -> 16 bytes). */
+	unsigned blk_hdr_len;
+	/* ... and struct virtio_net_hdr gained hdr_len in 2.6.25 (8 -> 10). */
+	unsigned net_hdr_len;
 
 	/* Async ring: status bytes, slots, and where each word sits in a slot. */
 	unsigned ring_status_off, ring_slots_off, ring_slot_size, ring_entries;

@@ -115,6 +115,7 @@ struct blk_dev {
 	const char *path;
 	int fd;
 	bool readonly;
+	unsigned hdr_len; /* the request header: 24 bytes in 2.6.24, 16 after */
 	uint64_t sectors; /* what the guest was told: the file size / 512, rounded down */
 
 	/* The doorbell: NOTIFY (vCPU thread) -> I/O thread. */
@@ -347,9 +348,9 @@ static bool chain_ok(struct blk_dev *d, const struct vchain *c)
 			   c->head, c->nread, c->nwrite);
 		return false;
 	}
-	if (c->iov[0].iov_len != BLK_HDR_LEN) {
+	if (c->iov[0].iov_len != d->hdr_len) {
 		guest_kill(d->vm, "block: request %u: header is %zu bytes, not %u", c->head,
-			   c->iov[0].iov_len, BLK_HDR_LEN);
+			   c->iov[0].iov_len, d->hdr_len);
 		return false;
 	}
 	if (c->iov[last].iov_len != BLK_STATUS_LEN) {
@@ -369,8 +370,9 @@ static int req_classify(struct blk_dev *d, struct blk_req *r)
 	uint32_t type;
 	uint64_t sector, len;
 
-	/* One copy of the header: the guest may rewrite it while we work. */
-	memcpy(hdr, c->iov[0].iov_base, BLK_HDR_LEN);
+	/* One copy of the header (type and sector: the first 16 bytes in every
+	 * generation): the guest may rewrite it while we work. */
+	memcpy(hdr, c->iov[0].iov_base, d->hdr_len);
 	type = get_le32(hdr);
 	sector = get_le64(hdr + 8);
 	r->ordered = type & BLK_T_BARRIER;
@@ -393,7 +395,7 @@ static int req_classify(struct blk_dev *d, struct blk_req *r)
 		r->op = OP_WRITE;
 		if (c->nwrite != 1 || d->readonly)
 			return BLK_S_IOERR;
-		len = c->read_len - BLK_HDR_LEN;
+		len = c->read_len - d->hdr_len;
 		d->n_write++;
 		break;
 	case BLK_T_FLUSH:
@@ -777,6 +779,7 @@ int vbus_add_disk(struct vm *vm, const char *path, bool readonly)
 	d->vm = vm;
 	d->path = path;
 	d->readonly = readonly;
+	d->hdr_len = vm->lg.abi ? vm->lg.abi->blk_hdr_len : BLK_HDR_LEN;
 	d->fd = d->efd = -1;
 	d->run_tail = &d->run;
 	/* The guest can have at most `num` requests outstanding, so `num`

@@ -83,10 +83,12 @@
 
 /* Enough for any frame a tap can hold (its MTU is at most 64 KiB): a longer
  * one shows up as a read that fills the whole buffer, and is dropped. */
-#define RX_BUF_LEN (NET_HDR_LEN + 65536u)
+#define NET_HDR_MAX 10u /* the largest header of any generation we serve */
+#define RX_BUF_LEN  (NET_HDR_MAX + 65536u)
 
 struct net_dev {
 	struct vm *vm;
+	unsigned hdr_len; /* struct virtio_net_hdr: 8 bytes in 2.6.24, 10 after */
 	struct vqueue *rx, *tx;
 	int fd;	 /* the tap, or whatever carries our frames */
 	int efd; /* receive doorbell: vCPU -> receive thread */
@@ -122,9 +124,9 @@ static bool tx_chain_ok(struct net_dev *nd, const struct vchain *c)
 			   c->head);
 		return false;
 	}
-	if (c->iov[0].iov_len != NET_HDR_LEN) {
+	if (c->iov[0].iov_len != nd->hdr_len) {
 		guest_kill(nd->vm, "net: transmit buffer %u: header is %zu bytes, not %u", c->head,
-			   c->iov[0].iov_len, NET_HDR_LEN);
+			   c->iov[0].iov_len, nd->hdr_len);
 		return false;
 	}
 	return true;
@@ -179,9 +181,9 @@ static bool rx_chain_ok(struct net_dev *nd, const struct vchain *c)
 			   c->head);
 		return false;
 	}
-	if (c->iov[0].iov_len != NET_HDR_LEN) {
+	if (c->iov[0].iov_len != nd->hdr_len) {
 		guest_kill(nd->vm, "net: receive buffer %u: header is %zu bytes, not %u", c->head,
-			   c->iov[0].iov_len, NET_HDR_LEN);
+			   c->iov[0].iov_len, nd->hdr_len);
 		return false;
 	}
 	return true;
@@ -189,9 +191,9 @@ static bool rx_chain_ok(struct net_dev *nd, const struct vchain *c)
 
 /* The longest frame this buffer may carry: what follows its header, and
  * never more than the driver can swallow. */
-static uint64_t rx_room(const struct vchain *c)
+static uint64_t rx_room(const struct net_dev *nd, const struct vchain *c)
 {
-	uint64_t room = c->write_len - NET_HDR_LEN;
+	uint64_t room = c->write_len - nd->hdr_len;
 
 	return room < NET_FRAME_MAX ? room : NET_FRAME_MAX;
 }
@@ -220,7 +222,7 @@ static bool rx_one(struct net_dev *nd)
 		return false;
 	}
 	do
-		n = read(nd->fd, nd->rxbuf + NET_HDR_LEN, RX_BUF_LEN - NET_HDR_LEN);
+		n = read(nd->fd, nd->rxbuf + nd->hdr_len, RX_BUF_LEN - NET_HDR_MAX);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0) {
 		vring_unpop(nd->rx);
@@ -230,16 +232,16 @@ static bool rx_one(struct net_dev *nd)
 			rx_fail(nd, strerror(errno));
 		return false;
 	}
-	if ((uint64_t)n > rx_room(c)) {
+	if ((uint64_t)n > rx_room(nd, c)) {
 		/* The buffer stays ours, for the next frame. */
 		atomic_fetch_add(&nd->rx_dropped, 1);
 		vring_unpop(nd->rx);
 		return true;
 	}
-	memset(nd->rxbuf, 0, NET_HDR_LEN); /* flags 0, GSO_NONE */
-	vchain_scatter(c, nd->rxbuf, NET_HDR_LEN + (size_t)n);
+	memset(nd->rxbuf, 0, nd->hdr_len); /* flags 0, GSO_NONE */
+	vchain_scatter(c, nd->rxbuf, nd->hdr_len + (size_t)n);
 	atomic_fetch_add(&nd->rx_frames, 1);
-	vring_push(nd->vm, nd->rx, c->head, NET_HDR_LEN + (uint32_t)n);
+	vring_push(nd->vm, nd->rx, c->head, nd->hdr_len + (uint32_t)n);
 	if (vring_wants_irq(nd->vm, nd->rx)) {
 		vm_raise_irq(nd->vm, nd->rx->irq);
 		nd->irq_owed = false;
@@ -445,6 +447,7 @@ int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *wha
 		return -1;
 	}
 	nd->vm = vm;
+	nd->hdr_len = vm->lg.abi ? vm->lg.abi->net_hdr_len : NET_HDR_LEN;
 	nd->fd = fd;
 	snprintf(nd->name, sizeof(nd->name), "%s", what);
 	nd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
