@@ -243,7 +243,8 @@ static struct kvm_segment flat(uint16_t sel, uint8_t type)
 	};
 }
 
-int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, char *err, size_t errlen)
+int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, bool pae, char *err,
+		  size_t errlen)
 {
 	struct kvm_state *k = &vm->kvm;
 	struct kvm_sregs s;
@@ -270,6 +271,10 @@ int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, char *err, size
 	/* The guest cannot set OSFXSR/OSXMMEXCPT itself but uses fxsave and
 	 * SSE when CPUID offers them; TSD clear so it may read the TSC. */
 	s.cr4 = (1u << 9) | (1u << 10);
+	/* A PAE guest never writes CR4 (it cannot): its paging mode is ours
+	 * to choose, once, before its first page table (docs/abi.md §H1.5). */
+	if (pae)
+		s.cr4 |= 1u << 5;
 	s.efer = 0;
 	memset(s.interrupt_bitmap, 0, sizeof(s.interrupt_bitmap));
 	if (vcpu_set_sregs(vm, &s) < 0)

@@ -55,7 +55,8 @@ int kvm_selftest(struct vm *vm, char *err, size_t errlen);
  * monitor, one vCPU with filtered CPUID and sync regs. */
 int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen);
 /* Set the vCPU's initial state for an lguest boot (ABI doc 2.7). */
-int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, char *err, size_t errlen);
+int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, bool pae, char *err,
+		  size_t errlen);
 /* Run until the guest stops; returns the process exit status. */
 int kvm_run_loop(struct vm *vm);
 /* Wake the vCPU thread (from any thread). */

@@ -36,6 +36,11 @@ uint32_t monitor_pde(void)
 	return MON_GPA + MON_PT_OFF + (PTE_P | PTE_RW | PTE_A);
 }
 
+uint64_t monitor_pae_pmd(void)
+{
+	return MON_GPA + MON_PAE_PT_OFF + (PTE_P | PTE_RW | PTE_A);
+}
+
 static uint64_t gate(uint32_t offset, uint16_t sel, unsigned type, unsigned dpl)
 {
 	uint32_t lo = ((uint32_t)sel << 16) | (offset & 0xFFFF);
@@ -95,6 +100,7 @@ void monitor_init(struct monitor *m, uint8_t *host)
 		if (i * 4096 == MON_DATA_OFF)
 			flags |= PTE_RW | PTE_D;
 		put32(host + MON_PT_OFF + i * 4, MON_GPA + i * 4096 + flags);
+		put64(host + MON_PAE_PT_OFF + i * 8, MON_GPA + i * 4096 + flags);
 	}
 
 	/* Host GDT slots: ring-0 flat code and data (accessed bits preset, as

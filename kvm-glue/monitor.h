@@ -34,8 +34,11 @@
  * read-only. */
 #define MON_PT_OFF   0x4000 /* page table for PDE 1023 */
 #define MON_DATA_OFF 0x5000 /* shared words + the ring-0 stack */
-#define MON_RO_PAGES 4
-#define MON_PAGES    6
+/* The same page table in PAE form (8-byte entries), installed as entry 510
+ * of the PMD that maps the last gigabyte of a PAE guest. */
+#define MON_PAE_PT_OFF 0x6000
+#define MON_RO_PAGES   4
+#define MON_PAGES      7
 #define MON_SIZE     (MON_PAGES * 4096u)
 
 /* Words the VMM and the monitor share, at the start of the data page. */
@@ -87,6 +90,8 @@ struct monitor {
 void monitor_init(struct monitor *m, uint8_t *host);
 /* PDE value that maps the monitor at MON_GVA. */
 uint32_t monitor_pde(void);
+/* The PAE PMD entry that does the same. */
+uint64_t monitor_pae_pmd(void);
 /* Install a (fixed-up) guest descriptor; host slots are refused silently. */
 void monitor_set_gdt(struct monitor *m, unsigned idx, uint64_t desc);
 /* Point vector `vec` straight at a guest handler (a direct trap), or route it

@@ -80,7 +80,7 @@ int kvm_selftest(struct vm *vm, char *err, size_t errlen)
 	memcpy(ram + PROBE_CODE, code, sizeof(code));
 
 	int ret = -1;
-	if (kvm_boot_vcpu(vm, PROBE_CODE, PROBE_PGDIR, err, errlen))
+	if (kvm_boot_vcpu(vm, PROBE_CODE, PROBE_PGDIR, false, err, errlen))
 		goto out;
 	struct kvm_sregs s;
 	if (ioctl(vm->kvm.vcpu_fd, KVM_GET_SREGS, &s) < 0) {

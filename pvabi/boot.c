@@ -35,6 +35,8 @@
 #define PTE_SPAN  (4u * MIB) /* what one page of 1024 PTEs maps */
 #define PTE_FLAGS 0x7u	     /* present, writable, user: what the Launcher uses */
 #define TOP_PDE	  1023u	     /* the slot above 0xFFC00000, owned by the monitor */
+#define PAE_PMDS  4u	     /* one PMD page per 1 GiB quarter of the address space */
+#define TOP_PMD	  510u	     /* PAE: PMD entry of 0xFFC00000 in the last quarter */
 
 /* Smallest guest we bother with, and the largest: RAM plus the device page and
  * its rings (up to 1 MiB above RAM) must stay below the top 4 MiB of the
@@ -78,7 +80,8 @@
 
 /* Where the pieces at the top of RAM go, for a given RAM size. */
 struct top {
-	uint64_t npt;	      /* L: PTE pages, one per 4 MiB of RAM */
+	bool pae;	      /* PAE tables: PTE pages, 4 PMD pages, then the PDPT */
+	uint64_t npt;	      /* L: PTE pages, one per 4 MiB of RAM (2 MiB with PAE) */
 	uint64_t pt_lo;	      /* first PTE page */
 	uint64_t pgdir;	      /* the page directory, right above the PTE pages */
 	uint64_t initrd_lo;   /* the initrd, right above the directory */
@@ -180,10 +183,13 @@ static bool plan_top(struct top *t, uint64_t mem, uint64_t initrd_size)
 {
 	uint64_t end = mem, tables;
 
-	t->npt = (mem + PTE_SPAN - 1) / PTE_SPAN;
+	/* A PAE page table maps 2 MiB, and four PMD pages sit between the
+	 * PTE pages and the directory-pointer page ("pgdir"). */
+	t->npt = t->pae ? (mem + PTE_SPAN / 2 - 1) / (PTE_SPAN / 2)
+			: (mem + PTE_SPAN - 1) / PTE_SPAN;
 	t->initrd_size = initrd_size;
 	t->initrd_lo = 0;
-	tables = (t->npt + 1) * PAGE_SIZE;
+	tables = (t->npt + (t->pae ? PAE_PMDS : 0) + 1) * PAGE_SIZE;
 
 	if (initrd_size) {
 		if (end > INITRD_CEILING)
@@ -196,7 +202,7 @@ static bool plan_top(struct top *t, uint64_t mem, uint64_t initrd_size)
 	if (tables + LOW_RESERVED > end)
 		return false;
 	t->pgdir = end - PAGE_SIZE;
-	t->pt_lo = t->pgdir - t->npt * PAGE_SIZE;
+	t->pt_lo = t->pgdir - (t->npt + (t->pae ? PAE_PMDS : 0)) * PAGE_SIZE;
 	return true;
 }
 
@@ -221,9 +227,9 @@ static enum clash clash(const struct top *t, uint64_t mem, uint64_t lo, uint64_t
  * fit together, or 0 if no size would do.
  * (Only ever called on the way to an error, so a simple walk is fine: more RAM
  * moves the tables and initrd up, except past INITRD_CEILING where they stop.) */
-static uint64_t ram_needed(uint64_t mem, uint64_t initrd_size, uint64_t lo, uint64_t hi)
+static uint64_t ram_needed(bool pae, uint64_t mem, uint64_t initrd_size, uint64_t lo, uint64_t hi)
 {
-	struct top t;
+	struct top t = {.pae = pae};
 	uint64_t m;
 
 	if (hi > MEM_MAX)
@@ -244,7 +250,7 @@ static uint64_t ram_needed(uint64_t mem, uint64_t initrd_size, uint64_t lo, uint
 static const char *remedy(const struct loader *l, uint64_t lo, uint64_t hi, char *buf, size_t len)
 {
 	char have[32];
-	uint64_t need = ram_needed(l->mem, l->top.initrd_size, lo, hi);
+	uint64_t need = ram_needed(l->top.pae, l->mem, l->top.initrd_size, lo, hi);
 
 	if (!need)
 		snprintf(buf, len, "no RAM size up to %u MiB would make room", MEM_MAX / MIB);
@@ -555,6 +561,27 @@ static void write_page_tables(uint8_t *ram, uint64_t mem, const struct top *t, u
 		put32(ram + t->pgdir + TOP_PDE * 4, top_pde);
 }
 
+/* The same in PAE form (2.6.31+ guests built with CONFIG_X86_PAE): 8-byte
+ * entries, a PTE page per 2 MiB, four PMD pages, and a page-directory-pointer
+ * table whose entries carry only the present bit (anything else is reserved
+ * in a PDPTE).  All four PMD pages exist from the start, so the PAGE_OFFSET
+ * alias (pvabi/pgtable.c) and the monitor's entry have somewhere to go. */
+static void write_page_tables_pae(uint8_t *ram, uint64_t mem, const struct top *t,
+				  uint64_t top_pmd)
+{
+	uint64_t pmd = t->pt_lo + t->npt * PAGE_SIZE, i;
+
+	memset(ram + t->pt_lo, 0, (t->npt + PAE_PMDS + 1) * PAGE_SIZE);
+	for (i = 0; i < mem / PAGE_SIZE; i++)
+		put64(ram + t->pt_lo + i * 8, i * PAGE_SIZE | PTE_FLAGS);
+	for (i = 0; i < t->npt; i++)
+		put64(ram + pmd + i * 8, (t->pt_lo + i * PAGE_SIZE) | PTE_FLAGS);
+	for (i = 0; i < PAE_PMDS; i++)
+		put64(ram + t->pgdir + i * 8, (pmd + i * PAGE_SIZE) | 0x1);
+	if (top_pmd)
+		put64(ram + pmd + 3 * PAGE_SIZE + TOP_PMD * 8, top_pmd);
+}
+
 /*
  * Part 4: putting it together.
  */
@@ -610,12 +637,21 @@ int boot_load(uint8_t *ram, uint64_t mem, const uint8_t *kernel, size_t kernel_l
 	      const uint8_t *initrd, size_t initrd_len, const char *cmdline, uint32_t top_pde,
 	      struct boot_layout *out, char *err, size_t errlen)
 {
+	return boot_load_paging(ram, mem, kernel, kernel_len, initrd, initrd_len, cmdline, false,
+				top_pde, out, err, errlen);
+}
+
+int boot_load_paging(uint8_t *ram, uint64_t mem, const uint8_t *kernel, size_t kernel_len,
+		     const uint8_t *initrd, size_t initrd_len, const char *cmdline, bool pae,
+		     uint64_t top_entry, struct boot_layout *out, char *err, size_t errlen)
+{
 	struct loader l = {
 		.mem = mem,
 		.k = kernel,
 		.klen = kernel_len,
 		.err = err,
 		.errlen = errlen,
+		.top.pae = pae,
 	};
 	struct kernel_plan kp = {0};
 
@@ -651,7 +687,10 @@ int boot_load(uint8_t *ram, uint64_t mem, const uint8_t *kernel, size_t kernel_l
 	memset(ram, 0, LOW_RESERVED);
 	write_zero_page(ram, mem, &l.top);
 	memcpy(ram + BOOT_CMDLINE_GPA, cmdline, strlen(cmdline) + 1);
-	write_page_tables(ram, mem, &l.top, top_pde);
+	if (pae)
+		write_page_tables_pae(ram, mem, &l.top, top_entry);
+	else
+		write_page_tables(ram, mem, &l.top, (uint32_t)top_entry);
 
 	if (out) {
 		out->format = kp.format;

@@ -7,6 +7,7 @@
 #ifndef LGKVM_BOOT_H
 #define LGKVM_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +40,12 @@ struct boot_layout {
 int boot_load(uint8_t *ram, uint64_t mem, const uint8_t *kernel, size_t kernel_len,
 	      const uint8_t *initrd, size_t initrd_len, const char *cmdline, uint32_t top_pde,
 	      struct boot_layout *out, char *err, size_t errlen);
+
+/* The same, with the boot tables in PAE form when `pae` (then pgdir_gpa is
+ * the page-directory-pointer table, and `top_entry` the 8-byte PMD entry
+ * that maps the monitor at 0xFFC00000). */
+int boot_load_paging(uint8_t *ram, uint64_t mem, const uint8_t *kernel, size_t kernel_len,
+		     const uint8_t *initrd, size_t initrd_len, const char *cmdline, bool pae,
+		     uint64_t top_entry, struct boot_layout *out, char *err, size_t errlen);
 
 #endif

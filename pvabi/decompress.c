@@ -1,8 +1,9 @@
 /* The compressed kernels of the lguest era, opened with the libraries that
- * made them: gzip (zlib), bzip2 (libbz2), lzma and xz (liblzma).  lzo and lz4
- * payloads (2.6.33+ and 3.11+, both from the `int $0x1f` era that needs no
- * rewriting) are recognised but not opened: the guest still decompresses
- * itself, and `lgkvm inspect` then goes by the version string alone.
+ * made them: gzip (zlib), bzip2 (libbz2), lzma and xz (liblzma).  lzo (2.6.33+)
+ * and lz4 (3.11+) payloads are recognised but not opened: an `int $0x1f`-era
+ * kernel still decompresses itself and `lgkvm inspect` goes by its version
+ * string alone, while a vmcall-era one (2.6.33 to 3.0) cannot be rewritten
+ * and is refused with that reason.
  *
  * Every output is bounded by `max`: a hostile image that inflates without end
  * is refused, not followed. */

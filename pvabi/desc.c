@@ -175,7 +175,7 @@ void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages)
 	 * to intervene: make sure it is really there and writable now. */
 	for (uint32_t i = 0; i < (pages ? pages : 1); i++) {
 		uint32_t gpa;
-		if (mmu_translate(&vm->mem, vm->lg.pgdir, esp - 1 - i * 4096, true, &gpa) !=
+		if (mmu_translate(&vm->mem, vm->lg.pgdir, vm->lg.pae, esp - 1 - i * 4096, true, &gpa) !=
 		    MMU_OK) {
 			guest_kill(vm, "bad stack page %#x", esp - 1 - i * 4096);
 			return;

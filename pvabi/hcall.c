@@ -56,7 +56,7 @@ static const char *hcall_name(const struct lguest_abi *abi, uint32_t nr)
 		[LHCALL_HALT] = "HALT",
 		[LHCALL_SET_PMD_PAE] = "SET_PMD",
 		[LHCALL_SET_PTE] = "SET_PTE",
-		[LHCALL_SET_PMD] = "SET_PMD",
+		[LHCALL_SET_PMD] = "SET_PMD/SET_PGD",
 		[LHCALL_LOAD_TLS] = "LOAD_TLS",
 		[LHCALL_NOTIFY] = "NOTIFY",
 		[LHCALL_LOAD_GDT_ENTRY] = "LOAD_GDT_ENTRY",
@@ -203,8 +203,11 @@ static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 	case LHCALL_SET_PTE:
 		lg_set_pte(vm, a[0], a[1]);
 		break;
-	case LHCALL_SET_PMD:
+	case LHCALL_SET_PMD: /* SET_PGD for a PAE guest */
 		lg_set_pmd(vm, a[0], a[1]);
+		break;
+	case LHCALL_SET_PMD_PAE:
+		lg_set_pmd_pae(vm, a[0], a[1]);
 		break;
 	case LHCALL_LOAD_TLS:
 		lg_load_tls(vm, a[0]);

@@ -303,10 +303,6 @@ static int decide(struct image_info *in, const struct lguest_abi *force)
 	if (in->pae && !abi->can_pae)
 		return refuse(in, "a PAE kernel of generation %s%s cannot be an lguest guest",
 			      abi->name, "");
-	if (in->pae)
-		return refuse(in, "PAE lguest guests (generation %s, Linux %s) are not supported "
-				  "yet; build the guest without CONFIG_X86_PAE",
-			      abi->name, abi->kernels);
 	return 0;
 }
 

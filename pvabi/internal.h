@@ -44,6 +44,7 @@ void lg_flush_tlb(struct vm *vm);
 void lg_new_pgtable(struct vm *vm, uint32_t pgdir);
 void lg_set_pte(struct vm *vm, uint32_t pgdir, uint32_t va);
 void lg_set_pmd(struct vm *vm, uint32_t page, uint32_t idx);
+void lg_set_pmd_pae(struct vm *vm, uint32_t pmd, uint32_t idx);
 /* At LGUEST_INIT: the boot mappings the generation expects. */
 void lg_boot_paging_at_init(struct vm *vm);
 

@@ -20,16 +20,18 @@
 
 enum mmu_result { MMU_OK = 0, MMU_NOT_PRESENT, MMU_READ_ONLY, MMU_BAD_TABLE, MMU_HOST_AREA };
 
-/* Translate `gva` through the 2-level (non-PAE) directory at GPA `pgdir` for
- * a ring-1 (supervisor) access, as the CPU would with CR0.WP set; set the
- * accessed (and, for writes, dirty) bits like the hardware does. */
-enum mmu_result mmu_translate(const struct guestmem *gm, uint32_t pgdir, uint32_t gva, bool write,
-			      uint32_t *gpa);
+/* Translate `gva` through the guest's tables at GPA `pgdir` -- 2-level, or
+ * with `pae` the 3-level PAE form (pgdir is then the directory-pointer
+ * table) -- for a ring-1 (supervisor) access, as the CPU would with CR0.WP
+ * set; set the accessed (and, for writes, dirty) bits like the hardware. */
+enum mmu_result mmu_translate(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva,
+			      bool write, uint32_t *gpa);
 
 /* Copy to/from guest virtual memory, page by page; false if any page is
  * unusable (nothing is partially written before the check of that page). */
-bool mmu_read(const struct guestmem *gm, uint32_t pgdir, uint32_t gva, void *dst, uint32_t len);
-bool mmu_write(const struct guestmem *gm, uint32_t pgdir, uint32_t gva, const void *src,
+bool mmu_read(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva, void *dst,
+	      uint32_t len);
+bool mmu_write(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva, const void *src,
 	       uint32_t len);
 
 #endif

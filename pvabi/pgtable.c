@@ -15,6 +15,23 @@
 #include "src/vm.h"
 
 #define PDE_MONITOR 1023u /* the slot that maps MON_GVA: the top 4 MiB */
+/* PAE (2.6.31+): MON_GVA is entry 510 of the PMD behind PDPT entry 3.  The
+ * guest keeps the top 4 MiB free (reserve_mem), so entries 510 and 511. */
+#define PDPTE_KERNEL 3u
+#define PMD_MONITOR  510u
+
+/* Put the monitor into the PAE tables at `pdpt`: entry 510 of the kernel
+ * PMD.  Linux shares that PMD between all its page directories, so this
+ * mostly rewrites what is already there. */
+static bool pae_install_monitor(struct vm *vm, uint32_t pdpt)
+{
+	uint64_t e;
+	if ((pdpt & 0x1F) || !gm_read(&vm->mem, (uint64_t)pdpt + PDPTE_KERNEL * 8, &e, 8) ||
+	    !(e & PTE_PRESENT) || (e >> 32))
+		return false;
+	uint64_t v = monitor_pae_pmd();
+	return gm_write(&vm->mem, (e & 0xFFFFF000u) + PMD_MONITOR * 8, &v, 8);
+}
 
 void lg_flush_tlb(struct vm *vm)
 {
@@ -27,6 +44,17 @@ void lg_flush_tlb(struct vm *vm)
  * slot (reserve_mem); it never looks. */
 void lg_new_pgtable(struct vm *vm, uint32_t pgdir)
 {
+	/* PAE: `cr3` is a 32-byte aligned directory-pointer table whose last
+	 * entry must lead to a PMD we can put the monitor in. */
+	if (vm->lg.pae) {
+		if (!pae_install_monitor(vm, pgdir)) {
+			guest_kill(vm, "bad PAE page directory %#x", pgdir);
+			return;
+		}
+		vm->lg.pgdir = pgdir;
+		lg_flush_tlb(vm);
+		return;
+	}
 	if ((pgdir & 0xFFF) ||
 	    !gm_write32(&vm->mem, (uint64_t)pgdir + PDE_MONITOR * 4, monitor_pde())) {
 		guest_kill(vm, "bad page directory %#x", pgdir);
@@ -57,6 +85,19 @@ void lg_set_pmd(struct vm *vm, uint32_t page, uint32_t idx)
 {
 	struct lguest *lg = &vm->lg;
 
+	/* With PAE this is SET_PGD: (PDPT & ~0x1F, index 0-3).  A new kernel
+	 * PMD needs the monitor again; any change reloads the PDPTEs. */
+	if (lg->pae) {
+		if ((page & ~0x1Fu) == (lg->pgdir & ~0x1Fu)) {
+			if (idx == PDPTE_KERNEL && !pae_install_monitor(vm, lg->pgdir)) {
+				guest_kill(vm, "bad PAE page directory %#x", lg->pgdir);
+				return;
+			}
+			lg_flush_tlb(vm);
+		}
+		return;
+	}
+
 	if (idx >= PDE_MONITOR) {
 		if (idx == PDE_MONITOR && (page & ~0xFFFu) == lg->pgdir)
 			gm_write32(&vm->mem, (uint64_t)lg->pgdir + PDE_MONITOR * 4, monitor_pde());
@@ -64,6 +105,23 @@ void lg_set_pmd(struct vm *vm, uint32_t page, uint32_t idx)
 	}
 	if ((page & ~0xFFFu) == lg->pgdir)
 		lg_flush_tlb(vm);
+}
+
+/* LHCALL_SET_PMD of a PAE guest (13): (PMD page, index 0-511).  The two
+ * entries over the monitor stay ours. */
+void lg_set_pmd_pae(struct vm *vm, uint32_t pmd, uint32_t idx)
+{
+	struct lguest *lg = &vm->lg;
+	uint64_t e;
+
+	if (idx >= 512) {
+		guest_kill(vm, "bad PMD index %u", idx);
+		return;
+	}
+	if (idx >= PMD_MONITOR && gm_read(&vm->mem, (uint64_t)lg->pgdir + PDPTE_KERNEL * 8, &e, 8) &&
+	    (e & 0xFFFFF000u) == (pmd & ~0xFFFu))
+		pae_install_monitor(vm, lg->pgdir);
+	lg_flush_tlb(vm);
 }
 
 /* What the guest's lguest_entry assumes is mapped when LGUEST_INIT returns.
@@ -81,6 +139,27 @@ void lg_boot_paging_at_init(struct vm *vm)
 
 	if (lg->abi->paging != PAGING_HOST_PREMAP)
 		return;
+	if (lg->pae) {
+		/* The same, 2 MiB at a time: boot_load_paging() made four PMD
+		 * pages, back to back, so "PMD entry n" spans all of them. */
+		uint64_t e;
+		if (!gm_read(&vm->mem, lg->boot_pgdir, &e, 8) || !(e & PTE_PRESENT)) {
+			guest_kill(vm, "bad PAE page directory %#x", lg->boot_pgdir);
+			return;
+		}
+		uint64_t pmds = e & 0xFFFFF000u, pde;
+		unsigned base2 = lg->kernel_address >> 21;
+		for (unsigned i = 0; base2 + i < 4 * 512 - 2; i++) {
+			if (!gm_read(&vm->mem, pmds + i * 8, &pde, 8) || !(pde & PTE_PRESENT))
+				break;
+			if (!gm_write(&vm->mem, pmds + (base2 + i) * 8, &pde, 8)) {
+				guest_kill(vm, "bad PAE page directory %#x", lg->boot_pgdir);
+				return;
+			}
+		}
+		lg_flush_tlb(vm);
+		return;
+	}
 	unsigned base = lg->kernel_address >> 22;
 	for (unsigned i = 0; base + i < PDE_MONITOR; i++) {
 		uint32_t pde;

@@ -27,7 +27,7 @@ static bool has_errcode(unsigned vec)
 static bool push(struct vm *vm, uint32_t base, uint32_t *esp, uint32_t val)
 {
 	*esp -= 4;
-	return mmu_write(&vm->mem, vm->lg.pgdir, base + *esp, &val, 4);
+	return mmu_write(&vm->mem, vm->lg.pgdir, vm->lg.pae, base + *esp, &val, 4);
 }
 
 void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, uint32_t err)
@@ -98,11 +98,11 @@ static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 {
 	uint8_t insn[3];
 	unsigned len = 0;
-	if (!mmu_read(&vm->mem, vm->lg.pgdir, f->eip, insn, 1))
+	if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip, insn, 1))
 		return false;
 	bool opsize = insn[0] == 0x66;
 	if (opsize) {
-		if (!mmu_read(&vm->mem, vm->lg.pgdir, f->eip + 1, insn, 1))
+		if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip + 1, insn, 1))
 			return false;
 		len = 1;
 	}
@@ -113,7 +113,7 @@ static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 		return false;
 	unsigned port = r->edx & 0xFFFF;
 	if (imm) {
-		if (!mmu_read(&vm->mem, vm->lg.pgdir, f->eip + len + 1, &insn[1], 1))
+		if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip + len + 1, &insn[1], 1))
 			return false;
 		port = insn[1];
 		len += 2;
@@ -145,7 +145,7 @@ static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 static bool skip_cli(struct vm *vm, struct mon_frame *f)
 {
 	uint8_t op;
-	if (!mmu_read(&vm->mem, vm->lg.pgdir, f->eip, &op, 1) || op != 0xFA)
+	if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip, &op, 1) || op != 0xFA)
 		return false;
 	f->eip += 1;
 	return true;

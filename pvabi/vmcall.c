@@ -140,14 +140,14 @@ bool lg_fix_vmcall(struct vm *vm, struct mon_frame *f)
 	uint8_t insn[3];
 
 	if (!lg->abi->vmcall || (f->cs & 3) != 1 ||
-	    !mmu_read(&vm->mem, lg->pgdir, f->eip, insn, sizeof(insn)) ||
+	    !mmu_read(&vm->mem, lg->pgdir, lg->pae, f->eip, insn, sizeof(insn)) ||
 	    (memcmp(insn, VMCALL, 3) != 0 && memcmp(insn, VMMCALL, 3) != 0))
 		return false;
 	/* Byte by byte: the three may straddle a page boundary, and kernel
 	 * text is mapped read-only, so go by physical address. */
 	for (unsigned i = 0; i < 3; i++) {
 		uint32_t gpa;
-		if (mmu_translate(&vm->mem, lg->pgdir, f->eip + i, false, &gpa) != MMU_OK ||
+		if (mmu_translate(&vm->mem, lg->pgdir, lg->pae, f->eip + i, false, &gpa) != MMU_OK ||
 		    !gm_write(&vm->mem, gpa, &INT1F_NOP[i], 1))
 			return false;
 	}

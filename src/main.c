@@ -198,14 +198,15 @@ static int cmd_run(struct vm *vm)
 		free(kernel);
 		return EXIT_USAGE;
 	}
-	vm->kvm.cpuid_family5 = abi->cpuid_family5;
-	vm->kvm.vmcall_ud = abi->vmcall;
 
 	int code = EXIT_HOST;
 	/* Test the VM we are about to use before trusting it with the guest:
-	 * a KVM that cannot run 32-bit paged guests says so here, once. */
-	if (kvm_open(&vm->kvm, err, sizeof(err)) ||
-	    kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err)) ||
+	 * a KVM that cannot run 32-bit paged guests says so here, once.  What
+	 * the generation wants of the vCPU is known before it is made. */
+	int kr = kvm_open(&vm->kvm, err, sizeof(err));
+	vm->kvm.cpuid_family5 = abi->cpuid_family5;
+	vm->kvm.vmcall_ud = abi->vmcall;
+	if (kr || kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err)) ||
 	    kvm_selftest(vm, err, sizeof(err))) {
 		log_msg("%s", err);
 		goto out;
@@ -217,8 +218,9 @@ static int cmd_run(struct vm *vm)
 	};
 
 	struct boot_layout bl;
-	if (boot_load(vm->kvm.ram, opt->mem, kernel, klen, initrd, ilen, opt->cmdline,
-		      monitor_pde(), &bl, err, sizeof(err)) < 0) {
+	if (boot_load_paging(vm->kvm.ram, opt->mem, kernel, klen, initrd, ilen, opt->cmdline,
+			     info.pae, info.pae ? monitor_pae_pmd() : monitor_pde(), &bl, err,
+			     sizeof(err)) < 0) {
 		log_msg("%s: %s", opt->kernel, err);
 		code = EXIT_USAGE;
 		goto out;
@@ -239,7 +241,7 @@ static int cmd_run(struct vm *vm)
 		goto out;
 	}
 	vm->mem.limit = vbus_limit(vm);
-	if (kvm_boot_vcpu(vm, bl.entry, bl.pgdir_gpa, err, sizeof(err))) {
+	if (kvm_boot_vcpu(vm, bl.entry, bl.pgdir_gpa, info.pae, err, sizeof(err))) {
 		log_msg("%s", err);
 		code = EXIT_INTERNAL;
 		goto out;

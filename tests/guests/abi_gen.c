@@ -42,7 +42,17 @@ static void check_init(void)
 {
 	CHECK(lguest_data.reserve_mem == LGUEST_RESERVE_MEM, "reserve_mem %x",
 	      lguest_data.reserve_mem);
-#if GEN_HAS_PGDIR
+#if GEN_HAS_PGDIR && defined(LGUEST_PAE)
+	/* PAE: pgdir is the directory-pointer table, the host's tables are
+	 * PAE-format, and 2.6.31-3.0 find RAM at PAGE_OFFSET already. */
+	uint32_t pgdir = lguest_data.pgdir;
+	CHECK(pgdir && !(pgdir & 0x1F) && pgdir < ram_size(), "pgdir %x", pgdir);
+	volatile uint64_t *pdpt = gpa_ptr(pgdir);
+	CHECK((pdpt[3] & 1) && (pdpt[3] & ~0xFFFull), "PDPT entry 3 is %x", (uint32_t)pdpt[3]);
+	volatile uint32_t *alias = (volatile uint32_t *)(PAGE_OFFSET + (uint32_t)&probe);
+	CHECK(*alias == probe, "PAGE_OFFSET alias reads %x", *alias);
+	printf("abi_gen: INIT ok, PAE pgdir %x\n", pgdir);
+#elif GEN_HAS_PGDIR
 	uint32_t pgdir = lguest_data.pgdir;
 	CHECK(pgdir && !(pgdir & 0xFFF) && pgdir < ram_size(), "pgdir %x", pgdir);
 	volatile uint32_t *dir = gpa_ptr(pgdir);

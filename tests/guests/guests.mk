@@ -119,21 +119,26 @@ $(GUEST_HOSTILE2_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile2-%.o $(GUES
 
 # Per-generation guests (docs/abi.md §H1): the same sources, and the guest
 # library, compiled once for each ABI generation with -DLGUEST_GEN=N into
-# $(GUEST_OUT)/gN/.  lib/lguest.h is where the generations differ.
+# $(GUEST_OUT)/gN/, and for the PAE-capable ones (2.6.31+) also with
+# -DLGUEST_PAE=1 into $(GUEST_OUT)/gNp/.  lib/lguest.h is where the
+# generations differ.
 GEN_LIST := 1 2 3 4 5 6 7
+GEN_PAE_LIST := 5 6 7
 GEN_GUESTS := abi_gen virtio_blk restart
 
+# $(1): output folder name, $(2): compiler flags.
 define GEN_RULES
-$(GUEST_OUT)/g$(1)/obj/%.c.o: $(GUEST_DIR)/%.c | $(DEPS_STAMP)
+$(GUEST_OUT)/$(1)/obj/%.c.o: $(GUEST_DIR)/%.c | $(DEPS_STAMP)
 	@mkdir -p $$(dir $$@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -DLGUEST_GEN=$(1) -MMD -MP -c -o $$@ $$<
-$(GUEST_OUT)/g$(1)/obj/%.S.o: $(GUEST_DIR)/%.S | $(DEPS_STAMP)
+	$(GUEST_CC) $(GUEST_CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(GUEST_OUT)/$(1)/obj/%.S.o: $(GUEST_DIR)/%.S | $(DEPS_STAMP)
 	@mkdir -p $$(dir $$@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -DLGUEST_GEN=$(1) -MMD -MP -c -o $$@ $$<
-GEN$(1)_LIB_OBJS := $(patsubst $(GUEST_DIR)/%,$(GUEST_OUT)/g$(1)/obj/%.o,$(GUEST_LIB_SRCS))
-$(GUEST_OUT)/g$(1)/%.elf: $(GUEST_OUT)/g$(1)/obj/%.c.o $$(GEN$(1)_LIB_OBJS) $(GUEST_LD_SCRIPT)
+	$(GUEST_CC) $(GUEST_CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+$(1)_LIB_OBJS := $(patsubst $(GUEST_DIR)/%,$(GUEST_OUT)/$(1)/obj/%.o,$(GUEST_LIB_SRCS))
+$(GUEST_OUT)/$(1)/%.elf: $(GUEST_OUT)/$(1)/obj/%.c.o $$($(1)_LIB_OBJS) $(GUEST_LD_SCRIPT)
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(GUEST_LIBS)
-guests: $(GEN_GUESTS:%=$(GUEST_OUT)/g$(1)/%.elf)
--include $$(wildcard $(GUEST_OUT)/g$(1)/obj/*.d $(GUEST_OUT)/g$(1)/obj/lib/*.d)
+guests: $(GEN_GUESTS:%=$(GUEST_OUT)/$(1)/%.elf)
+-include $$(wildcard $(GUEST_OUT)/$(1)/obj/*.d $(GUEST_OUT)/$(1)/obj/lib/*.d)
 endef
-$(foreach g,$(GEN_LIST),$(eval $(call GEN_RULES,$(g))))
+$(foreach g,$(GEN_LIST),$(eval $(call GEN_RULES,g$(g),-DLGUEST_GEN=$(g))))
+$(foreach g,$(GEN_PAE_LIST),$(eval $(call GEN_RULES,g$(g)p,-DLGUEST_GEN=$(g) -DLGUEST_PAE=1)))

@@ -34,13 +34,34 @@ lguest_entry:
 #if LGUEST_GEN >= 7
 	/* 3.1+: switch to our own tables at once. */
 	movl	$LHCALL_NEW_PGTABLE, %eax
+#ifdef LGUEST_PAE
+	movl	$initial_page_table, %ebx
+#else
 	movl	$0, %ebx
+#endif
 	int	$0x1f
 #else
 	movl	$boot_stack_top, %esp
 #endif
 #endif
 	ud2
+
+#ifdef LGUEST_PAE
+/* A PAE kernel's first directory-pointer table, filled in at build time as
+ * head_32.S does (PGD_IDENT_ATTR = present only): how lgkvm tells a PAE image
+ * from a non-PAE one (docs/abi.md §H3.1 item 6).  Never loaded here. */
+	.data
+	.balign 4096
+	.globl initial_page_table
+initial_page_table:
+	.long	initial_pg_pmd + 1, 0
+	.long	0, 0
+	.long	0, 0
+	.long	initial_pg_pmd + 1, 0
+	.balign 4096
+initial_pg_pmd:
+	.fill	1024, 4, 0
+#endif
 
 /* The banner a vmlinux carries, with a version of the generation we speak:
  * lgkvm reads it to pick the generation inside lguest_entry's class. */

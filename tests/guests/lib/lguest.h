@@ -21,6 +21,9 @@
 #if LGUEST_GEN < 1 || LGUEST_GEN > 7
 #error "test guests speak generations G1 to G7"
 #endif
+#if defined(LGUEST_PAE) && LGUEST_GEN < 5
+#error "PAE lguest guests exist from 2.6.31 (G5)"
+#endif
 /* What changed, and when (docs/abi.md §H1). */
 #define GEN_SHUTDOWN	    (LGUEST_GEN >= 2) /* CRASH(2) became SHUTDOWN(msg, 1|2) */
 #define GEN_DEVPAGE_V2	    (LGUEST_GEN >= 2) /* feature bits and config structs */
@@ -52,6 +55,7 @@
 #define LHCALL_NOTIFY	      17
 #define LHCALL_LOAD_GDT_ENTRY 18 /* 2.6.30+ */
 #define LHCALL_SEND_INTERRUPTS 19 /* 2.6.31+ */
+#define LHCALL_SET_PMD_PAE    13 /* 2.6.31+, PAE guests only */
 #define LHCALL_SHUTDOWN	      2 /* 2.6.25+: CRASH's number */
 #define LGUEST_SHUTDOWN_POWEROFF 1
 #define LGUEST_SHUTDOWN_RESTART	 2
