@@ -96,7 +96,7 @@ static void host_vendor(char vendor[12])
 }
 
 /* CPUID for an old guest: what KVM supports, minus what a 2.6.24 kernel
- * cannot know about.  The lguest guest filters leaf 1 itself (ABI doc 10.1);
+ * cannot know about.  The lguest guest filters leaf 1 itself (docs/abi.md §10.1);
  * we additionally hide the hypervisor leaves (a 2.6.24 guest has no use for
  * kvmclock and must not try) and report whether the TSC is invariant. */
 static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
@@ -243,15 +243,14 @@ static struct kvm_segment flat(uint16_t sel, uint8_t type)
 	};
 }
 
-int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, bool pae, char *err,
-		  size_t errlen)
+int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, bool pae, char *err, size_t errlen)
 {
 	struct kvm_state *k = &vm->kvm;
 	struct kvm_sregs s;
 	if (ioctl(k->vcpu_fd, KVM_GET_SREGS, &s) < 0)
 		return fail(err, errlen, "KVM_GET_SREGS");
 
-	/* ABI doc 2.7: ring 1, flat segments, paging on with the boot tables. */
+	/* docs/abi.md §2.7: ring 1, flat segments, paging on with the boot tables. */
 	s.cs = flat(SEL_KERNEL_CS, 0xB);
 	s.ds = s.es = s.ss = flat(SEL_KERNEL_DS, 0x3);
 	s.fs = s.gs = (struct kvm_segment){.unusable = 1};

@@ -34,8 +34,8 @@ struct kvm_state {
 	/* Set before kvm_create_vm from the guest's generation (pvabi/abi.h). */
 	bool cpuid_family5; /* report CPU family 5 (guests before 2.6.29) */
 	bool vmcall_ud;	    /* a ring-1 vmcall must #UD, not be "fixed" by KVM */
-	timer_t timer;	  /* POSIX timer that kicks the vCPU... */
-	bool timer_set;	  /* ...once created (0 is a valid timer_t) */
+	timer_t timer;	    /* POSIX timer that kicks the vCPU... */
+	bool timer_set;	    /* ...once created (0 is a valid timer_t) */
 	uint64_t timer_armed_ns;
 };
 
@@ -54,7 +54,7 @@ int kvm_selftest(struct vm *vm, char *err, size_t errlen);
 /* Create the VM: guest memory of `mem_size` bytes (RAM + device area), the
  * monitor, one vCPU with filtered CPUID and sync regs. */
 int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen);
-/* Set the vCPU's initial state for an lguest boot (ABI doc 2.7). */
+/* Set the vCPU's initial state for an lguest boot (docs/abi.md §2.7). */
 int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, bool pae, char *err,
 		  size_t errlen);
 /* Run until the guest stops; returns the process exit status. */

@@ -111,7 +111,7 @@ void monitor_init(struct monitor *m, uint8_t *host)
 	uint32_t tlo = (tss << 16) | (TSS_SIZE - 1);
 	uint32_t thi = (tss & 0xFF000000u) | 0x8900u | ((tss >> 16) & 0xFF);
 	put64(host + MON_GDT_OFF + GDT_TSS * 8, ((uint64_t)thi << 32) | tlo);
-	/* The guest's boot segments (ABI doc 2.7): flat DPL-1 code and data. */
+	/* The guest's boot segments (docs/abi.md §2.7): flat DPL-1 code and data. */
 	put64(host + MON_GDT_OFF + 12 * 8, 0x00CFBB000000FFFFull);
 	put64(host + MON_GDT_OFF + 13 * 8, 0x00CFB3000000FFFFull);
 

@@ -39,7 +39,7 @@
 #define MON_PAE_PT_OFF 0x6000
 #define MON_RO_PAGES   4
 #define MON_PAGES      7
-#define MON_SIZE     (MON_PAGES * 4096u)
+#define MON_SIZE       (MON_PAGES * 4096u)
 
 /* Words the VMM and the monitor share, at the start of the data page. */
 #define MON_CR0_WANT_OFF (MON_DATA_OFF + 0) /* CR0 the monitor loads on the way out */
@@ -55,7 +55,7 @@
 #define MON_PORT	0xF1 /* the monitor's one I/O port */
 #define MON_KICK_VECTOR 0xFE /* injected with KVM_INTERRUPT to enter the monitor */
 
-/* Selectors (shared/lguest-abi.md 6.1). */
+/* Selectors (docs/abi.md §6.1). */
 #define SEL_LGUEST_CS	    0x50u
 #define SEL_LGUEST_DS	    0x58u
 #define SEL_KERNEL_CS	    0x61u

@@ -11,10 +11,10 @@
 #define BIT(n) (1u << (n))
 
 /* The calls every generation has. */
-#define HC_COMMON                                                                             \
-	(BIT(LHCALL_FLUSH_ASYNC) | BIT(LHCALL_LGUEST_INIT) | BIT(LHCALL_CRASH) |               \
-	 BIT(LHCALL_NEW_PGTABLE) | BIT(LHCALL_FLUSH_TLB) | BIT(LHCALL_LOAD_IDT_ENTRY) |       \
-	 BIT(LHCALL_SET_STACK) | BIT(LHCALL_SET_CLOCKEVENT) | BIT(LHCALL_HALT) |              \
+#define HC_COMMON                                                                       \
+	(BIT(LHCALL_FLUSH_ASYNC) | BIT(LHCALL_LGUEST_INIT) | BIT(LHCALL_CRASH) |        \
+	 BIT(LHCALL_NEW_PGTABLE) | BIT(LHCALL_FLUSH_TLB) | BIT(LHCALL_LOAD_IDT_ENTRY) | \
+	 BIT(LHCALL_SET_STACK) | BIT(LHCALL_SET_CLOCKEVENT) | BIT(LHCALL_HALT) |        \
 	 BIT(LHCALL_SET_PTE) | BIT(LHCALL_SET_PMD) | BIT(LHCALL_LOAD_TLS))
 #define HC_2_6_24 (HC_COMMON | BIT(LHCALL_LOAD_GDT) | BIT(LHCALL_TS) | BIT(LHCALL_NOTIFY))
 #define HC_2_6_30 (HC_COMMON | BIT(LHCALL_LOAD_GDT_ENTRY) | BIT(LHCALL_TS) | BIT(LHCALL_NOTIFY))
@@ -23,47 +23,47 @@
 #define HC_4_10	  (HC_4_0 & ~BIT(LHCALL_TS))
 
 /* lguest_data layouts (docs/abi.md §H1.3). */
-#define LAYOUT_L1                                                                              \
-	.layout = "L1", .ring_status_off = 20, .ring_slots_off = 84, .ring_slot_size = 16,     \
-	.ring_entries = 64, .ld_size = 1136, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8, \
-	.ld_time = 12, .ld_irq_pending = LD_NONE, .ld_reserve_mem = 1108, .ld_tsc_khz = 1112,  \
-	.ld_pgdir = 1116, .ld_noirq_start = 1120, .ld_noirq_end = 1124,                         \
-	.ld_kernel_address = 1128, .ld_syscall_vec = 1132
+#define LAYOUT_L1                                                                                  \
+	.layout = "L1", .ring_status_off = 20, .ring_slots_off = 84, .ring_slot_size = 16,         \
+	.ring_entries = 64, .ld_size = 1136, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8,    \
+	.ld_time = 12, .ld_irq_pending = LD_NONE, .ld_reserve_mem = 1108, .ld_tsc_khz = 1112,      \
+	.ld_pgdir = 1116, .ld_noirq_start = 1120, .ld_noirq_end = 1124, .ld_kernel_address = 1128, \
+	.ld_syscall_vec = 1132
 /* 2.6.31 added irq_pending (and a fifth word to each ring slot). */
-#define LAYOUT_L2                                                                              \
-	.layout = "L2", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,     \
-	.ring_entries = 64, .ld_size = 1396, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8, \
-	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,       \
-	.ld_pgdir = 1376, .ld_noirq_start = 1380, .ld_noirq_end = 1384,                         \
-	.ld_kernel_address = 1388, .ld_syscall_vec = 1392
+#define LAYOUT_L2                                                                                  \
+	.layout = "L2", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,         \
+	.ring_entries = 64, .ld_size = 1396, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8,    \
+	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,           \
+	.ld_pgdir = 1376, .ld_noirq_start = 1380, .ld_noirq_end = 1384, .ld_kernel_address = 1388, \
+	.ld_syscall_vec = 1392
 /* 3.1 dropped pgdir: never write offset 1376 from here on. */
-#define LAYOUT_L3                                                                              \
-	.layout = "L3", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,     \
+#define LAYOUT_L3                                                                               \
+	.layout = "L3", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,      \
 	.ring_entries = 64, .ld_size = 1392, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8, \
-	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,       \
+	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,        \
 	.ld_pgdir = LD_NONE, .ld_noirq_start = 1376, .ld_noirq_end = 1380,                      \
 	.ld_kernel_address = 1384, .ld_syscall_vec = 1388
 /* 4.1 replaced the no-interrupt range by a single iret address. */
-#define LAYOUT_L4                                                                              \
-	.layout = "L4", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,     \
+#define LAYOUT_L4                                                                               \
+	.layout = "L4", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,      \
 	.ring_entries = 64, .ld_size = 1388, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8, \
-	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,       \
+	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,        \
 	.ld_pgdir = LD_NONE, .ld_noirq_start = 1376, .ld_noirq_end = LD_NONE,                   \
 	.ld_kernel_address = 1380, .ld_syscall_vec = 1384
 
 /* Until 2.6.29 the trap took arguments in EDX, EBX, ECX, and a ring slot is
  * {nr, arg2, arg3, arg1}: the reference host's register block order (EAX,
  * EBX, ECX, EDX), which puts arg1 last. */
-#define ARGS_EDX                                                                               \
-	.arg_reg = {REG_EDX, REG_EBX, REG_ECX, REG_NONE}, .slot_nr_off = 0,                    \
+#define ARGS_EDX                                                            \
+	.arg_reg = {REG_EDX, REG_EBX, REG_ECX, REG_NONE}, .slot_nr_off = 0, \
 	.slot_arg_off = {12, 4, 8, LD_NONE}
 /* 2.6.30 borrowed KVM's hypercall convention: EBX, ECX, EDX, in order. */
-#define ARGS_EBX3                                                                              \
-	.arg_reg = {REG_EBX, REG_ECX, REG_EDX, REG_NONE}, .slot_nr_off = 0,                    \
+#define ARGS_EBX3                                                           \
+	.arg_reg = {REG_EBX, REG_ECX, REG_EDX, REG_NONE}, .slot_nr_off = 0, \
 	.slot_arg_off = {4, 8, 12, LD_NONE}
 /* 2.6.31 added ESI for PAE's 64-bit SET_PTE. */
-#define ARGS_EBX4                                                                              \
-	.arg_reg = {REG_EBX, REG_ECX, REG_EDX, REG_ESI}, .slot_nr_off = 0,                     \
+#define ARGS_EBX4                                                          \
+	.arg_reg = {REG_EBX, REG_ECX, REG_EDX, REG_ESI}, .slot_nr_off = 0, \
 	.slot_arg_off = {4, 8, 12, 16}
 
 #define RESERVE_4M .reserve_mem = 0x00400000
@@ -71,64 +71,175 @@
 static const struct lguest_abi abis[GEN_COUNT] = {
 	/* 2.6.23: the first lguest; DMA device bus, CRASH, a layout of its own.
 	 * Recognised, not served (G0 has an issue of its own). */
-	[GEN_G0] = {.gen = GEN_G0, .name = "G0", .kernels = "2.6.23", .layout = "L0",
+	[GEN_G0] = {.gen = GEN_G0,
+		    .name = "G0",
+		    .kernels = "2.6.23",
+		    .layout = "L0",
 		    .arg_reg = {REG_EDX, REG_EBX, REG_ECX, REG_NONE}},
 	/* 2.6.24: virtio on the lguest bus (device page v1), CRASH only. */
-	[GEN_G1] = {.gen = GEN_G1, .name = "G1", .kernels = "2.6.24", .supported = true,
-		    .hcalls = HC_2_6_24, ARGS_EDX, LAYOUT_L1, RESERVE_4M,
-		    .cpuid_family5 = true, .paging = PAGING_GUEST_COPIES,
-		    .devpage = DEVPAGE_V1, .blk_hdr_len = 24, .net_hdr_len = 8},
+	[GEN_G1] = {.gen = GEN_G1,
+		    .name = "G1",
+		    .kernels = "2.6.24",
+		    .supported = true,
+		    .hcalls = HC_2_6_24,
+		    ARGS_EDX,
+		    LAYOUT_L1,
+		    RESERVE_4M,
+		    .cpuid_family5 = true,
+		    .paging = PAGING_GUEST_COPIES,
+		    .devpage = DEVPAGE_V1,
+		    .blk_hdr_len = 24,
+		    .net_hdr_len = 8},
 	/* 2.6.25: CRASH becomes SHUTDOWN(msg, poweroff|restart); device page v2
 	 * (feature bits and plain config structs); 2.6.26 status notifies;
 	 * 2.6.28 the guest reads lguest_data.pgdir as its cr3. */
-	[GEN_G2] = {.gen = GEN_G2, .name = "G2", .kernels = "2.6.25-2.6.28", .supported = true,
-		    .hcalls = HC_2_6_24, ARGS_EDX, LAYOUT_L1, RESERVE_4M, .shutdown = true,
-		    .cpuid_family5 = true, .paging = PAGING_GUEST_COPIES,
-		    .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G2] = {.gen = GEN_G2,
+		    .name = "G2",
+		    .kernels = "2.6.25-2.6.28",
+		    .supported = true,
+		    .hcalls = HC_2_6_24,
+		    ARGS_EDX,
+		    LAYOUT_L1,
+		    RESERVE_4M,
+		    .shutdown = true,
+		    .cpuid_family5 = true,
+		    .paging = PAGING_GUEST_COPIES,
+		    .devpage = DEVPAGE_V2,
+		    .blk_hdr_len = 16,
+		    .net_hdr_len = 10},
 	/* 2.6.29: the host builds the PAGE_OFFSET mapping; the guest no longer
 	 * copies PDEs, and masks CPUID's family itself. */
-	[GEN_G3] = {.gen = GEN_G3, .name = "G3", .kernels = "2.6.29", .supported = true,
-		    .hcalls = HC_2_6_24, ARGS_EDX, LAYOUT_L1, RESERVE_4M, .shutdown = true,
-		    .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G3] = {.gen = GEN_G3,
+		    .name = "G3",
+		    .kernels = "2.6.29",
+		    .supported = true,
+		    .hcalls = HC_2_6_24,
+		    ARGS_EDX,
+		    LAYOUT_L1,
+		    RESERVE_4M,
+		    .shutdown = true,
+		    .paging = PAGING_HOST_PREMAP,
+		    .devpage = DEVPAGE_V2,
+		    .blk_hdr_len = 16,
+		    .net_hdr_len = 10},
 	/* 2.6.30: hypercalls are `vmcall` in EBX/ECX/EDX; the ring slot follows;
 	 * LOAD_GDT becomes LOAD_GDT_ENTRY. */
-	[GEN_G4] = {.gen = GEN_G4, .name = "G4", .kernels = "2.6.30", .supported = true,
-		    .hcalls = HC_2_6_30, ARGS_EBX3, LAYOUT_L1, RESERVE_4M, .shutdown = true,
-		    .vmcall = true, .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G4] = {.gen = GEN_G4,
+		    .name = "G4",
+		    .kernels = "2.6.30",
+		    .supported = true,
+		    .hcalls = HC_2_6_30,
+		    ARGS_EBX3,
+		    LAYOUT_L1,
+		    RESERVE_4M,
+		    .shutdown = true,
+		    .vmcall = true,
+		    .paging = PAGING_HOST_PREMAP,
+		    .devpage = DEVPAGE_V2,
+		    .blk_hdr_len = 16,
+		    .net_hdr_len = 10},
 	/* 2.6.31: a fourth argument (ESI) and 20-byte slots, irq_pending with
 	 * SEND_INTERRUPTS (layout L2), PAE guests (SET_PMD 13, SET_PGD 15). */
-	[GEN_G5] = {.gen = GEN_G5, .name = "G5", .kernels = "2.6.31-2.6.33", .supported = true,
-		    .hcalls = HC_2_6_31, .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4,
-		    LAYOUT_L2, RESERVE_4M, .shutdown = true, .vmcall = true, .can_pae = true,
-		    .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G5] = {.gen = GEN_G5,
+		    .name = "G5",
+		    .kernels = "2.6.31-2.6.33",
+		    .supported = true,
+		    .hcalls = HC_2_6_31,
+		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    ARGS_EBX4,
+		    LAYOUT_L2,
+		    RESERVE_4M,
+		    .shutdown = true,
+		    .vmcall = true,
+		    .can_pae = true,
+		    .paging = PAGING_HOST_PREMAP,
+		    .devpage = DEVPAGE_V2,
+		    .blk_hdr_len = 16,
+		    .net_hdr_len = 10},
 	/* 2.6.34: back to `int $0x1f` (registers kept), except SEND_INTERRUPTS
 	 * in the irq-enable asm, which stays `vmcall` through 3.0; `cli` at
 	 * ring 1 is skipped (cmpxchg8b_emu). */
-	[GEN_G6] = {.gen = GEN_G6, .name = "G6", .kernels = "2.6.34-3.0", .supported = true,
-		    .hcalls = HC_2_6_31, .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4,
-		    LAYOUT_L2, RESERVE_4M, .shutdown = true, .vmcall = true, .skip_cli = true,
-		    .can_pae = true, .paging = PAGING_HOST_PREMAP, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G6] = {.gen = GEN_G6,
+		    .name = "G6",
+		    .kernels = "2.6.34-3.0",
+		    .supported = true,
+		    .hcalls = HC_2_6_31,
+		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    ARGS_EBX4,
+		    LAYOUT_L2,
+		    RESERVE_4M,
+		    .shutdown = true,
+		    .vmcall = true,
+		    .skip_cli = true,
+		    .can_pae = true,
+		    .paging = PAGING_HOST_PREMAP,
+		    .devpage = DEVPAGE_V2,
+		    .blk_hdr_len = 16,
+		    .net_hdr_len = 10},
 	/* 3.1: no pgdir (layout L3); RAM 1:1 until the guest's NEW_PGTABLE at
 	 * entry; no vmcall anywhere; status notifies only at finalize/reset. */
-	[GEN_G7] = {.gen = GEN_G7, .name = "G7", .kernels = "3.1-3.19", .supported = true,
-		    .hcalls = HC_2_6_31, .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4,
-		    LAYOUT_L3, RESERVE_4M, .shutdown = true, .skip_cli = true, .can_pae = true,
-		    .paging = PAGING_LINEAR, .devpage = DEVPAGE_V2, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G7] = {.gen = GEN_G7,
+		    .name = "G7",
+		    .kernels = "3.1-3.19",
+		    .supported = true,
+		    .hcalls = HC_2_6_31,
+		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    ARGS_EBX4,
+		    LAYOUT_L3,
+		    RESERVE_4M,
+		    .shutdown = true,
+		    .skip_cli = true,
+		    .can_pae = true,
+		    .paging = PAGING_LINEAR,
+		    .devpage = DEVPAGE_V2,
+		    .blk_hdr_len = 16,
+		    .net_hdr_len = 10},
 	/* 4.0: devices move to virtio-PCI; NOTIFY is gone. */
-	[GEN_G8] = {.gen = GEN_G8, .name = "G8", .kernels = "4.0", .hcalls = HC_4_0,
-		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4, LAYOUT_L3, RESERVE_4M,
-		    .shutdown = true, .skip_cli = true, .can_pae = true, .paging = PAGING_LINEAR, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G8] = {.gen = GEN_G8,
+		    .name = "G8",
+		    .kernels = "4.0",
+		    .hcalls = HC_4_0,
+		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    ARGS_EBX4,
+		    LAYOUT_L3,
+		    RESERVE_4M,
+		    .shutdown = true,
+		    .skip_cli = true,
+		    .can_pae = true,
+		    .paging = PAGING_LINEAR,
+		    .blk_hdr_len = 16,
+		    .net_hdr_len = 10},
 	/* 4.1: noirq_iret (layout L4). */
-	[GEN_G9] = {.gen = GEN_G9, .name = "G9", .kernels = "4.1-4.9", .hcalls = HC_4_0,
-		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4, LAYOUT_L4, RESERVE_4M,
-		    .shutdown = true, .skip_cli = true, .can_pae = true, .paging = PAGING_LINEAR, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G9] = {.gen = GEN_G9,
+		    .name = "G9",
+		    .kernels = "4.1-4.9",
+		    .hcalls = HC_4_0,
+		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    ARGS_EBX4,
+		    LAYOUT_L4,
+		    RESERVE_4M,
+		    .shutdown = true,
+		    .skip_cli = true,
+		    .can_pae = true,
+		    .paging = PAGING_LINEAR,
+		    .blk_hdr_len = 16,
+		    .net_hdr_len = 10},
 	/* 4.10: no TS hypercall (eager FPU). */
-	[GEN_G10] = {.gen = GEN_G10, .name = "G10", .kernels = "4.10-4.13", .hcalls = HC_4_10,
-		     .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), ARGS_EBX4, LAYOUT_L4, RESERVE_4M,
-		     .shutdown = true, .skip_cli = true, .can_pae = true,
-		     .paging = PAGING_LINEAR, .blk_hdr_len = 16, .net_hdr_len = 10},
+	[GEN_G10] = {.gen = GEN_G10,
+		     .name = "G10",
+		     .kernels = "4.10-4.13",
+		     .hcalls = HC_4_10,
+		     .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		     ARGS_EBX4,
+		     LAYOUT_L4,
+		     RESERVE_4M,
+		     .shutdown = true,
+		     .skip_cli = true,
+		     .can_pae = true,
+		     .paging = PAGING_LINEAR,
+		     .blk_hdr_len = 16,
+		     .net_hdr_len = 10},
 };
-
 
 const struct lguest_abi *abi_get(enum lg_gen gen)
 {

@@ -44,8 +44,20 @@ enum lhcall {
 
 /* The generations, oldest first.  G0 (2.6.23) and G8-G10 (4.x, virtio-PCI)
  * are recognised by `lgkvm inspect` but not yet served. */
-enum lg_gen { GEN_G0, GEN_G1, GEN_G2, GEN_G3, GEN_G4, GEN_G5, GEN_G6, GEN_G7, GEN_G8, GEN_G9,
-	      GEN_G10, GEN_COUNT };
+enum lg_gen {
+	GEN_G0,
+	GEN_G1,
+	GEN_G2,
+	GEN_G3,
+	GEN_G4,
+	GEN_G5,
+	GEN_G6,
+	GEN_G7,
+	GEN_G8,
+	GEN_G9,
+	GEN_G10,
+	GEN_COUNT
+};
 
 /* Where the logical arguments travel. */
 enum abi_reg { REG_NONE, REG_EAX, REG_EBX, REG_ECX, REG_EDX, REG_ESI };
@@ -75,8 +87,8 @@ struct lguest_abi {
 	const char *layout;  /* lguest_data layout name, "L2" */
 	bool supported;	     /* lgkvm can boot it today */
 
-	uint32_t hcalls;     /* bitmap of valid hypercall numbers */
-	uint32_t hcalls_pae; /* ... added for a PAE guest */
+	uint32_t hcalls;	 /* bitmap of valid hypercall numbers */
+	uint32_t hcalls_pae;	 /* ... added for a PAE guest */
 	enum abi_reg arg_reg[4]; /* registers of arg1..arg4 (REG_NONE: absent) */
 	bool shutdown;		 /* hypercall 2 is SHUTDOWN(msg, reason), not CRASH(msg) */
 	bool vmcall;		 /* some hypercalls are `vmcall`: rewrite them (pvabi/vmcall.c) */

@@ -4,7 +4,7 @@
  * memory, tell it how much memory there is and what its command line says, and
  * give it page tables so that it can run with paging on from the very first
  * instruction.  In lguest that somebody is the Launcher; in lgkvm it is this
- * file.  The picture we build in guest-physical memory is (shared/lguest-abi.md
+ * file.  The picture we build in guest-physical memory is (docs/abi.md
  * section 2.1):
  *
  *	0x00000000	the "zero page": a struct boot_params, all zero but a few fields
@@ -58,7 +58,7 @@
  * inside low memory, and the RAM above is ordinary high memory to the guest. */
 #define INITRD_CEILING 0x30000000u
 
-/* The fields of struct boot_params we write (lguest-abi.md section 2.3). */
+/* The fields of struct boot_params we write (docs/abi.md §2.3). */
 #define ZP_E820_ENTRIES	    0x1E8
 #define ZP_SETUP_SECTS	    0x1F1
 #define ZP_HEADER	    0x202
@@ -514,7 +514,7 @@ static int kernel_parse(struct loader *l, struct kernel_plan *kp)
  */
 
 /* The zero page.  The guest's startup_32 copies it and checks only a handful of
- * fields (lguest-abi.md section 2.3.1); everything else stays zero, which tells
+ * fields (docs/abi.md §2.3.1); everything else stays zero, which tells
  * it there is no EFI, no APM, no EDD and no screen. */
 static void write_zero_page(uint8_t *ram, uint64_t mem, const struct top *t)
 {
@@ -566,8 +566,7 @@ static void write_page_tables(uint8_t *ram, uint64_t mem, const struct top *t, u
  * table whose entries carry only the present bit (anything else is reserved
  * in a PDPTE).  All four PMD pages exist from the start, so the PAGE_OFFSET
  * alias (pvabi/pgtable.c) and the monitor's entry have somewhere to go. */
-static void write_page_tables_pae(uint8_t *ram, uint64_t mem, const struct top *t,
-				  uint64_t top_pmd)
+static void write_page_tables_pae(uint8_t *ram, uint64_t mem, const struct top *t, uint64_t top_pmd)
 {
 	uint64_t pmd = t->pt_lo + t->npt * PAGE_SIZE, i;
 

@@ -1,5 +1,5 @@
 /* Loading an lguest kernel: the Launcher's half of the boot protocol
- * (shared/lguest-abi.md section 2).
+ * (docs/abi.md §2).
  *
  * Everything here is a pure function over byte buffers: the image and initrd
  * are bytes we were given, guest RAM is a byte array we own.  No ioctls, no

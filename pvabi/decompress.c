@@ -58,8 +58,8 @@ static uint8_t *gunzip(struct sink *s, const uint8_t *in, size_t len, char *err,
 	while (r == Z_OK) {
 		if (!sink_room(s)) {
 			inflateEnd(&z);
-			return failed(s, err, errlen, "%s payload decompresses to more than the limit",
-				      "gzip");
+			return failed(s, err, errlen,
+				      "%s payload decompresses to more than the limit", "gzip");
 		}
 		z.next_out = s->buf + s->len;
 		z.avail_out = (uInt)(s->cap - s->len);
@@ -85,8 +85,8 @@ static uint8_t *bunzip(struct sink *s, const uint8_t *in, size_t len, char *err,
 	while (r == BZ_OK) {
 		if (!sink_room(s)) {
 			BZ2_bzDecompressEnd(&b);
-			return failed(s, err, errlen, "%s payload decompresses to more than the limit",
-				      "bzip2");
+			return failed(s, err, errlen,
+				      "%s payload decompresses to more than the limit", "bzip2");
 		}
 		b.next_out = (char *)s->buf + s->len;
 		b.avail_out = (unsigned)(s->cap - s->len);
@@ -109,8 +109,8 @@ static uint8_t *unxz(struct sink *s, const uint8_t *in, size_t len, bool alone, 
 	const char *what = alone ? "lzma" : "xz";
 	/* The kernel's xz streams use CRC32 or none; a memory cap keeps a
 	 * hostile dictionary size from costing us more than 256 MiB. */
-	lzma_ret r = alone ? lzma_alone_decoder(&x, 256u << 20)
-			   : lzma_stream_decoder(&x, 256u << 20, 0);
+	lzma_ret r =
+		alone ? lzma_alone_decoder(&x, 256u << 20) : lzma_stream_decoder(&x, 256u << 20, 0);
 	if (r != LZMA_OK)
 		return failed(s, err, errlen, "%s: cannot start the decompressor", what);
 	x.next_in = in;
@@ -118,8 +118,8 @@ static uint8_t *unxz(struct sink *s, const uint8_t *in, size_t len, bool alone, 
 	while (r == LZMA_OK) {
 		if (!sink_room(s)) {
 			lzma_end(&x);
-			return failed(s, err, errlen, "%s payload decompresses to more than the limit",
-				      what);
+			return failed(s, err, errlen,
+				      "%s payload decompresses to more than the limit", what);
 		}
 		x.next_out = s->buf + s->len;
 		x.avail_out = s->cap - s->len;

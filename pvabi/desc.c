@@ -1,6 +1,6 @@
 /* Segments and gates: the guest may describe its GDT, TLS slots and IDT, but
  * the tables the CPU uses are ours (in the monitor), so every entry passes
- * through the rules below on its way in (ABI doc 5.2, 6.3 - 6.5). */
+ * through the rules below on its way in (docs/abi.md §5.2, 6.3 - 6.5). */
 #include <string.h>
 
 #include "pvabi/internal.h"
@@ -96,7 +96,7 @@ bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base)
 	return true;
 }
 
-/* Direct delivery (ABI doc 5.3): the CPU may take the vector straight into
+/* Direct delivery (docs/abi.md §5.3): the CPU may take the vector straight into
  * the guest, without the monitor, only for trap gates of exceptions the host
  * never needs to see first, and for the system call. */
 static bool direct(struct vm *vm, unsigned vec)
@@ -175,8 +175,8 @@ void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages)
 	 * to intervene: make sure it is really there and writable now. */
 	for (uint32_t i = 0; i < (pages ? pages : 1); i++) {
 		uint32_t gpa;
-		if (mmu_translate(&vm->mem, vm->lg.pgdir, vm->lg.pae, esp - 1 - i * 4096, true, &gpa) !=
-		    MMU_OK) {
+		if (mmu_translate(&vm->mem, vm->lg.pgdir, vm->lg.pae, esp - 1 - i * 4096, true,
+				  &gpa) != MMU_OK) {
 			guest_kill(vm, "bad stack page %#x", esp - 1 - i * 4096);
 			return;
 		}

@@ -1,4 +1,4 @@
-/* Hypercalls (ABI doc section 3): the guest's only way to ask for anything.
+/* Hypercalls (docs/abi.md §3): the guest's only way to ask for anything.
  *
  * Policy, as in the reference host: no hypercall returns an error.  A valid
  * request takes effect before the guest runs again; an invalid one kills the
@@ -81,7 +81,8 @@ static const char *layout_seen(struct vm *vm, uint32_t gpa)
 		const struct lguest_abi *a = abi_get(probe[i]);
 		uint8_t status[64];
 		uint32_t vec, pending = 0;
-		if (!gm_read(&vm->mem, (uint64_t)gpa + a->ring_status_off, status, sizeof(status)) ||
+		if (!gm_read(&vm->mem, (uint64_t)gpa + a->ring_status_off, status,
+			     sizeof(status)) ||
 		    !gm_read32(&vm->mem, (uint64_t)gpa + a->ld_syscall_vec, &vec))
 			continue;
 		if (a->ld_irq_pending != LD_NONE &&
@@ -155,8 +156,7 @@ static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 	struct lguest *lg = &vm->lg;
 	const struct lguest_abi *abi = lg->abi;
 
-	LOG_DEBUG(vm, "hcall %s(%#x, %#x, %#x, %#x)", hcall_name(abi, nr), a[0], a[1], a[2],
-		  a[3]);
+	LOG_DEBUG(vm, "hcall %s(%#x, %#x, %#x, %#x)", hcall_name(abi, nr), a[0], a[1], a[2], a[3]);
 	lg->stats_hcalls++;
 	uint32_t valid = abi->hcalls | (lg->pae ? abi->hcalls_pae : 0);
 	if (nr >= 32 || !(valid & (1u << nr))) {
@@ -223,7 +223,7 @@ static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 	}
 }
 
-/* The async ring (ABI doc 3.6): calls the guest queued while lazy, run in
+/* The async ring (docs/abi.md §3.6): calls the guest queued while lazy, run in
  * order before the synchronous call that made us look. */
 static void drain_async(struct vm *vm)
 {

@@ -44,12 +44,9 @@ static const char *compression_of(const uint8_t *p, size_t len)
 		uint8_t magic[6];
 		unsigned n;
 	} magics[] = {
-		{"gzip", {0x1F, 0x8B}, 2},
-		{"bzip2", {'B', 'Z', 'h'}, 3},
-		{"lzma", {0x5D, 0x00, 0x00}, 3},
-		{"xz", {0xFD, '7', 'z', 'X', 'Z', 0x00}, 6},
-		{"lzo", {0x89, 'L', 'Z', 'O'}, 4},
-		{"lz4", {0x02, 0x21, 0x4C, 0x18}, 4},
+		{"gzip", {0x1F, 0x8B}, 2},	   {"bzip2", {'B', 'Z', 'h'}, 3},
+		{"lzma", {0x5D, 0x00, 0x00}, 3},   {"xz", {0xFD, '7', 'z', 'X', 'Z', 0x00}, 6},
+		{"lzo", {0x89, 'L', 'Z', 'O'}, 4}, {"lz4", {0x02, 0x21, 0x4C, 0x18}, 4},
 	};
 	if (len >= SELFMAG && memcmp(p, ELFMAG, SELFMAG) == 0)
 		return "none";
@@ -106,7 +103,11 @@ struct fingerprint {
 };
 static const struct fingerprint fingerprints[] = {
 	/* 3.1+: INIT then NEW_PGTABLE(initial_page_table), both int $0x1f. */
-	{GEN_G7, GEN_G10, 19, {0xB8, 1, 0, 0, 0, 0xBB, ANY, ANY, ANY, ANY, 0xCD, 0x1F, 0xB8, 4, 0, 0, 0, 0xBB}, 6},
+	{GEN_G7,
+	 GEN_G10,
+	 19,
+	 {0xB8, 1, 0, 0, 0, 0xBB, ANY, ANY, ANY, ANY, 0xCD, 0x1F, 0xB8, 4, 0, 0, 0, 0xBB},
+	 6},
 	/* 2.6.34-3.0: EBX, int $0x1f, then the stack. */
 	{GEN_G6, GEN_G6, 13, {0xB8, 1, 0, 0, 0, 0xBB, ANY, ANY, ANY, ANY, 0xCD, 0x1F, 0xBC}, 6},
 	/* 2.6.30-2.6.33: EBX, vmcall. */
@@ -114,7 +115,11 @@ static const struct fingerprint fingerprints[] = {
 	/* 2.6.29: EDX, int $0x1f, then the stack (the host premaps). */
 	{GEN_G3, GEN_G3, 13, {0xB8, 1, 0, 0, 0, 0xBA, ANY, ANY, ANY, ANY, 0xCD, 0x1F, 0xBC}, 6},
 	/* 2.6.24-2.6.28: EDX, int $0x1f, then `mov pgdir, %esi` to copy PDEs. */
-	{GEN_G1, GEN_G2, 14, {0xB8, 1, 0, 0, 0, 0xBA, ANY, ANY, ANY, ANY, 0xCD, 0x1F, 0x8B, 0x35}, 6},
+	{GEN_G1,
+	 GEN_G2,
+	 14,
+	 {0xB8, 1, 0, 0, 0, 0xBA, ANY, ANY, ANY, ANY, 0xCD, 0x1F, 0x8B, 0x35},
+	 6},
 };
 
 static bool match_at(const uint8_t *p, const struct fingerprint *f)
@@ -165,8 +170,8 @@ static bool ikconfig_pae(const uint8_t *k, size_t len, bool *pae)
 		return false;
 	size_t off = (size_t)(p - k) + sizeof(st) - 1, clen = 0;
 	char err[128];
-	uint8_t *cfg = inspect_decompress("gzip", k + off, len - off, 4u << 20, &clen, err,
-					  sizeof(err));
+	uint8_t *cfg =
+		inspect_decompress("gzip", k + off, len - off, 4u << 20, &clen, err, sizeof(err));
 	if (!cfg)
 		return false;
 	static const char yes[] = "\nCONFIG_X86_PAE=y\n";
@@ -190,7 +195,8 @@ static bool looks_like_pdpt(const uint8_t *pg, uint32_t lo, uint32_t hi)
 			return false;
 		if (e == 0 && !low)
 			return false;
-		if (low && ((low & 0xFFF) != 0x001 || (low & ~0xFFFu) < lo || (low & ~0xFFFu) >= hi))
+		if (low &&
+		    ((low & 0xFFF) != 0x001 || (low & ~0xFFFu) < lo || (low & ~0xFFFu) >= hi))
 			return false;
 	}
 	for (unsigned i = 32; i < 4096; i += 4)
@@ -263,8 +269,8 @@ static int refuse(struct image_info *in, const char *fmt, const char *a, const c
 
 static int decide(struct image_info *in, const struct lguest_abi *force)
 {
-	enum lg_gen vgen = in->has_version ? abi_gen_for_version(in->vmaj, in->vmin, in->vpatch)
-					   : GEN_COUNT;
+	enum lg_gen vgen =
+		in->has_version ? abi_gen_for_version(in->vmaj, in->vmin, in->vpatch) : GEN_COUNT;
 	if (force) {
 		in->gen = force->gen;
 		if (in->fp_found && (force->gen < in->fp_first || force->gen > in->fp_last))
@@ -339,10 +345,11 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 			uint32_t po = rd32(img + BZ_PAYLOAD_OFFSET);
 			uint32_t pl = rd32(img + BZ_PAYLOAD_LENGTH);
 			if (po > len - pm || pl > len - pm - po)
-				return refuse(in,
-					      "bzImage payload (payload_offset/payload_length) lies "
-					      "outside the file%s%s",
-					      "", "");
+				return refuse(
+					in,
+					"bzImage payload (payload_offset/payload_length) lies "
+					"outside the file%s%s",
+					"", "");
 			pay = img + pm + po;
 			plen = pl;
 		} else {
@@ -372,14 +379,15 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 		} else if (in->compression) {
 			owned = inspect_decompress(in->compression, pay, plen, INSPECT_MAX_KERNEL,
 						   &klen, err, sizeof(err));
-			if (!owned && (strcmp(in->compression, "lzo") && strcmp(in->compression, "lz4")))
+			if (!owned &&
+			    (strcmp(in->compression, "lzo") && strcmp(in->compression, "lz4")))
 				return refuse(in, "bzImage kernel: %s%s", err, "");
 			k = owned;
 			is_elf = owned && klen >= SELFMAG && memcmp(owned, ELFMAG, SELFMAG) == 0;
 		}
 	} else {
-		return refuse(in, "not a Linux kernel: neither an ELF vmlinux nor a bzImage%s%s", "",
-			      "");
+		return refuse(in, "not a Linux kernel: neither an ELF vmlinux nor a bzImage%s%s",
+			      "", "");
 	}
 
 	if (k) {

@@ -56,8 +56,8 @@ struct image_info {
  * When the generation hypercalls with `vmcall`, the returned info carries a
  * decompressed, rewritten ELF to boot instead of the file (`want_elf` asks
  * for that decompressed ELF in any case). */
-int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force,
-		  int force_pae, bool want_elf, struct image_info *info);
+int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force, int force_pae,
+		  bool want_elf, struct image_info *info);
 void image_info_free(struct image_info *info);
 
 /* Decompress a whole buffer in one of the kernel formats we read; returns a

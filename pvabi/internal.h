@@ -27,7 +27,7 @@ void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages);
 bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base);
 
 /* traps.c: push a trap/interrupt frame and point the guest at the handler
- * of `vec` (ABI doc 5.4).  Kills the guest if it has no handler. */
+ * of `vec` (docs/abi.md §5.4).  Kills the guest if it has no handler. */
 void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, uint32_t err);
 void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f);
 

@@ -118,7 +118,8 @@ void lg_set_pmd_pae(struct vm *vm, uint32_t pmd, uint32_t idx)
 		guest_kill(vm, "bad PMD index %u", idx);
 		return;
 	}
-	if (idx >= PMD_MONITOR && gm_read(&vm->mem, (uint64_t)lg->pgdir + PDPTE_KERNEL * 8, &e, 8) &&
+	if (idx >= PMD_MONITOR &&
+	    gm_read(&vm->mem, (uint64_t)lg->pgdir + PDPTE_KERNEL * 8, &e, 8) &&
 	    (e & 0xFFFFF000u) == (pmd & ~0xFFFu))
 		pae_install_monitor(vm, lg->pgdir);
 	lg_flush_tlb(vm);

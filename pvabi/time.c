@@ -1,4 +1,4 @@
-/* Time (ABI doc section 8): the clock event is a one-shot deadline that
+/* Time (docs/abi.md §8): the clock event is a one-shot deadline that
  * raises IRQ 0; lguest_data.time is the host's wall clock. */
 #include <time.h>
 

@@ -1,5 +1,5 @@
 /* Traps and interrupts: what the reference host's interrupts_and_traps.c and
- * x86/core.c did, as frame rewrites in the monitor (ABI doc section 5).
+ * x86/core.c did, as frame rewrites in the monitor (docs/abi.md §5).
  *
  * When an event reaches us the guest is parked in the monitor with its
  * interrupted state in the frame (EIP, CS, EFLAGS, ESP, SS).  To deliver a
@@ -91,7 +91,7 @@ void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, 
 		ld_write32(vm, lg->abi->ld_irq_enabled, 0);
 }
 
-/* #GP from `in`/`out` at ring 1 (ABI doc 5.8): there is nothing there.  In
+/* #GP from `in`/`out` at ring 1 (docs/abi.md §5.8): there is nothing there.  In
  * returns all ones in the accessed width, out is dropped -- except the
  * keyboard controller's reset command, which we take as a restart request. */
 static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)

@@ -147,7 +147,8 @@ bool lg_fix_vmcall(struct vm *vm, struct mon_frame *f)
 	 * text is mapped read-only, so go by physical address. */
 	for (unsigned i = 0; i < 3; i++) {
 		uint32_t gpa;
-		if (mmu_translate(&vm->mem, lg->pgdir, lg->pae, f->eip + i, false, &gpa) != MMU_OK ||
+		if (mmu_translate(&vm->mem, lg->pgdir, lg->pae, f->eip + i, false, &gpa) !=
+			    MMU_OK ||
 		    !gm_write(&vm->mem, gpa, &INT1F_NOP[i], 1))
 			return false;
 	}

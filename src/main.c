@@ -101,8 +101,8 @@ static int cmd_inspect(struct options *opt)
 	const struct lguest_abi *abi = in.gen < GEN_COUNT ? abi_get(in.gen) : NULL;
 	printf("file:        %s (%zu bytes)\n", opt->kernel, klen);
 	if (in.bzimage)
-		printf("format:      bzImage, boot protocol %u.%02u\n", in.protocol >> 8,
-		       in.protocol & 0xFF);
+		printf("format:      bzImage, boot protocol %u.%02u\n",
+		       (unsigned)(in.protocol >> 8), (unsigned)(in.protocol & 0xFF));
 	else
 		printf("format:      ELF vmlinux\n");
 	printf("compression: %s\n", in.compression ? in.compression : "unknown");
@@ -111,20 +111,19 @@ static int cmd_inspect(struct options *opt)
 		printf("entry:       lguest_entry at offset %#x of the kernel, lguest_data at "
 		       "physical %#x (%s-era pattern)\n",
 		       in.entry_pa, in.lguest_data_pa,
-		       in.fp_first == in.fp_last
-			       ? abi_get(in.fp_first)->name
-			       : (in.fp_last == GEN_G2 ? "G1-G2" : in.fp_last == GEN_G5 ? "G4-G5"
-											  : "G7-G10"));
+		       in.fp_first == in.fp_last ? abi_get(in.fp_first)->name
+						 : (in.fp_last == GEN_G2   ? "G1-G2"
+						    : in.fp_last == GEN_G5 ? "G4-G5"
+									   : "G7-G10"));
 	else
-		printf("entry:       %s\n",
-		       in.fp_searched ? "no lguest_entry found" : "not checked (payload not opened)");
+		printf("entry:       %s\n", in.fp_searched ? "no lguest_entry found"
+							   : "not checked (payload not opened)");
 	if (abi)
 		printf("generation:  %s (Linux %s, lguest_data layout %s)%s\n", abi->name,
 		       abi->kernels, abi->layout, opt->abi ? ", from --abi" : "");
 	else
 		printf("generation:  unknown\n");
-	printf("pae:         %s\n",
-	       !in.pae_known ? "unknown" : in.pae ? "yes" : "no");
+	printf("pae:         %s\n", !in.pae_known ? "unknown" : in.pae ? "yes" : "no");
 	if (abi && abi->vmcall)
 		printf("vmcall:      %u sites rewritten to int $0x1f at load\n", in.vmcall_sites);
 	if (in.note[0])

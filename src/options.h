@@ -33,10 +33,10 @@ struct options {
 	bool no_sandbox;	  /* --no-sandbox: skip seccomp (src/sandbox.c) */
 	struct opt_device devices[OPT_MAX_DEVICES]; /* --disk, --net */
 	unsigned ndevices;
-	const char *net_ip; /* --net-ip ADDR[/PREFIX] for the host side */
-	const char *abi;    /* --abi GEN: the generation, not detected (NULL: detect) */
-	int pae;	    /* --pae yes|no: 1/0; -1 = detect from the image */
-	bool no_reboot;	    /* --no-reboot: a restart request ends lgkvm (exit 3) */
+	const char *net_ip;   /* --net-ip ADDR[/PREFIX] for the host side */
+	const char *abi;      /* --abi GEN: the generation, not detected (NULL: detect) */
+	int pae;	      /* --pae yes|no: 1/0; -1 = detect from the image */
+	bool no_reboot;	      /* --no-reboot: a restart request ends lgkvm (exit 3) */
 	unsigned max_reboots; /* --max-reboots N: restarts before exit 3 */
 };
 

@@ -5,7 +5,7 @@
  * which 512-byte sector), the data (readable for a write, writable for a
  * read), and a single status byte the device writes last.  We put the chain
  * back on the used ring with the status filled in and raise the queue's
- * interrupt.  (shared/lguest-abi.md 9.11.)
+ * interrupt.  (docs/abi.md §9.11.)
  *
  * The reference Launcher served the disk from an I/O thread doing one readv()
  * or writev() at a time.  We keep the thread but let the kernel do the
@@ -67,7 +67,7 @@
 #define VIRTIO_BLK_F_FLUSH   9
 #define BLK_CFG_CAPACITY     0
 #define BLK_CFG_SEG_MAX	     12
-#define BLK_SEG_MAX    (VBUS_QUEUE_NUM - 2)
+#define BLK_SEG_MAX	     (VBUS_QUEUE_NUM - 2)
 
 #define SECTOR_SIZE 512u
 

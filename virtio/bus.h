@@ -1,5 +1,5 @@
 /* The lguest device bus: the device page just above RAM, the virtqueues
- * after it, and the host ends of the devices (shared/lguest-abi.md section 9).
+ * after it, and the host ends of the devices (docs/abi.md §9).
  *
  * Interface used by the rest of lgkvm.  virtio/ owns the layout; the callers
  * only need these calls. */

@@ -10,7 +10,7 @@
  *
  * Before the driver probes, the guest prints through "early" console writes:
  * LHCALL_NOTIFY with the address of a short NUL-terminated string
- * (console_early() below).  (shared/lguest-abi.md 9.10.)
+ * (console_early() below).  (docs/abi.md §9.10.)
  *
  * Everything the guest prints also goes to the --console-log file, up to a
  * size cap: batch runs keep one log per guest, and a guest that prints

@@ -35,7 +35,7 @@ uint8_t *vbus_area_ptr(const struct vm *vm, uint64_t gpa, uint64_t len);
 void vbus_put_le16(uint8_t *p, uint16_t v);
 void vbus_put_le32(uint8_t *p, uint32_t v);
 
-#define VBUS_PAGE_SIZE	 4096u
-#define VQCONFIG_LEN	 8 /* struct lguest_vqconfig: num u16, irq u16, pfn u32 */
+#define VBUS_PAGE_SIZE 4096u
+#define VQCONFIG_LEN   8 /* struct lguest_vqconfig: num u16, irq u16, pfn u32 */
 
 #endif

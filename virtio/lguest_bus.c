@@ -8,7 +8,7 @@
  * each of its virtqueues (size, IRQ, and the page frame of the ring).  The
  * guest finds the page at max_pfn, walks the records at boot, maps the rings
  * and talks to us through them; LHCALL_NOTIFY with a ring's address is its
- * doorbell.  (shared/lguest-abi.md 2.1, 9.1-9.5.)
+ * doorbell.  (docs/abi.md §2.1, 9.1-9.5.)
  *
  * The page is shared, and the guest does write to it: it ORs 0x80 into the
  * type of every field it has consumed and sets the status byte.  So we write
@@ -196,8 +196,7 @@ static bool status_notify(struct vm *vm, uint32_t gpa)
 {
 	struct vbus *bus = &vm->bus;
 
-	if (bus->format != DEVPAGE_V2 || gpa < bus->page_gpa ||
-	    gpa >= bus->page_gpa + PAGE_SIZE)
+	if (bus->format != DEVPAGE_V2 || gpa < bus->page_gpa || gpa >= bus->page_gpa + PAGE_SIZE)
 		return false;
 	for (unsigned i = 0; i < bus->ndevs; i++) {
 		struct vdev *dev = &bus->devs[i];

@@ -8,7 +8,7 @@
  * for frames coming in, the second frames going out.  Each frame travels
  * behind an 8-byte struct virtio_net_hdr in its own descriptor; since we
  * offer no features (no checksum offload, no segmentation), the guest's
- * header says nothing and ours is all zeroes.  (shared/lguest-abi.md 9.12.)
+ * header says nothing and ours is all zeroes.  (docs/abi.md §9.12.)
  *
  * Who does what:
  *
@@ -73,9 +73,9 @@
 #include "src/vm.h"
 #include "virtio/ring.h"
 
-#define VIRTIO_ID_NET 1
-#define NET_F_MAC     0x41 /* VIRTIO_CONFIG_NET_MAC_F: 6 bytes */
-#define VIRTIO_NET_F_MAC 5 /* device page v2: the MAC at config offset 0 */
+#define VIRTIO_ID_NET	 1
+#define NET_F_MAC	 0x41 /* VIRTIO_CONFIG_NET_MAC_F: 6 bytes */
+#define VIRTIO_NET_F_MAC 5    /* device page v2: the MAC at config offset 0 */
 
 /* Two guards for a race in the 2.6.24 driver (see rx_thread()). */
 #define RX_HOLD_NS  (10ull * 1000000)  /* after the receive queue comes to life */

@@ -1,4 +1,4 @@
-/* The one place that walks a 2.6.24 vring (shared/lguest-abi.md 9.6-9.8).
+/* The one place that walks a 2.6.24 vring (docs/abi.md §9.6-9.8).
  *
  * A ring is three arrays the guest shares with us: the descriptor table, the
  * "available" ring where the guest offers chains of descriptors, and the

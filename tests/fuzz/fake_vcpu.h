@@ -67,10 +67,10 @@ struct fake {
 	uint8_t *mon;	      /* the monitor's pages, MON_SIZE bytes */
 	uint64_t host_gdt[4]; /* slots 10, 11, 16, 31 as monitor_init left them */
 	uint32_t tss_esp0, tss_ss0;
-	uint64_t fake_now;     /* time, in ns, as the fake sees it */
-	uint64_t dirty;	       /* guest memory below this may be non-zero */
-	int in_w;	       /* write end of the pipe that is the console's stdin */
-	const char *violation; /* set by fake_check() */
+	uint64_t fake_now;	      /* time, in ns, as the fake sees it */
+	uint64_t dirty;		      /* guest memory below this may be non-zero */
+	int in_w;		      /* write end of the pipe that is the console's stdin */
+	const char *violation;	      /* set by fake_check() */
 	const struct lguest_abi *abi; /* the generation to play (NULL: G1) */
 };
 

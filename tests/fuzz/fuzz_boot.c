@@ -233,7 +233,7 @@ static void check_elf_segments(const struct input *in, const struct boot_layout 
 	}
 }
 
-/* What a successful boot must look like (lguest-abi.md section 2). */
+/* What a successful boot must look like (docs/abi.md §2). */
 static void check_layout(const struct input *in, const uint8_t *ram, const struct boot_layout *b)
 {
 	uint64_t npt = (in->mem + 4 * MIB - 1) / (4 * MIB);

@@ -8,7 +8,7 @@
  * 0 and no present system descriptor; every IDT gate a present interrupt or
  * trap gate, selector 0x61 or the monitor's 0x50, never a task gate; the
  * TSS's ring-0 stack untouched), the harness checks the calls did what the
- * ABI says (shared/lguest-abi.md 5.2, 6.2-6.5) and nothing more:
+ * ABI says (docs/abi.md §5.2, 6.2-6.5) and nothing more:
  *  - LOAD_GDT(count <= 32): each guest slot below count holds the fixed-up
  *    input descriptor, each slot at or above count is unchanged; count > 32
  *    kills and changes nothing;

@@ -82,7 +82,7 @@ static void check_async(void)
 	uint32_t lo, hi;
 	set_trap_handler(3, bp_handler);
 	idt_gate_words(3, &lo, &hi);
-	hcall(LHCALL_LOAD_IDT_ENTRY, 3, 0, 0); /* no handler... */
+	hcall(LHCALL_LOAD_IDT_ENTRY, 3, 0, 0);	       /* no handler... */
 	async_hcall(LHCALL_LOAD_IDT_ENTRY, 3, lo, hi); /* ...until the ring runs */
 	hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
 	__asm__ volatile("int3" ::: "memory");

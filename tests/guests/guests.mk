@@ -1,4 +1,4 @@
-# Conformance guests: tiny freestanding i386 lguest kernels (DESIGN.md §5,
+# Conformance guests: tiny freestanding i386 lguest kernels (docs/DESIGN.md §10,
 # layer 2).  Included by the top Makefile; everything lands in $(BUILD)/guests.
 #
 # Guests are built with their own compiler flags, never $(CFLAGS): SAN=1

@@ -1,5 +1,5 @@
 /* mkbzimage: wrap a flat 32-bit payload (linked for 0x100000) into the
- * bzImage file format an lguest Launcher accepts (shared/lguest-abi.md §2.2).
+ * bzImage file format an lguest Launcher accepts (docs/abi.md §2.2).
  *
  *   mkbzimage PAYLOAD.bin OUT.bzimage
  *

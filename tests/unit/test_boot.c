@@ -9,8 +9,8 @@
  * prove that a refused boot wrote nothing at all: mincore() says whether any
  * page of the mapping was ever touched.
  *
- * The zero-page offsets below are written out again from lguest-abi.md section
- * 2.3 rather than shared with boot.c, so that a typo there is caught here. */
+ * The zero-page offsets below are written out again from docs/abi.md §2.3
+ * rather than shared with boot.c, so that a typo there is caught here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -464,7 +464,7 @@ static void test_bzimage_setup_sects_zero_means_four(void **state)
 }
 
 /* The file's own setup header must not leak into the guest's zero page: the
- * guest sees exactly the fields of lguest-abi.md 2.3. */
+ * guest sees exactly the fields of docs/abi.md §2.3. */
 static void test_bzimage_header_not_copied(void **state)
 {
 	struct image k = bz_new(2, 0x1000, 0x100000);

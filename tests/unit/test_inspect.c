@@ -87,8 +87,9 @@ static uint8_t *compress_as(const char *fmt, const struct img *in, size_t *len)
 	uint8_t *out = malloc(cap);
 	if (!strcmp(fmt, "gzip")) {
 		z_stream z = {0};
-		assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
-				 Z_OK);
+		assert_int_equal(
+			deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+			Z_OK);
 		z.next_in = in->b;
 		z.avail_in = (uInt)in->len;
 		z.next_out = out;
@@ -155,9 +156,10 @@ static void test_every_generation_from_elf(void **state)
 		enum lg_gen g;
 		const char *version;
 	} cases[] = {
-		{GEN_G1, "2.6.24"}, {GEN_G2, "2.6.25"}, {GEN_G2, "2.6.28.10"}, {GEN_G3, "2.6.29"},
-		{GEN_G4, "2.6.30.2"}, {GEN_G5, "2.6.32"}, {GEN_G6, "2.6.34"}, {GEN_G6, "3.0.1"},
-		{GEN_G7, "3.1.3"}, {GEN_G7, "3.10.108"}, {GEN_G7, "3.19.8"},
+		{GEN_G1, "2.6.24"},   {GEN_G2, "2.6.25"},   {GEN_G2, "2.6.28.10"},
+		{GEN_G3, "2.6.29"},   {GEN_G4, "2.6.30.2"}, {GEN_G5, "2.6.32"},
+		{GEN_G6, "2.6.34"},   {GEN_G6, "3.0.1"},    {GEN_G7, "3.1.3"},
+		{GEN_G7, "3.10.108"}, {GEN_G7, "3.19.8"},
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct img m = make_elf(cases[i].g, cases[i].version, true);
@@ -330,8 +332,11 @@ static void test_pae_from_boot_table(void **state)
 		Elf32_Ehdr *h = (Elf32_Ehdr *)m.b;
 		h->e_phoff = 0x800;
 		h->e_phnum = 1;
-		Elf32_Phdr ph = {.p_type = PT_LOAD, .p_offset = 4096, .p_paddr = 0x1000000,
-				 .p_filesz = 2 * 4096, .p_memsz = 2 * 4096};
+		Elf32_Phdr ph = {.p_type = PT_LOAD,
+				 .p_offset = 4096,
+				 .p_paddr = 0x1000000,
+				 .p_filesz = 2 * 4096,
+				 .p_memsz = 2 * 4096};
 		memcpy(m.b + 0x800, &ph, sizeof(ph));
 		if (pae) {
 			put32(m.b + 4096, 0x1001000 + 1);

@@ -28,9 +28,9 @@
 #define GEN_SHUTDOWN	    (LGUEST_GEN >= 2) /* CRASH(2) became SHUTDOWN(msg, 1|2) */
 #define GEN_DEVPAGE_V2	    (LGUEST_GEN >= 2) /* feature bits and config structs */
 #define GEN_HOST_PREMAP	    (LGUEST_GEN >= 3 && LGUEST_GEN <= 6) /* RAM at PAGE_OFFSET */
-#define GEN_EBX_ARGS	    (LGUEST_GEN >= 4) /* EBX, ECX, EDX(, ESI) */
+#define GEN_EBX_ARGS	    (LGUEST_GEN >= 4)			 /* EBX, ECX, EDX(, ESI) */
 #define GEN_VMCALL	    (LGUEST_GEN == 4 || LGUEST_GEN == 5) /* every hypercall */
-#define GEN_GDT_ENTRY	    (LGUEST_GEN >= 4) /* LOAD_GDT_ENTRY, no LOAD_GDT */
+#define GEN_GDT_ENTRY	    (LGUEST_GEN >= 4)			 /* LOAD_GDT_ENTRY, no LOAD_GDT */
 #define GEN_LAYOUT_L2	    (LGUEST_GEN >= 5) /* irq_pending, 20-byte ring slots */
 #define GEN_SEND_INTERRUPTS (LGUEST_GEN >= 5)
 #define GEN_SKIP_CLI	    (LGUEST_GEN >= 6)
@@ -38,25 +38,25 @@
 #define GEN_LINEAR	    (LGUEST_GEN >= 7) /* no boot tables reported */
 
 /* Hypercall numbers (§3.4).  11-13 and >= 18 are unassigned and kill. */
-#define LHCALL_FLUSH_ASYNC    0
-#define LHCALL_LGUEST_INIT    1
-#define LHCALL_CRASH	      2
-#define LHCALL_LOAD_GDT	      3
-#define LHCALL_NEW_PGTABLE    4
-#define LHCALL_FLUSH_TLB      5
-#define LHCALL_LOAD_IDT_ENTRY 6
-#define LHCALL_SET_STACK      7
-#define LHCALL_TS	      8
-#define LHCALL_SET_CLOCKEVENT 9
-#define LHCALL_HALT	      10
-#define LHCALL_SET_PTE	      14
-#define LHCALL_SET_PMD	      15
-#define LHCALL_LOAD_TLS	      16
-#define LHCALL_NOTIFY	      17
-#define LHCALL_LOAD_GDT_ENTRY 18 /* 2.6.30+ */
-#define LHCALL_SEND_INTERRUPTS 19 /* 2.6.31+ */
-#define LHCALL_SET_PMD_PAE    13 /* 2.6.31+, PAE guests only */
-#define LHCALL_SHUTDOWN	      2 /* 2.6.25+: CRASH's number */
+#define LHCALL_FLUSH_ASYNC	 0
+#define LHCALL_LGUEST_INIT	 1
+#define LHCALL_CRASH		 2
+#define LHCALL_LOAD_GDT		 3
+#define LHCALL_NEW_PGTABLE	 4
+#define LHCALL_FLUSH_TLB	 5
+#define LHCALL_LOAD_IDT_ENTRY	 6
+#define LHCALL_SET_STACK	 7
+#define LHCALL_TS		 8
+#define LHCALL_SET_CLOCKEVENT	 9
+#define LHCALL_HALT		 10
+#define LHCALL_SET_PTE		 14
+#define LHCALL_SET_PMD		 15
+#define LHCALL_LOAD_TLS		 16
+#define LHCALL_NOTIFY		 17
+#define LHCALL_LOAD_GDT_ENTRY	 18 /* 2.6.30+ */
+#define LHCALL_SEND_INTERRUPTS	 19 /* 2.6.31+ */
+#define LHCALL_SET_PMD_PAE	 13 /* 2.6.31+, PAE guests only */
+#define LHCALL_SHUTDOWN		 2  /* 2.6.25+: CRASH's number */
 #define LGUEST_SHUTDOWN_POWEROFF 1
 #define LGUEST_SHUTDOWN_RESTART	 2
 
@@ -151,7 +151,7 @@ _Static_assert(offsetof(struct lguest_data, pgdir) == 1376, "pgdir");
 _Static_assert(offsetof(struct lguest_data, kernel_address) == 1388, "kernel_address");
 _Static_assert(sizeof(struct lguest_data) == 1396, "lguest_data is 1396 bytes");
 _Static_assert(sizeof(struct hcall_args) == 20, "ring entry is 20 bytes");
-#else /* L3: 3.1-4.0 */
+#else		    /* L3: 3.1-4.0 */
 _Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
 _Static_assert(offsetof(struct lguest_data, noirq_start) == 1376, "noirq_start");
 _Static_assert(offsetof(struct lguest_data, kernel_address) == 1384, "kernel_address");
@@ -179,7 +179,9 @@ static inline uint32_t hcall4(uint32_t nr, uint32_t a1, uint32_t a2, uint32_t a3
 	(void)a4;
 	__asm__ volatile(LGUEST_TRAP_INSN : "+a"(nr) : "b"(a1), "c"(a2), "d"(a3) : "memory");
 #else
-	__asm__ volatile(LGUEST_TRAP_INSN : "+a"(nr) : "b"(a1), "c"(a2), "d"(a3), "S"(a4)
+	__asm__ volatile(LGUEST_TRAP_INSN
+			 : "+a"(nr)
+			 : "b"(a1), "c"(a2), "d"(a3), "S"(a4)
 			 : "memory");
 #endif
 	return nr;

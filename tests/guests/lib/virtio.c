@@ -156,8 +156,8 @@ void vq_find(struct vdev *d, struct vq *q, const char *what)
 	volatile uint8_t *c = d->rec + REC_HDR + 8u * d->next_vq++;
 	q->cfg.num = (uint16_t)(c[0] | c[1] << 8);
 	q->cfg.irq = (uint16_t)(c[2] | c[3] << 8);
-	q->cfg.pfn = (uint32_t)c[4] | (uint32_t)c[5] << 8 | (uint32_t)c[6] << 16 |
-		     (uint32_t)c[7] << 24;
+	q->cfg.pfn =
+		(uint32_t)c[4] | (uint32_t)c[5] << 8 | (uint32_t)c[6] << 16 | (uint32_t)c[7] << 24;
 	int len = 8;
 #else
 	int len = virtio_config(d, VIRTIO_CONFIG_F_VIRTQUEUE, &q->cfg, sizeof(q->cfg));

@@ -25,8 +25,8 @@ struct vq {
  * [status], the vqconfigs, host features, guest acks, config (§H1.7). */
 struct vdev {
 	volatile uint8_t *rec;
-	uint32_t gpa;	   /* the record's guest-physical address (v2 notifies) */
-	unsigned next_vq;  /* v2: the next vqconfig vq_find takes */
+	uint32_t gpa;	  /* the record's guest-physical address (v2 notifies) */
+	unsigned next_vq; /* v2: the next vqconfig vq_find takes */
 };
 
 /* One buffer of a chain. */
