@@ -68,6 +68,13 @@
 
 #define RESERVE_4M .reserve_mem = 0x00400000
 
+/* What every kernel from 2.6.25 on has in common: SHUTDOWN instead of
+ * CRASH, and the virtio payloads of that release (the block header lost
+ * its `id`, the net header gained `hdr_len`). */
+#define SINCE_2_6_25 RESERVE_4M, .shutdown = true, .blk_hdr_len = 16, .net_hdr_len = 10
+/* PAE builds exist from 2.6.31, with their own SET_PMD (13). */
+#define PAE_2_6_31 .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), .can_pae = true
+
 static const struct lguest_abi abis[GEN_COUNT] = {
 	/* 2.6.23: the first lguest; DMA device bus, CRASH, a layout of its own.
 	 * Recognised, not served (G0 has an issue of its own). */
@@ -100,13 +107,10 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    .hcalls = HC_2_6_24,
 		    ARGS_EDX,
 		    LAYOUT_L1,
-		    RESERVE_4M,
-		    .shutdown = true,
+		    SINCE_2_6_25,
 		    .cpuid_family5 = true,
 		    .paging = PAGING_GUEST_COPIES,
-		    .devpage = DEVPAGE_V2,
-		    .blk_hdr_len = 16,
-		    .net_hdr_len = 10},
+		    .devpage = DEVPAGE_V2},
 	/* 2.6.29: the host builds the PAGE_OFFSET mapping; the guest no longer
 	 * copies PDEs, and masks CPUID's family itself. */
 	[GEN_G3] = {.gen = GEN_G3,
@@ -116,12 +120,9 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    .hcalls = HC_2_6_24,
 		    ARGS_EDX,
 		    LAYOUT_L1,
-		    RESERVE_4M,
-		    .shutdown = true,
+		    SINCE_2_6_25,
 		    .paging = PAGING_HOST_PREMAP,
-		    .devpage = DEVPAGE_V2,
-		    .blk_hdr_len = 16,
-		    .net_hdr_len = 10},
+		    .devpage = DEVPAGE_V2},
 	/* 2.6.30: hypercalls are `vmcall` in EBX/ECX/EDX; the ring slot follows;
 	 * LOAD_GDT becomes LOAD_GDT_ENTRY. */
 	[GEN_G4] = {.gen = GEN_G4,
@@ -131,13 +132,10 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    .hcalls = HC_2_6_30,
 		    ARGS_EBX3,
 		    LAYOUT_L1,
-		    RESERVE_4M,
-		    .shutdown = true,
+		    SINCE_2_6_25,
 		    .vmcall = true,
 		    .paging = PAGING_HOST_PREMAP,
-		    .devpage = DEVPAGE_V2,
-		    .blk_hdr_len = 16,
-		    .net_hdr_len = 10},
+		    .devpage = DEVPAGE_V2},
 	/* 2.6.31: a fourth argument (ESI) and 20-byte slots, irq_pending with
 	 * SEND_INTERRUPTS (layout L2), PAE guests (SET_PMD 13, SET_PGD 15). */
 	[GEN_G5] = {.gen = GEN_G5,
@@ -145,17 +143,13 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    .kernels = "2.6.31-2.6.33",
 		    .supported = true,
 		    .hcalls = HC_2_6_31,
-		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    PAE_2_6_31,
 		    ARGS_EBX4,
 		    LAYOUT_L2,
-		    RESERVE_4M,
-		    .shutdown = true,
+		    SINCE_2_6_25,
 		    .vmcall = true,
-		    .can_pae = true,
 		    .paging = PAGING_HOST_PREMAP,
-		    .devpage = DEVPAGE_V2,
-		    .blk_hdr_len = 16,
-		    .net_hdr_len = 10},
+		    .devpage = DEVPAGE_V2},
 	/* 2.6.34: back to `int $0x1f` (registers kept), except SEND_INTERRUPTS
 	 * in the irq-enable asm, which stays `vmcall` through 3.0; `cli` at
 	 * ring 1 is skipped (cmpxchg8b_emu). */
@@ -164,18 +158,14 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    .kernels = "2.6.34-3.0",
 		    .supported = true,
 		    .hcalls = HC_2_6_31,
-		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    PAE_2_6_31,
 		    ARGS_EBX4,
 		    LAYOUT_L2,
-		    RESERVE_4M,
-		    .shutdown = true,
+		    SINCE_2_6_25,
 		    .vmcall = true,
 		    .skip_cli = true,
-		    .can_pae = true,
 		    .paging = PAGING_HOST_PREMAP,
-		    .devpage = DEVPAGE_V2,
-		    .blk_hdr_len = 16,
-		    .net_hdr_len = 10},
+		    .devpage = DEVPAGE_V2},
 	/* 3.1: no pgdir (layout L3); RAM 1:1 until the guest's NEW_PGTABLE at
 	 * entry; no vmcall anywhere; status notifies only at finalize/reset. */
 	[GEN_G7] = {.gen = GEN_G7,
@@ -183,62 +173,46 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    .kernels = "3.1-3.19",
 		    .supported = true,
 		    .hcalls = HC_2_6_31,
-		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    PAE_2_6_31,
 		    ARGS_EBX4,
 		    LAYOUT_L3,
-		    RESERVE_4M,
-		    .shutdown = true,
+		    SINCE_2_6_25,
 		    .skip_cli = true,
-		    .can_pae = true,
 		    .paging = PAGING_LINEAR,
-		    .devpage = DEVPAGE_V2,
-		    .blk_hdr_len = 16,
-		    .net_hdr_len = 10},
+		    .devpage = DEVPAGE_V2},
 	/* 4.0: devices move to virtio-PCI; NOTIFY is gone. */
 	[GEN_G8] = {.gen = GEN_G8,
 		    .name = "G8",
 		    .kernels = "4.0",
 		    .hcalls = HC_4_0,
-		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    PAE_2_6_31,
 		    ARGS_EBX4,
 		    LAYOUT_L3,
-		    RESERVE_4M,
-		    .shutdown = true,
+		    SINCE_2_6_25,
 		    .skip_cli = true,
-		    .can_pae = true,
-		    .paging = PAGING_LINEAR,
-		    .blk_hdr_len = 16,
-		    .net_hdr_len = 10},
+		    .paging = PAGING_LINEAR},
 	/* 4.1: noirq_iret (layout L4). */
 	[GEN_G9] = {.gen = GEN_G9,
 		    .name = "G9",
 		    .kernels = "4.1-4.9",
 		    .hcalls = HC_4_0,
-		    .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		    PAE_2_6_31,
 		    ARGS_EBX4,
 		    LAYOUT_L4,
-		    RESERVE_4M,
-		    .shutdown = true,
+		    SINCE_2_6_25,
 		    .skip_cli = true,
-		    .can_pae = true,
-		    .paging = PAGING_LINEAR,
-		    .blk_hdr_len = 16,
-		    .net_hdr_len = 10},
+		    .paging = PAGING_LINEAR},
 	/* 4.10: no TS hypercall (eager FPU). */
 	[GEN_G10] = {.gen = GEN_G10,
 		     .name = "G10",
 		     .kernels = "4.10-4.13",
 		     .hcalls = HC_4_10,
-		     .hcalls_pae = BIT(LHCALL_SET_PMD_PAE),
+		     PAE_2_6_31,
 		     ARGS_EBX4,
 		     LAYOUT_L4,
-		     RESERVE_4M,
-		     .shutdown = true,
+		     SINCE_2_6_25,
 		     .skip_cli = true,
-		     .can_pae = true,
-		     .paging = PAGING_LINEAR,
-		     .blk_hdr_len = 16,
-		     .net_hdr_len = 10},
+		     .paging = PAGING_LINEAR},
 };
 
 const struct lguest_abi *abi_get(enum lg_gen gen)
