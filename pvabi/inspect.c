@@ -379,8 +379,7 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 		} else if (in->compression) {
 			owned = inspect_decompress(in->compression, pay, plen, INSPECT_MAX_KERNEL,
 						   &klen, err, sizeof(err));
-			if (!owned &&
-			    (strcmp(in->compression, "lzo") && strcmp(in->compression, "lz4")))
+			if (!owned)
 				return refuse(in, "bzImage kernel: %s%s", err, "");
 			k = owned;
 			is_elf = owned && klen >= SELFMAG && memcmp(owned, ELFMAG, SELFMAG) == 0;

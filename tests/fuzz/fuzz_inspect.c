@@ -31,10 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(img);
 		return 0;
 	}
-	static const char *fmts[] = {"gzip", "bzip2", "lzma", "xz"};
+	static const char *fmts[] = {"gzip", "bzip2", "lzma", "xz", "lzo", "lz4"};
 	size_t out_len = 0;
 	char err[160];
-	uint8_t *out = inspect_decompress(fmts[mode % 4], data, size, 1u << 20, &out_len, err,
+	uint8_t *out = inspect_decompress(fmts[mode % 6], data, size, 1u << 20, &out_len, err,
 					  sizeof(err));
 	if (out && out_len > (1u << 20))
 		abort();

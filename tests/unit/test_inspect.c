@@ -4,7 +4,9 @@
  * in a bzImage with each payload compression lgkvm opens. */
 #include <bzlib.h>
 #include <elf.h>
+#include <lz4.h>
 #include <lzma.h>
+#include <lzo/lzo1x.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,6 +99,44 @@ static uint8_t *compress_as(const char *fmt, const struct img *in, size_t *len)
 		assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
 		*len = z.total_out;
 		deflateEnd(&z);
+	} else if (!strcmp(fmt, "lz4")) {
+		/* The kernel's legacy frame: magic, {LE size, block}..., then
+		 * the 4-byte total the build appends. */
+		uint8_t *p = out;
+		put32(p, 0x184C2102u);
+		p += 4;
+		int n = LZ4_compress_default((const char *)in->b, (char *)p + 4, (int)in->len,
+					     (int)(cap - 12));
+		assert_true(n > 0);
+		put32(p, (uint32_t)n);
+		p += 4 + n;
+		put32(p, (uint32_t)in->len);
+		*len = (size_t)(p + 4 - out);
+	} else if (!strcmp(fmt, "lzo")) {
+		/* lzop's container as lzop 1.03 writes it (version 0x1030:
+		 * with a level byte and mtime_high), flags ADLER32_D|ADLER32_C,
+		 * one block, the end marker. */
+		static const uint8_t hdr[] = {0x89, 'L',  'Z',	'O',  0x00, 0x0D, 0x0A,
+					      0x1A, 0x0A, 0x10, 0x30, 0x20, 0x60, 0x09,
+					      0x40, 0x01, 0x09, 0x00, 0x00, 0x00, 0x03, /* flags */
+					      0,    0,	  0,	0,    0,    0,	  0,
+					      0,    0,	  0,	0,    0, /* mode, mtimes */
+					      0,			 /* no name */
+					      0,    0,	  0,	0};	 /* header checksum */
+		static uint8_t wrk[LZO1X_1_MEM_COMPRESS];
+		assert_int_equal(lzo_init(), LZO_E_OK);
+		memcpy(out, hdr, sizeof(hdr));
+		uint8_t *p = out + sizeof(hdr);
+		lzo_uint n = cap;
+		assert_int_equal(lzo1x_1_compress(in->b, in->len, p + 16, &n, wrk), LZO_E_OK);
+		assert_true(n < in->len);
+		p[0] = (uint8_t)(in->len >> 24), p[1] = (uint8_t)(in->len >> 16),
+		p[2] = (uint8_t)(in->len >> 8), p[3] = (uint8_t)in->len;
+		p[4] = (uint8_t)(n >> 24), p[5] = (uint8_t)(n >> 16), p[6] = (uint8_t)(n >> 8),
+		p[7] = (uint8_t)n;
+		p += 16 + n; /* two checksums, not checked */
+		memset(p, 0, 4);
+		*len = (size_t)(p + 4 - out);
 	} else if (!strcmp(fmt, "bzip2")) {
 		unsigned n = (unsigned)cap;
 		assert_int_equal(BZ2_bzBuffToBuffCompress((char *)out, &n, (char *)in->b,
@@ -180,13 +220,14 @@ static void test_every_generation_from_elf(void **state)
 static void test_every_payload_format(void **state)
 {
 	(void)state;
-	static const char *fmts[] = {"gzip", "bzip2", "lzma", "xz"};
-	for (unsigned i = 0; i < 4; i++) {
+	static const char *fmts[] = {"gzip", "bzip2", "lzma", "xz", "lzo", "lz4"};
+	for (unsigned i = 0; i < 6; i++) {
 		struct img k = make_elf(GEN_G5, "2.6.33", true);
 		struct img m = make_bzimage(&k, fmts[i], "2.6.33 (test) #1");
 		struct image_info in;
 		int rc;
-		assert_int_equal(detect(&m, &rc, &in), GEN_G5);
+		if (detect(&m, &rc, &in) != GEN_G5)
+			fail_msg("%s: %s", fmts[i], in.reason);
 		assert_int_equal(rc, 0);
 		assert_true(in.bzimage);
 		assert_int_equal(in.protocol, 0x020A);
@@ -282,6 +323,8 @@ static void test_decompression_is_bounded(void **state)
 	free(z);
 	free(big.b);
 	assert_null(inspect_decompress("lz4", (const uint8_t *)"x", 1, 100, &out_len, err,
+				       sizeof(err)));
+	assert_null(inspect_decompress("zstd", (const uint8_t *)"x", 1, 100, &out_len, err,
 				       sizeof(err)));
 }
 
