@@ -6,63 +6,22 @@
  * state, and run until the guest powers off, crashes, breaks the rules or
  * runs out of time.  The process exit status says which (src/exitcodes.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kvm-glue/vcpu.h"
 #include "pvabi/boot.h"
 #include "pvabi/host.h"
+#include "src/files.h"
 #include "src/log.h"
 #include "src/sandbox.h"
 #include "src/signals.h"
 #include "src/vm.h"
 
 #define IMAGE_MAX (512u << 20) /* no lguest kernel or initrd comes near this */
-
-/* Read a whole file; one sentence on failure. */
-static uint8_t *slurp(const char *what, const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		log_msg("cannot open %s '%s': %s", what, path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_msg("%s '%s' is not a regular file", what, path);
-		close(fd);
-		return NULL;
-	}
-	if ((uint64_t)st.st_size > IMAGE_MAX) {
-		log_msg("%s '%s' is too big (%lld bytes)", what, path, (long long)st.st_size);
-		close(fd);
-		return NULL;
-	}
-	size_t n = (size_t)st.st_size;
-	uint8_t *buf = malloc(n ? n : 1);
-	size_t got = 0;
-	while (buf && got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			log_msg("cannot read %s '%s': %s", what, path,
-				r < 0 ? strerror(errno) : "file shrank");
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-	*len = n;
-	return buf;
-}
 
 static int cmd_probe(struct options *opt)
 {
@@ -111,16 +70,25 @@ static int cmd_run(struct vm *vm)
 	char err[512];
 	vm->start_ns = now_ns();
 	size_t klen = 0, ilen = 0;
-	uint8_t *initrd = NULL;
-	uint8_t *kernel = slurp("kernel", opt->kernel, &klen);
-	if (!kernel)
-		return EXIT_USAGE;
-	if (opt->initrd && !(initrd = slurp("initrd", opt->initrd, &ilen))) {
-		free(kernel);
-		return EXIT_USAGE;
+	uint8_t *kernel = NULL, *initrd = NULL;
+	struct run_files files;
+	int code = EXIT_USAGE;
+	/* Every file, and the image itself, before KVM: a bad path or a
+	 * damaged kernel is the user's to fix (exit 2) on any host. */
+	if (files_open(&files, opt, err, sizeof(err)) < 0 ||
+	    !(kernel = files_read(&files.kernel, IMAGE_MAX, &klen, err, sizeof(err))) ||
+	    (opt->initrd &&
+	     !(initrd = files_read(&files.initrd, IMAGE_MAX, &ilen, err, sizeof(err))))) {
+		log_msg("%s", err);
+		goto out_files;
+	}
+	if (boot_load(NULL, opt->mem, kernel, klen, initrd, ilen, opt->cmdline, 0, NULL, err,
+		      sizeof(err)) < 0) {
+		log_msg("%s: %s", opt->kernel, err);
+		goto out_files;
 	}
 
-	int code = EXIT_HOST;
+	code = EXIT_HOST;
 	/* Test the VM we are about to use before trusting it with the guest:
 	 * a KVM that cannot run 32-bit paged guests says so here, once. */
 	if (kvm_open(&vm->kvm, err, sizeof(err)) ||
@@ -147,10 +115,18 @@ static int cmd_run(struct vm *vm)
 	int dev_err = vbus_init(vm);
 	for (unsigned i = 0; i < opt->ndevices && !dev_err; i++) {
 		const struct opt_device *d = &opt->devices[i];
-		dev_err = d->type == DEV_DISK ? vbus_add_disk(vm, d->path, d->readonly)
-					      : vbus_add_net(vm, d->path, opt->net_ip);
+		dev_err = d->type == DEV_DISK
+				  ? vbus_add_disk_fd(vm, d->path, files_take(&files.disk[i]),
+						     d->readonly)
+				  : vbus_add_net(vm, d->path, opt->net_ip);
 	}
-	if (dev_err < 0 || vbus_add_console(vm) < 0) {
+	/* The console log is created or emptied only now, every check passed. */
+	if (!dev_err && files_log_ready(&files, err, sizeof(err)) < 0) {
+		log_msg("%s", err);
+		code = EXIT_USAGE;
+		goto out;
+	}
+	if (dev_err < 0 || vbus_add_console_fd(vm, files_take(&files.log)) < 0) {
 		log_msg("%s", vm->exit_reason[0] ? vm->exit_reason : "cannot set up devices");
 		code = vm->exit_code ? (int)vm->exit_code : EXIT_INTERNAL;
 		goto out;
@@ -186,6 +162,8 @@ static int cmd_run(struct vm *vm)
 	report(vm);
 out:
 	kvm_destroy(vm);
+out_files:
+	files_close(&files);
 	free(kernel);
 	free(initrd);
 	return code;
@@ -197,6 +175,7 @@ int main(int argc, char **argv)
 	 * with a closed stdout by itself. */
 	signal(SIGPIPE, SIG_IGN);
 	signals_install();
+	files_reserve_stdio();
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		log_msg("out of memory");

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "pvabi/host.h"
+#include "src/files.h"
 #include "src/log.h"
 #include "src/signals.h"
 #include "src/vm.h"
@@ -432,36 +433,40 @@ static void console_teardown(struct vm *vm, struct vdev *dev)
 	vm->bus.console = NULL;
 }
 
-static int log_open(struct vm *vm, struct console_state *cs)
+int vbus_add_console(struct vm *vm)
 {
-	if (!vm->opt.console_log)
-		return 0;
-	cs->log_fd = open(vm->opt.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (cs->log_fd < 0) {
-		log_msg("cannot open console log %s: %s", vm->opt.console_log, strerror(errno));
-		return -1;
+	int fd = -1;
+
+	if (vm->opt.console_log) {
+		char err[512];
+
+		fd = files_open_log(vm->opt.console_log, err, sizeof(err));
+		if (fd < 0) {
+			log_msg("%s", err);
+			return -1;
+		}
 	}
-	return 0;
+	return vbus_add_console_fd(vm, fd);
 }
 
-int vbus_add_console(struct vm *vm)
+int vbus_add_console_fd(struct vm *vm, int log_fd)
 {
 	struct console_state *cs = calloc(1, sizeof(*cs));
 	struct vdev *dev;
 
 	if (!cs) {
+		if (log_fd >= 0)
+			close(log_fd);
 		log_msg("out of memory for the console");
 		return -1;
 	}
-	cs->log_fd = -1;
+	cs->log_fd = log_fd;
 	cs->log_at_line_start = true;
 	/* Like the reference, watch stdin from the start; the first empty
 	 * input queue turns that off until the driver posts a buffer. */
 	cs->in_listen = true;
 	if (fcntl(STDIN_FILENO, F_GETFL) < 0)
 		input_stop(cs);
-	if (log_open(vm, cs) < 0)
-		goto fail;
 
 	/* Input queue first, output second: the driver takes them in order. */
 	dev = vbus_add_device(vm, VIRTIO_ID_CONSOLE, "console");
