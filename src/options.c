@@ -3,11 +3,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/exitcodes.h"
+#include "src/log.h"
+#include "virtio/net.h"
 
 #define MIB	(1024u * 1024u)
 #define MEM_MIN (4u * MIB)
@@ -48,11 +51,19 @@ static const char usage_text[] =
 	"  3  guest asked to restart      7  no usable KVM (or no 32-bit paging)\n"
 	"                                 8  interrupted (signal, or Ctrl-C x3)\n";
 
-static int usage_error(const char *fmt, const char *arg)
+/* One line, like every lgkvm message: batch runs keep stderr as a log, and
+ * a second "see --help" line would only be noise in it. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
-	fprintf(stderr, "lgkvm: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'lgkvm --help'.\n");
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg("%s", msg);
 	return -1;
 }
 
@@ -91,6 +102,22 @@ static int parse_size(const char *s, uint64_t *out, uint64_t bare_unit)
 	return 0;
 }
 
+/* A name the kernel will take for a new interface (dev_valid_name()): we
+ * would rather refuse it here, as a usage error, than have TUNSETIFF fail
+ * after KVM is set up.  '%' too: the kernel would read it as a "%d" pattern;
+ * plain "tap" is the way to ask for a kernel-chosen name. */
+static bool tap_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 15 || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == 0x7F || *p == '/' || *p == ':' || *p == '%')
+			return false;
+	return true;
+}
+
 static int add_device(struct options *opt, int c, char *arg)
 {
 	if (opt->ndevices >= OPT_MAX_DEVICES)
@@ -112,15 +139,41 @@ static int add_device(struct options *opt, int c, char *arg)
 		d->type = DEV_NET;
 		if (!strcmp(arg, "tap"))
 			d->path = NULL;
-		else if (!strncmp(arg, "tap=", 4) && arg[4] && strlen(arg + 4) < 16)
+		else if (!strncmp(arg, "tap=", 4) && tap_name_ok(arg + 4))
 			d->path = arg + 4;
 		else
-			return usage_error("--net '%s': expected tap or tap=NAME (at most 15 "
-					   "characters)",
-					   arg);
+			return usage_error(
+				"--net '%s': expected tap or tap=NAME, NAME being 1 to 15 "
+				"characters without '/', ':', '%%' or blanks",
+				arg);
 	}
 	opt->ndevices++;
 	return 0;
+}
+
+static const char *long_name(const struct option *lo, int val)
+{
+	for (; lo->name; lo++)
+		if (lo->val == val)
+			return lo->name;
+	return "?";
+}
+
+/* getopt_long() said '?': an unknown short option (optopt), an unknown or
+ * ambiguous long one (optopt 0), or a long one given a value it does not take
+ * (optopt its letter, and `arg` the "--name=value" it was given as). */
+static int bad_option(const struct option *lo, const char *arg)
+{
+	if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '=')) {
+		const char *name = long_name(lo, optopt);
+		size_t n = strcspn(arg + 2, "=");
+
+		if (n && !strncmp(arg + 2, name, n))
+			return usage_error("--%s takes no value", name);
+	}
+	if (optopt)
+		return usage_error("unknown option '-%c' (see lgkvm --help)", optopt);
+	return usage_error("unknown or ambiguous option '%s' (see lgkvm --help)", arg);
 }
 
 int options_parse(struct options *opt, int argc, char **argv)
@@ -164,8 +217,18 @@ int options_parse(struct options *opt, int argc, char **argv)
 		return usage_error("unknown command '%s' (expected run or probe)", cmd);
 
 	optind = 2;
+	opterr = 0; /* our own one-line messages, not getopt's */
 	int c;
-	while ((c = getopt_long(argc, argv, "+m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
+	/* Options that take one value: a second one is a mistake (which did
+	 * the user mean?), not a silent replacement. */
+	static const char once[] = "milLtI";
+	bool seen[sizeof(once)] = {false};
+	while ((c = getopt_long(argc, argv, "+:m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
+		const char *o = c ? strchr(once, c) : NULL;
+		if (o && seen[o - once])
+			return usage_error("--%s given twice", long_name(longopts, c));
+		if (o)
+			seen[o - once] = true;
 		switch (c) {
 		case 'm':
 			if (parse_size(optarg, &opt->mem, MIB) || opt->mem < MEM_MIN ||
@@ -200,9 +263,15 @@ int options_parse(struct options *opt, int argc, char **argv)
 			if (add_device(opt, c, optarg) < 0)
 				return -1;
 			break;
-		case 'I':
+		case 'I': {
+			struct in_addr addr, mask;
+			if (!net_parse_ip(optarg, &addr, &mask))
+				return usage_error("--net-ip %s: expected an IPv4 address, "
+						   "optionally with /PREFIX (0-32)",
+						   optarg);
 			opt->net_ip = optarg;
 			break;
+		}
 		case 'v':
 			opt->verbose++;
 			break;
@@ -218,8 +287,10 @@ int options_parse(struct options *opt, int argc, char **argv)
 		case 'V':
 			printf("lgkvm %s\n", LGKVM_VERSION);
 			return 1;
+		case ':':
+			return usage_error("--%s needs a value", long_name(longopts, optopt));
 		default:
-			return usage_error("%s", "bad option");
+			return bad_option(longopts, argv[optind - 1]);
 		}
 	}
 
