@@ -59,7 +59,9 @@ struct console_state {
 	unsigned ctrl_c;	      /* Ctrl-C bytes in a row */
 	struct timespec ctrl_c_first; /* when the first of them came */
 
-	/* Output.  If stdout goes away we drop output rather than the guest. */
+	/* Output.  If stdout cannot be written (closed, a pipe nobody reads
+	 * any more, a full disk) we say so once and drop the output from then
+	 * on, rather than the guest; the log goes on. */
 	bool out_broken;
 	int log_fd; /* --console-log, or -1 */
 	uint64_t log_written;
@@ -128,8 +130,13 @@ static bool give_up(struct vm *vm)
 
 /* Write everything, waiting for the reader in bounded steps: at most PIPE_BUF
  * bytes once poll() says there is room (so a pipe write cannot block), and a
- * look at give_up() every 100 ms while there is none. */
-static bool write_all(struct vm *vm, int fd, const void *buf, size_t len)
+ * look at give_up() every 100 ms while there is none.  0 when all is written,
+ * WRITE_GAVE_UP when we stopped waiting, or the errno that made it fail.  (A
+ * closed descriptor is POLLNVAL: write() then says EBADF, rather than us
+ * polling it forever.) */
+#define WRITE_GAVE_UP (-1)
+
+static int write_all(struct vm *vm, int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -137,10 +144,10 @@ static bool write_all(struct vm *vm, int fd, const void *buf, size_t len)
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 		int r = poll(&pfd, 1, 100);
 		if (r < 0 && errno != EINTR)
-			return false;
-		if (r <= 0 || !(pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			return errno;
+		if (r <= 0 || !(pfd.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))) {
 			if (give_up(vm))
-				return false;
+				return WRITE_GAVE_UP;
 			continue;
 		}
 		ssize_t n = write(fd, p, len < PIPE_BUF ? len : PIPE_BUF);
@@ -149,12 +156,12 @@ static bool write_all(struct vm *vm, int fd, const void *buf, size_t len)
 			len -= (size_t)n;
 		} else if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (give_up(vm))
-				return false;
+				return WRITE_GAVE_UP;
 		} else {
-			return false;
+			return n < 0 ? errno : EIO;
 		}
 	}
-	return true;
+	return 0;
 }
 
 static void log_close(struct console_state *cs)
@@ -180,8 +187,11 @@ static void log_out(struct vm *vm, struct console_state *cs, const uint8_t *buf,
 		len = max - cs->log_written;
 		cut = true;
 	}
-	if (len && !write_all(vm, cs->log_fd, buf, len)) {
-		log_msg("writing the console log failed (%s); no longer logging", strerror(errno));
+	int e = len ? write_all(vm, cs->log_fd, buf, len) : 0;
+	if (e) {
+		if (e != WRITE_GAVE_UP)
+			log_msg("writing the console log failed (%s); no longer logging",
+				strerror(e));
 		log_close(cs);
 		return;
 	}
@@ -205,8 +215,20 @@ void console_out(struct vm *vm, const void *buf, size_t len)
 		write_all(vm, STDOUT_FILENO, buf, len);
 		return;
 	}
-	if (!cs->out_broken && !write_all(vm, STDOUT_FILENO, buf, len))
-		cs->out_broken = true;
+	if (!cs->out_broken) {
+		int e = write_all(vm, STDOUT_FILENO, buf, len);
+
+		if (e) {
+			cs->out_broken = true;
+			/* Once, and not when we only stopped waiting because
+			 * the guest is ending anyway. */
+			if (e != WRITE_GAVE_UP)
+				log_msg("cannot write the guest's console to stdout (%s); "
+					"dropping its output from now on%s",
+					strerror(e),
+					cs->log_fd >= 0 ? " (--console-log still has it)" : "");
+		}
+	}
 	log_out(vm, cs, buf, len);
 }
 
