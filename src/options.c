@@ -35,6 +35,7 @@ static const char usage_text[] =
 	"  -t, --timeout SECONDS   stop the guest after this long (exit 6)\n"
 	"  -d, --disk FILE[,ro]    a virtio block device (repeatable: vda, vdb, ...)\n"
 	"  -n, --net tap[=NAME]    a virtio network device on a tap interface\n"
+	"                          (NAME: 1-15 characters, no '/', ':', '%' or blanks)\n"
 	"      --net-ip ADDR[/N]   address for the host side of the tap (default /24)\n"
 	"  -v, --verbose           log every hypercall, trap and interrupt; -vv: every exit\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
@@ -44,11 +45,17 @@ static const char usage_text[] =
 	"\n"
 	"probe checks that this host's KVM can run a 32-bit paged guest at ring 1.\n"
 	"\n"
+	"Single-valued options may be given once.  Every file is checked before\n"
+	"the guest starts: no FIFOs, directories or devices (a disk may be a block\n"
+	"device), and no file named twice, except the kernel as its initrd or a\n"
+	"read-only disk twice.\n"
+	"\n"
 	"Exit status:\n"
 	"  0  guest powered off           4  guest crashed or panicked\n"
 	"  1  lgkvm internal error        5  guest killed: it broke the lguest ABI\n"
-	"  2  bad usage or kernel image   6  --timeout expired\n"
-	"  3  guest asked to restart      7  no usable KVM (or no 32-bit paging)\n"
+	"  2  bad usage, file or image    6  --timeout expired\n"
+	"  3  guest asked to restart      7  no usable KVM (or no 32-bit paging),\n"
+	"                                    or a tap that cannot be opened\n"
 	"                                 8  interrupted (signal, or Ctrl-C x3)\n";
 
 /* One line, like every lgkvm message: batch runs keep stderr as a log, and
