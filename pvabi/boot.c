@@ -70,7 +70,12 @@
 #define ZP_RAMDISK_SIZE	    0x21C
 #define ZP_CMD_LINE_PTR	    0x228
 #define ZP_HARDWARE_SUBARCH 0x23C
-#define ZP_E820_MAP	    0x2D0
+/* Setup-header fields we only read from a bzImage file, to check its sizes. */
+#define ZP_SYSSIZE	  0x1F4 /* 32-bit part, in 16-byte paragraphs (u32 from 2.04) */
+#define ZP_PAYLOAD_OFFSET 0x248 /* compressed kernel, within the 32-bit part (2.08) */
+#define ZP_PAYLOAD_LENGTH 0x24C
+#define ZP_INIT_SIZE	  0x260 /* memory the kernel needs from its start to boot (2.10) */
+#define ZP_E820_MAP	  0x2D0
 
 #define BOOT_PROTOCOL	 0x0207u /* needed for hardware_subarch and KEEP_SEGMENTS */
 #define KEEP_SEGMENTS	 0x40u	 /* loadflags: "don't lgdt or reload segments" */
@@ -105,6 +110,7 @@ struct kernel_plan {
 	uint64_t lo, hi;    /* hull of everything the image occupies */
 	size_t payload_off; /* bzImage only: where the protected-mode part starts */
 	size_t payload_len;
+	bool init_size; /* bzImage only: hi is where its init_size ends */
 };
 
 static int fail(struct loader *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -452,6 +458,51 @@ static void elf_load(const struct loader *l, uint8_t *ram)
 	}
 }
 
+static uint16_t bzimage_version(const struct loader *l)
+{
+	return get16(l->k + ZP_VERSION);
+}
+
+/* The header's sizes against the file.  A truncated or damaged image must be
+ * refused here, as the user's problem: loaded, it would die in the guest and
+ * look like the guest's fault.  (The setup sectors are already known to lie
+ * inside the file, and there is at least one byte after them.) */
+static int bzimage_check_sizes(struct loader *l, const struct kernel_plan *kp, unsigned setup_sects)
+{
+	uint16_t version = bzimage_version(l);
+	uint64_t have = kp->payload_len, need;
+
+	/* syssize is 16 bits wide before protocol 2.04 and cannot be trusted
+	 * for a big kernel; lguest kernels are all 2.07 or later. */
+	if (version < 0x0204)
+		return 0;
+	need = (uint64_t)get32(l->k + ZP_SYSSIZE) * 16;
+	if (need == 0)
+		return fail(l, "kernel bzImage header gives no size for its 32-bit code (syssize "
+			       "is 0): the header is damaged");
+	/* The size is rounded up to a paragraph, and 2.6-era build tools did
+	 * not pad the file to match: up to 15 bytes may be missing. */
+	if (have + 15 < need)
+		return fail(l,
+			    "kernel bzImage is truncated or its header is damaged: the header says "
+			    "%" PRIu64 " bytes of 32-bit code follow its %u setup sectors, but the "
+			    "file has only %" PRIu64,
+			    need, setup_sects, have);
+	if (version >= 0x0208) {
+		uint64_t off = get32(l->k + ZP_PAYLOAD_OFFSET);
+		uint64_t len = get32(l->k + ZP_PAYLOAD_LENGTH);
+
+		if (off + len > have)
+			return fail(l,
+				    "kernel bzImage is truncated or its header is damaged: its "
+				    "compressed kernel (payload_offset %" PRIu64
+				    ", payload_length %" PRIu64 ") runs past the %" PRIu64
+				    " bytes of 32-bit code in the file",
+				    off, len, have);
+	}
+	return 0;
+}
+
 static int bzimage_parse(struct loader *l, struct kernel_plan *kp)
 {
 	unsigned setup_sects;
@@ -472,6 +523,8 @@ static int bzimage_parse(struct loader *l, struct kernel_plan *kp)
 			    "at byte %zu, but the file is only %zu bytes",
 			    setup_sects, kp->payload_off, l->klen);
 	kp->payload_len = l->klen - kp->payload_off;
+	if (bzimage_check_sizes(l, kp, setup_sects) < 0)
+		return -1;
 
 	kp->format = BOOT_BZIMAGE;
 	kp->entry = get32(l->k + ZP_CODE32_START);
@@ -483,12 +536,26 @@ static int bzimage_parse(struct loader *l, struct kernel_plan *kp)
 			    "kernel bzImage entry point (code32_start) 0x%" PRIx32 " is outside "
 			    "its payload at 0x%" PRIx64 "-0x%" PRIx64,
 			    kp->entry, kp->lo, kp->hi - 1);
+	/* The kernel decompresses itself in place and needs init_size bytes
+	 * from where it starts: they must be RAM, clear of the boot tables and
+	 * the initrd, like the payload itself. */
+	if (bzimage_version(l) >= 0x020A) {
+		uint32_t init_size = get32(l->k + ZP_INIT_SIZE);
+
+		if (kp->lo + init_size > kp->hi) {
+			kp->hi = kp->lo + init_size;
+			kp->init_size = true;
+		}
+	}
 	return 0;
 }
 
 static int bzimage_place(struct loader *l, const struct kernel_plan *kp)
 {
-	return check_piece(l, kp, "kernel bzImage payload", kp->lo, kp->hi);
+	return check_piece(l, kp,
+			   kp->init_size ? "kernel bzImage with its init_size"
+					 : "kernel bzImage payload",
+			   kp->lo, kp->hi);
 }
 
 static void bzimage_load(const struct loader *l, const struct kernel_plan *kp, uint8_t *ram)
@@ -669,6 +736,8 @@ int boot_load_paging(uint8_t *ram, uint64_t mem, const uint8_t *kernel, size_t k
 		return -1;
 	if ((kp.format == BOOT_ELF ? elf_place(&l, &kp) : bzimage_place(&l, &kp)) < 0)
 		return -1;
+	if (!ram)
+		return 0; /* only checking (lgkvm does, before it opens KVM) */
 
 	/* Second pass: nothing below can fail. */
 	if (kp.format == BOOT_ELF)

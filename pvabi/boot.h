@@ -36,7 +36,8 @@ struct boot_layout {
  * empty), since the VMM owns the top 4 MiB.
  *
  * RAM must be zero-filled on entry.  Returns 0, or -1 with one clear sentence
- * in err (not i386, truncated, overlapping pieces, too big for mem, ...). */
+ * in err (not i386, truncated, overlapping pieces, too big for mem, ...).
+ * With ram NULL it only checks: the same answer, nothing written. */
 int boot_load(uint8_t *ram, uint64_t mem, const uint8_t *kernel, size_t kernel_len,
 	      const uint8_t *initrd, size_t initrd_len, const char *cmdline, uint32_t top_pde,
 	      struct boot_layout *out, char *err, size_t errlen);

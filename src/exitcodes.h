@@ -9,13 +9,13 @@
 enum lgkvm_exit {
 	EXIT_POWEROFF = 0,     /* guest powered off (CRASH "Power down") */
 	EXIT_INTERNAL = 1,     /* lgkvm itself failed mid-run (a bug or a host error) */
-	EXIT_USAGE = 2,	       /* bad command line, unreadable or malformed image */
+	EXIT_USAGE = 2,	       /* bad command line or file, malformed or truncated image */
 	EXIT_RESTART = 3,      /* guest asked to restart (keyboard-controller reset) */
 	EXIT_GUEST_CRASH = 4,  /* guest crashed or panicked: its message is printed */
 	EXIT_GUEST_KILLED = 5, /* guest broke the lguest ABI: the reason is printed */
 	EXIT_TIMEOUT = 6,      /* --timeout expired */
-	EXIT_HOST = 7,	       /* no usable KVM (or it cannot run 32-bit paged guests) */
-	EXIT_INTERRUPTED = 8,  /* stopped by a signal (SIGINT/SIGTERM) or console Ctrl-C x3 */
+	EXIT_HOST = 7,	       /* no usable KVM (or no 32-bit paging), or a tap it cannot open */
+	EXIT_INTERRUPTED = 8,  /* stopped by a signal (src/signals.c) or console Ctrl-C x3 */
 };
 
 #endif

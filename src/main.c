@@ -1,18 +1,18 @@
 /* lgkvm: the program.
  *
- * The order of a boot, like the Launcher's main(): read the images, probe
- * KVM, lay out guest memory (kernel, initrd, zero page, boot page tables,
- * then the device page and rings above RAM), set the vCPU to the lguest entry
- * state, and run until the guest powers off, crashes, breaks the rules or
- * runs out of time.  The process exit status says which (src/exitcodes.h). */
+ * The order of a boot, like the Launcher's main(): read the images, decide
+ * which lguest generation the kernel speaks, probe KVM, lay out guest memory
+ * (kernel, initrd, zero page, boot page tables, then the device page and
+ * rings above RAM), set the vCPU to the lguest entry state, and run until the
+ * guest powers off, crashes, breaks the rules or runs out of time -- or asks
+ * to be started again, which it is, in a fresh process.  The process exit
+ * status says which (src/exitcodes.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,52 +20,13 @@
 #include "pvabi/boot.h"
 #include "pvabi/host.h"
 #include "pvabi/inspect.h"
+#include "src/files.h"
 #include "src/log.h"
 #include "src/sandbox.h"
 #include "src/signals.h"
 #include "src/vm.h"
 
 #define IMAGE_MAX (512u << 20) /* no lguest kernel or initrd comes near this */
-
-/* Read a whole file; one sentence on failure. */
-static uint8_t *slurp(const char *what, const char *path, size_t *len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		log_msg("cannot open %s '%s': %s", what, path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_msg("%s '%s' is not a regular file", what, path);
-		close(fd);
-		return NULL;
-	}
-	if ((uint64_t)st.st_size > IMAGE_MAX) {
-		log_msg("%s '%s' is too big (%lld bytes)", what, path, (long long)st.st_size);
-		close(fd);
-		return NULL;
-	}
-	size_t n = (size_t)st.st_size;
-	uint8_t *buf = malloc(n ? n : 1);
-	size_t got = 0;
-	while (buf && got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			log_msg("cannot read %s '%s': %s", what, path,
-				r < 0 ? strerror(errno) : "file shrank");
-			free(buf);
-			buf = NULL;
-			break;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-	*len = n;
-	return buf;
-}
 
 static int cmd_probe(struct options *opt)
 {
@@ -79,25 +40,30 @@ static int cmd_probe(struct options *opt)
 	return EXIT_POWEROFF;
 }
 
-/* Read KERNEL and decide its generation, as `run` does before it boots. */
-static int inspect_kernel(const struct options *opt, uint8_t **kernel, size_t *klen,
+/* Decide KERNEL's generation, as `run` does before it boots.  The image was
+ * read by files_read(); `info` is always initialised. */
+static int inspect_kernel(const struct options *opt, const uint8_t *kernel, size_t klen,
 			  struct image_info *info)
 {
-	*kernel = slurp("kernel", opt->kernel, klen);
-	if (!*kernel)
-		return -1;
-	return image_inspect(*kernel, *klen, opt->abi ? abi_by_name(opt->abi) : NULL, opt->pae,
-			     false, info);
+	return image_inspect(kernel, klen, opt->abi ? abi_by_name(opt->abi) : NULL, opt->pae, false,
+			     info);
 }
 
 static int cmd_inspect(struct options *opt)
 {
-	uint8_t *kernel;
-	size_t klen;
-	struct image_info in;
-	int r = inspect_kernel(opt, &kernel, &klen, &in);
-	if (!kernel)
+	char err[512];
+	size_t klen = 0;
+	uint8_t *kernel = NULL;
+	struct run_files files;
+	if (files_open(&files, opt, err, sizeof(err)) < 0 ||
+	    !(kernel = files_read(&files.kernel, IMAGE_MAX, &klen, err, sizeof(err)))) {
+		log_msg("%s", err);
+		files_close(&files);
 		return EXIT_USAGE;
+	}
+	files_close(&files);
+	struct image_info in;
+	int r = inspect_kernel(opt, kernel, klen, &in);
 	const struct lguest_abi *abi = in.gen < GEN_COUNT ? abi_get(in.gen) : NULL;
 	printf("file:        %s (%zu bytes)\n", opt->kernel, klen);
 	if (in.bzimage)
@@ -172,33 +138,50 @@ static int cmd_run(struct vm *vm)
 	char err[512];
 	vm->start_ns = now_ns();
 	size_t klen = 0, ilen = 0;
-	uint8_t *initrd = NULL, *kernel = NULL;
-	struct image_info info;
-	if (inspect_kernel(opt, &kernel, &klen, &info) < 0) {
-		if (kernel)
-			log_msg("%s: %s", opt->kernel, info.reason);
-		image_info_free(&info);
-		free(kernel);
-		return EXIT_USAGE;
+	uint8_t *kernel = NULL, *initrd = NULL;
+	struct run_files files;
+	struct image_info info = {0};
+	const struct lguest_abi *abi = NULL;
+	int code = EXIT_USAGE;
+	/* Every file, and the image itself, before KVM: a bad path or a
+	 * damaged kernel is the user's to fix (exit 2) on any host. */
+	if (files_open(&files, opt, err, sizeof(err)) < 0 ||
+	    !(kernel = files_read(&files.kernel, IMAGE_MAX, &klen, err, sizeof(err))) ||
+	    (opt->initrd &&
+	     !(initrd = files_read(&files.initrd, IMAGE_MAX, &ilen, err, sizeof(err))))) {
+		log_msg("%s", err);
+		goto out_files;
 	}
-	const struct lguest_abi *abi = abi_get(info.gen);
+	if (boot_load(NULL, opt->mem, kernel, klen, initrd, ilen, opt->cmdline, 0, NULL, err,
+		      sizeof(err)) < 0) {
+		log_msg("%s: %s", opt->kernel, err);
+		goto out_files;
+	}
+	/* Which generation: from the image, before anything runs. */
+	if (inspect_kernel(opt, kernel, klen, &info) < 0) {
+		log_msg("%s: %s", opt->kernel, info.reason);
+		goto out_files;
+	}
+	abi = abi_get(info.gen);
 	if (info.note[0] && !opt->quiet)
 		log_msg("%s: %s", opt->kernel, info.note);
 	LOG_DEBUG(vm, "%s: generation %s (Linux %s)%s", opt->kernel, abi->name, abi->kernels,
 		  info.elf ? ", booting the decompressed kernel" : "");
 	if (info.elf) {
-		/* Boot the rewritten vmlinux instead of the file. */
+		/* Boot the rewritten vmlinux instead of the file, once it too
+		 * passes the loader's checks. */
 		free(kernel);
 		kernel = info.elf;
 		klen = info.elf_len;
 		info.elf = NULL;
-	}
-	if (opt->initrd && !(initrd = slurp("initrd", opt->initrd, &ilen))) {
-		free(kernel);
-		return EXIT_USAGE;
+		if (boot_load(NULL, opt->mem, kernel, klen, initrd, ilen, opt->cmdline, 0, NULL,
+			      err, sizeof(err)) < 0) {
+			log_msg("%s (decompressed): %s", opt->kernel, err);
+			goto out_files;
+		}
 	}
 
-	int code = EXIT_HOST;
+	code = EXIT_HOST;
 	/* Test the VM we are about to use before trusting it with the guest:
 	 * a KVM that cannot run 32-bit paged guests says so here, once.  What
 	 * the generation wants of the vCPU is known before it is made. */
@@ -227,14 +210,25 @@ static int cmd_run(struct vm *vm)
 	lg_init(vm, bl.pgdir_gpa, abi);
 	vm->lg.pae = info.pae;
 	/* Devices in command-line order, then the console, last, as the
-	 * Launcher did: the order fixes the guest's device names. */
+	 * Launcher did: the order fixes the guest's device names.  The device
+	 * page's format is the generation's. */
 	int dev_err = vbus_init(vm);
 	for (unsigned i = 0; i < opt->ndevices && !dev_err; i++) {
 		const struct opt_device *d = &opt->devices[i];
-		dev_err = d->type == DEV_DISK ? vbus_add_disk(vm, d->path, d->readonly)
-					      : vbus_add_net(vm, d->path, opt->net_ip);
+		dev_err = d->type == DEV_DISK
+				  ? vbus_add_disk_fd(vm, d->path, files_take(&files.disk[i]),
+						     d->readonly)
+				  : vbus_add_net(vm, d->path, opt->net_ip);
 	}
-	if (dev_err < 0 || vbus_add_console(vm) < 0 || vbus_finish(vm) < 0) {
+	/* The console log is created or emptied only now, every check passed
+	 * (after a restart it is kept, and the new boot's output follows). */
+	if (!dev_err && files_log_ready(&files, opt->log_keep, err, sizeof(err)) < 0) {
+		log_msg("%s", err);
+		code = EXIT_USAGE;
+		goto out;
+	}
+	if (dev_err < 0 || vbus_add_console_fd(vm, files_take(&files.log)) < 0 ||
+	    vbus_finish(vm) < 0) {
 		log_msg("%s", vm->exit_reason[0] ? vm->exit_reason : "cannot set up devices");
 		code = vm->exit_code ? (int)vm->exit_code : EXIT_INTERNAL;
 		goto out;
@@ -245,9 +239,9 @@ static int cmd_run(struct vm *vm)
 		code = EXIT_INTERNAL;
 		goto out;
 	}
-	LOG_DEBUG(vm, "%s kernel, entry %#x, page directory %#x, %llu MiB RAM",
+	LOG_DEBUG(vm, "%s kernel, entry %#x, page directory %#x%s, %llu MiB RAM",
 		  bl.format == BOOT_ELF ? "ELF" : "bzImage", bl.entry, bl.pgdir_gpa,
-		  (unsigned long long)(opt->mem >> 20));
+		  info.pae ? " (PAE)" : "", (unsigned long long)(opt->mem >> 20));
 	/* Everything is opened, mapped and started: from here on the process
 	 * needs only what the run loop does, and the sandbox allows no more
 	 * (src/sandbox.c).  The loop's lazy setup must happen first. */
@@ -269,6 +263,9 @@ static int cmd_run(struct vm *vm)
 	report(vm);
 out:
 	kvm_destroy(vm);
+out_files:
+	files_close(&files);
+	image_info_free(&info);
 	free(kernel);
 	free(initrd);
 	return code;
@@ -334,6 +331,8 @@ static int run_with_reboots(struct vm *vm)
 		if (!opt->quiet)
 			log_msg("restarting the guest (%u of at most %u)", boots + 1,
 				opt->max_reboots);
+		/* The next boot's console output follows this one's. */
+		opt->log_keep = true;
 	}
 }
 
@@ -343,6 +342,7 @@ int main(int argc, char **argv)
 	 * with a closed stdout by itself. */
 	signal(SIGPIPE, SIG_IGN);
 	signals_install();
+	files_reserve_stdio();
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		log_msg("out of memory");

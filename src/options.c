@@ -3,12 +3,15 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pvabi/abi.h"
 #include "src/exitcodes.h"
+#include "src/log.h"
+#include "virtio/net.h"
 
 #define MIB	(1024u * 1024u)
 #define MEM_MIN (4u * MIB)
@@ -35,6 +38,7 @@ static const char usage_text[] =
 	"  -t, --timeout SECONDS   stop the guest after this long (exit 6)\n"
 	"  -d, --disk FILE[,ro]    a virtio block device (repeatable: vda, vdb, ...)\n"
 	"  -n, --net tap[=NAME]    a virtio network device on a tap interface\n"
+	"                          (NAME: 1-15 characters, no '/', ':', '%' or blanks)\n"
 	"      --net-ip ADDR[/N]   address for the host side of the tap (default /24)\n"
 	"  -v, --verbose           log every hypercall, trap and interrupt; -vv: every exit\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
@@ -50,19 +54,32 @@ static const char usage_text[] =
 	"inspect prints format, compression, version, generation, PAE and entry of\n"
 	"KERNEL, and exits 0 if lgkvm can boot it, 2 (with the reason) if not.\n"
 	"\n"
+	"Single-valued options may be given once.  Every file is checked before\n"
+	"the guest starts: no FIFOs, directories or devices (a disk may be a block\n"
+	"device), and no file named twice, except the kernel as its initrd or a\n"
+	"read-only disk twice.\n"
+	"\n"
 	"Exit status:\n"
 	"  0  guest powered off           4  guest crashed or panicked\n"
 	"  1  lgkvm internal error        5  guest killed: it broke the lguest ABI\n"
-	"  2  bad usage or kernel image   6  --timeout expired\n"
-	"  3  guest restart not done      7  no usable KVM (or no 32-bit paging)\n"
-	"     (--no-reboot, --max-reboots)\n"
+	"  2  bad usage, file or image    6  --timeout expired\n"
+	"  3  guest restart not done      7  no usable KVM (or no 32-bit paging),\n"
+	"     (--no-reboot, --max-reboots)   or a tap that cannot be opened\n"
 	"                                 8  interrupted (signal, or Ctrl-C x3)\n";
 
-static int usage_error(const char *fmt, const char *arg)
+/* One line, like every lgkvm message: batch runs keep stderr as a log, and
+ * a second "see --help" line would only be noise in it. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
-	fprintf(stderr, "lgkvm: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'lgkvm --help'.\n");
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg("%s", msg);
 	return -1;
 }
 
@@ -101,6 +118,22 @@ static int parse_size(const char *s, uint64_t *out, uint64_t bare_unit)
 	return 0;
 }
 
+/* A name the kernel will take for a new interface (dev_valid_name()): we
+ * would rather refuse it here, as a usage error, than have TUNSETIFF fail
+ * after KVM is set up.  '%' too: the kernel would read it as a "%d" pattern;
+ * plain "tap" is the way to ask for a kernel-chosen name. */
+static bool tap_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 15 || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == 0x7F || *p == '/' || *p == ':' || *p == '%')
+			return false;
+	return true;
+}
+
 static int add_device(struct options *opt, int c, char *arg)
 {
 	if (opt->ndevices >= OPT_MAX_DEVICES)
@@ -122,15 +155,41 @@ static int add_device(struct options *opt, int c, char *arg)
 		d->type = DEV_NET;
 		if (!strcmp(arg, "tap"))
 			d->path = NULL;
-		else if (!strncmp(arg, "tap=", 4) && arg[4] && strlen(arg + 4) < 16)
+		else if (!strncmp(arg, "tap=", 4) && tap_name_ok(arg + 4))
 			d->path = arg + 4;
 		else
-			return usage_error("--net '%s': expected tap or tap=NAME (at most 15 "
-					   "characters)",
-					   arg);
+			return usage_error(
+				"--net '%s': expected tap or tap=NAME, NAME being 1 to 15 "
+				"characters without '/', ':', '%%' or blanks",
+				arg);
 	}
 	opt->ndevices++;
 	return 0;
+}
+
+static const char *long_name(const struct option *lo, int val)
+{
+	for (; lo->name; lo++)
+		if (lo->val == val)
+			return lo->name;
+	return "?";
+}
+
+/* getopt_long() said '?': an unknown short option (optopt), an unknown or
+ * ambiguous long one (optopt 0), or a long one given a value it does not take
+ * (optopt its letter, and `arg` the "--name=value" it was given as). */
+static int bad_option(const struct option *lo, const char *arg)
+{
+	if (optopt && !strncmp(arg, "--", 2) && strchr(arg, '=')) {
+		const char *name = long_name(lo, optopt);
+		size_t n = strcspn(arg + 2, "=");
+
+		if (n && !strncmp(arg + 2, name, n))
+			return usage_error("--%s takes no value", name);
+	}
+	if (optopt)
+		return usage_error("unknown option '-%c' (see lgkvm --help)", optopt);
+	return usage_error("unknown or ambiguous option '%s' (see lgkvm --help)", arg);
 }
 
 int options_parse(struct options *opt, int argc, char **argv)
@@ -162,7 +221,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 	opt->max_reboots = OPT_MAX_REBOOTS_DEFAULT;
 
 	if (argc < 2)
-		return usage_error("%s", "missing command (run or probe)");
+		return usage_error("%s", "missing command (run, inspect or probe)");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		fputs(usage_text, stdout);
@@ -182,8 +241,18 @@ int options_parse(struct options *opt, int argc, char **argv)
 		return usage_error("unknown command '%s' (expected run, inspect or probe)", cmd);
 
 	optind = 2;
+	opterr = 0; /* our own one-line messages, not getopt's */
 	int c;
-	while ((c = getopt_long(argc, argv, "+m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
+	/* Options that take one value: a second one is a mistake (which did
+	 * the user mean?), not a silent replacement. */
+	static const char once[] = "milLtIAPM";
+	bool seen[sizeof(once)] = {false};
+	while ((c = getopt_long(argc, argv, "+:m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
+		const char *o = c ? strchr(once, c) : NULL;
+		if (o && seen[o - once])
+			return usage_error("--%s given twice", long_name(longopts, c));
+		if (o)
+			seen[o - once] = true;
 		switch (c) {
 		case 'm':
 			if (parse_size(optarg, &opt->mem, MIB) || opt->mem < MEM_MIN ||
@@ -218,9 +287,15 @@ int options_parse(struct options *opt, int argc, char **argv)
 			if (add_device(opt, c, optarg) < 0)
 				return -1;
 			break;
-		case 'I':
+		case 'I': {
+			struct in_addr addr, mask;
+			if (!net_parse_ip(optarg, &addr, &mask))
+				return usage_error("--net-ip %s: expected an IPv4 address, "
+						   "optionally with /PREFIX (0-32)",
+						   optarg);
 			opt->net_ip = optarg;
 			break;
+		}
 		case 'v':
 			opt->verbose++;
 			break;
@@ -260,8 +335,10 @@ int options_parse(struct options *opt, int argc, char **argv)
 		case 'V':
 			printf("lgkvm %s\n", LGKVM_VERSION);
 			return 1;
+		case ':':
+			return usage_error("--%s needs a value", long_name(longopts, optopt));
 		default:
-			return usage_error("%s", "bad option");
+			return bad_option(longopts, argv[optind - 1]);
 		}
 	}
 

@@ -37,6 +37,7 @@ struct options {
 	const char *abi;      /* --abi GEN: the generation, not detected (NULL: detect) */
 	int pae;	      /* --pae yes|no: 1/0; -1 = detect from the image */
 	bool no_reboot;	      /* --no-reboot: a restart request ends lgkvm (exit 3) */
+	bool log_keep;	      /* (not an option) a restart: append to the console log */
 	unsigned max_reboots; /* --max-reboots N: restarts before exit 3 */
 };
 

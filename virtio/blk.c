@@ -49,6 +49,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "src/files.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
@@ -615,22 +616,13 @@ static void blk_teardown(struct vm *vm, struct vdev *dev)
  * Setting up.
  */
 
-/* Open the backing file and find its size.  One sentence on failure. */
+/* Find the size of the backing file (opened and checked by src/files.c).
+ * One sentence on failure. */
 static int disk_open(struct vm *vm, struct blk_dev *d)
 {
 	struct stat st;
 	uint64_t size;
 
-	d->fd = open(d->path, (d->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (d->fd < 0) {
-		int e = errno;
-
-		vm_stop(vm, EXIT_USAGE, "--disk %s: cannot open it: %s%s", d->path, strerror(e),
-			!d->readonly && (e == EACCES || e == EROFS || e == EPERM)
-				? " (add ,ro to use it read-only)"
-				: "");
-		return -1;
-	}
 	if (fstat(d->fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
 		vm_stop(vm, EXIT_USAGE, "--disk %s: not a regular file or a block device", d->path);
 		return -1;
@@ -768,11 +760,24 @@ static int disk_thread(struct vm *vm, struct blk_dev *d)
 
 int vbus_add_disk(struct vm *vm, const char *path, bool readonly)
 {
+	char err[512];
+	int fd = files_open_disk(path, readonly, err, sizeof(err));
+
+	if (fd < 0) {
+		vm_stop(vm, EXIT_USAGE, "%s", err);
+		return -1;
+	}
+	return vbus_add_disk_fd(vm, path, fd, readonly);
+}
+
+int vbus_add_disk_fd(struct vm *vm, const char *path, int fd, bool readonly)
+{
 	unsigned num = VBUS_QUEUE_NUM;
 	struct blk_dev *d = calloc(1, sizeof(*d) + num * sizeof(d->reqs[0]));
 	struct vdev *dev = NULL;
 
 	if (!d) {
+		close(fd);
 		vm_stop(vm, EXIT_INTERNAL, "--disk %s: out of memory", path);
 		return -1;
 	}
@@ -780,7 +785,8 @@ int vbus_add_disk(struct vm *vm, const char *path, bool readonly)
 	d->path = path;
 	d->readonly = readonly;
 	d->hdr_len = vm->lg.abi ? vm->lg.abi->blk_hdr_len : BLK_HDR_LEN;
-	d->fd = d->efd = -1;
+	d->fd = fd;
+	d->efd = -1;
 	d->run_tail = &d->run;
 	/* The guest can have at most `num` requests outstanding, so `num`
 	 * slots bound what we ever hold in flight. */

@@ -81,6 +81,10 @@ int vbus_init(struct vm *vm);
 int vbus_finish(struct vm *vm);
 /* The console: stdin -> guest, guest -> stdout and --console-log. */
 int vbus_add_console(struct vm *vm);
+/* The same, with the copy going to log_fd (-1: none), the --console-log
+ * that src/files.c opened and checked with the run's other files; takes it
+ * over. */
+int vbus_add_console_fd(struct vm *vm, int log_fd);
 /* One past the last byte the guest may name: RAM, device page and rings
  * (the reference's pfn_limit * 4096).  Valid once all devices are added; the
  * caller then sets vm->mem.limit to it (the rings are walked through gm_ptr,
@@ -95,6 +99,9 @@ bool vbus_notify(struct vm *vm, uint32_t gpa);
 void console_early(struct vm *vm, uint32_t gpa);
 /* A virtio block device backed by `path` (virtio/blk.c). */
 int vbus_add_disk(struct vm *vm, const char *path, bool readonly);
+/* The same on `fd`, already opened and checked (src/files.c); takes it over,
+ * also on failure.  `path` is for messages. */
+int vbus_add_disk_fd(struct vm *vm, const char *path, int fd, bool readonly);
 /* A virtio network device on tap interface `tap` (NULL: let the kernel pick
  * a name), host side addressed `ip` if not NULL (virtio/net.c). */
 int vbus_add_net(struct vm *vm, const char *tap, const char *ip);

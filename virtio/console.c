@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "pvabi/host.h"
+#include "src/files.h"
 #include "src/log.h"
 #include "src/signals.h"
 #include "src/vm.h"
@@ -58,7 +59,9 @@ struct console_state {
 	unsigned ctrl_c;	      /* Ctrl-C bytes in a row */
 	struct timespec ctrl_c_first; /* when the first of them came */
 
-	/* Output.  If stdout goes away we drop output rather than the guest. */
+	/* Output.  If stdout cannot be written (closed, a pipe nobody reads
+	 * any more, a full disk) we say so once and drop the output from then
+	 * on, rather than the guest; the log goes on. */
 	bool out_broken;
 	int log_fd; /* --console-log, or -1 */
 	uint64_t log_written;
@@ -127,8 +130,13 @@ static bool give_up(struct vm *vm)
 
 /* Write everything, waiting for the reader in bounded steps: at most PIPE_BUF
  * bytes once poll() says there is room (so a pipe write cannot block), and a
- * look at give_up() every 100 ms while there is none. */
-static bool write_all(struct vm *vm, int fd, const void *buf, size_t len)
+ * look at give_up() every 100 ms while there is none.  0 when all is written,
+ * WRITE_GAVE_UP when we stopped waiting, or the errno that made it fail.  (A
+ * closed descriptor is POLLNVAL: write() then says EBADF, rather than us
+ * polling it forever.) */
+#define WRITE_GAVE_UP (-1)
+
+static int write_all(struct vm *vm, int fd, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
@@ -136,10 +144,10 @@ static bool write_all(struct vm *vm, int fd, const void *buf, size_t len)
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 		int r = poll(&pfd, 1, 100);
 		if (r < 0 && errno != EINTR)
-			return false;
-		if (r <= 0 || !(pfd.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			return errno;
+		if (r <= 0 || !(pfd.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))) {
 			if (give_up(vm))
-				return false;
+				return WRITE_GAVE_UP;
 			continue;
 		}
 		ssize_t n = write(fd, p, len < PIPE_BUF ? len : PIPE_BUF);
@@ -148,12 +156,12 @@ static bool write_all(struct vm *vm, int fd, const void *buf, size_t len)
 			len -= (size_t)n;
 		} else if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) {
 			if (give_up(vm))
-				return false;
+				return WRITE_GAVE_UP;
 		} else {
-			return false;
+			return n < 0 ? errno : EIO;
 		}
 	}
-	return true;
+	return 0;
 }
 
 static void log_close(struct console_state *cs)
@@ -179,8 +187,11 @@ static void log_out(struct vm *vm, struct console_state *cs, const uint8_t *buf,
 		len = max - cs->log_written;
 		cut = true;
 	}
-	if (len && !write_all(vm, cs->log_fd, buf, len)) {
-		log_msg("writing the console log failed (%s); no longer logging", strerror(errno));
+	int e = len ? write_all(vm, cs->log_fd, buf, len) : 0;
+	if (e) {
+		if (e != WRITE_GAVE_UP)
+			log_msg("writing the console log failed (%s); no longer logging",
+				strerror(e));
 		log_close(cs);
 		return;
 	}
@@ -204,8 +215,20 @@ void console_out(struct vm *vm, const void *buf, size_t len)
 		write_all(vm, STDOUT_FILENO, buf, len);
 		return;
 	}
-	if (!cs->out_broken && !write_all(vm, STDOUT_FILENO, buf, len))
-		cs->out_broken = true;
+	if (!cs->out_broken) {
+		int e = write_all(vm, STDOUT_FILENO, buf, len);
+
+		if (e) {
+			cs->out_broken = true;
+			/* Once, and not when we only stopped waiting because
+			 * the guest is ending anyway. */
+			if (e != WRITE_GAVE_UP)
+				log_msg("cannot write the guest's console to stdout (%s); "
+					"dropping its output from now on%s",
+					strerror(e),
+					cs->log_fd >= 0 ? " (--console-log still has it)" : "");
+		}
+	}
 	log_out(vm, cs, buf, len);
 }
 
@@ -432,36 +455,40 @@ static void console_teardown(struct vm *vm, struct vdev *dev)
 	vm->bus.console = NULL;
 }
 
-static int log_open(struct vm *vm, struct console_state *cs)
+int vbus_add_console(struct vm *vm)
 {
-	if (!vm->opt.console_log)
-		return 0;
-	cs->log_fd = open(vm->opt.console_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (cs->log_fd < 0) {
-		log_msg("cannot open console log %s: %s", vm->opt.console_log, strerror(errno));
-		return -1;
+	int fd = -1;
+
+	if (vm->opt.console_log) {
+		char err[512];
+
+		fd = files_open_log(vm->opt.console_log, err, sizeof(err));
+		if (fd < 0) {
+			log_msg("%s", err);
+			return -1;
+		}
 	}
-	return 0;
+	return vbus_add_console_fd(vm, fd);
 }
 
-int vbus_add_console(struct vm *vm)
+int vbus_add_console_fd(struct vm *vm, int log_fd)
 {
 	struct console_state *cs = calloc(1, sizeof(*cs));
 	struct vdev *dev;
 
 	if (!cs) {
+		if (log_fd >= 0)
+			close(log_fd);
 		log_msg("out of memory for the console");
 		return -1;
 	}
-	cs->log_fd = -1;
+	cs->log_fd = log_fd;
 	cs->log_at_line_start = true;
 	/* Like the reference, watch stdin from the start; the first empty
 	 * input queue turns that off until the driver posts a buffer. */
 	cs->in_listen = true;
 	if (fcntl(STDIN_FILENO, F_GETFL) < 0)
 		input_stop(cs);
-	if (log_open(vm, cs) < 0)
-		goto fail;
 
 	/* Input queue first, output second: the driver takes them in order. */
 	dev = vbus_add_device(vm, VIRTIO_ID_CONSOLE, "console");

@@ -478,7 +478,7 @@ fail:
 }
 
 /* --net-ip ADDR[/PREFIX] -> address and netmask, network byte order. */
-static bool parse_ip(const char *arg, struct in_addr *addr, struct in_addr *mask)
+bool net_parse_ip(const char *arg, struct in_addr *addr, struct in_addr *mask)
 {
 	char buf[INET_ADDRSTRLEN + 4];
 	char *slash, *end;
@@ -561,6 +561,16 @@ static int tap_open(struct vm *vm, const char *tap, char name[IFNAMSIZ])
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 
+		/* EINVAL for a name: one the kernel will not take, or one that an
+		 * interface of another kind already has.  The user's to fix. */
+		if (e == EINVAL && tap) {
+			vm_stop(vm, EXIT_USAGE,
+				"--net tap=%s: the kernel refuses that name for a tap (is there "
+				"already an interface of that name that is not a tap?)",
+				tap);
+			close(fd);
+			return -1;
+		}
 		vm_stop(vm, EXIT_HOST, "--net: cannot create tap interface %s: %s%s",
 			tap ? tap : "tapN", strerror(e),
 			e == EPERM ? " (that needs CAP_NET_ADMIN, or a tap made for this user "
@@ -600,7 +610,7 @@ int vbus_add_net(struct vm *vm, const char *tap, const char *ip)
 	uint8_t mac[6];
 	int fd;
 
-	if (ip && !parse_ip(ip, &addr, &mask)) {
+	if (ip && !net_parse_ip(ip, &addr, &mask)) {
 		vm_stop(vm, EXIT_USAGE,
 			"--net-ip %s: expected an IPv4 address, optionally with /PREFIX (0-32)",
 			ip);

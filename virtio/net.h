@@ -9,6 +9,8 @@
 #ifndef LGKVM_NET_H
 #define LGKVM_NET_H
 
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "virtio/bus.h"
@@ -32,6 +34,10 @@ struct net_counters {
  * with MAC address `mac`.  The device owns fd from then on and closes it at
  * teardown, or here if setting up fails.  `what` names it in messages. */
 int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *what);
+
+/* --net-ip's ADDR[/PREFIX] (prefix 24 if none); false if it is not one.
+ * (src/options.c checks it with this too, before anything is set up.) */
+bool net_parse_ip(const char *arg, struct in_addr *addr, struct in_addr *mask);
 
 /* The counters of network device `dev` (zero for any other device). */
 struct net_counters net_counters(const struct vdev *dev);

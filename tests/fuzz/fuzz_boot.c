@@ -9,23 +9,29 @@
  *			bit 4 a big initrd: of the given length (up to 16 MiB), but
  *			only its first 64 bytes come from the input, the rest is
  *			zeros,
- *			bit 5 pass a NULL command line
+ *			bit 5 pass a NULL command line,
+ *			bit 6 cut the kernel short (bytes 8-9 below)
  *	byte 1		RAM size: 4 MiB + n * 64 KiB (n = 0..63), or with bit 2,
  *			768 MiB + n * 4 MiB
  *	bytes 2-3	command-line length (little-endian, up to 4095)
  *	bytes 4-7	initrd length (little-endian)
+ *	bytes 8-9	with bit 6 only: how many bytes to cut off the end of the
+ *			kernel (little-endian), so that a header which promises
+ *			more than the file holds is easy to reach
  *	then		the command line, the initrd, and the kernel: all the rest
  *
- * The kernel is the tail of libFuzzer's own buffer (NULL if empty), and the
- * command line and initrd get exact-size copies, so AddressSanitizer sees any
- * read past them.  (A big initrd is a sparse mapping instead, with an
+ * The kernel is the tail of libFuzzer's own buffer (NULL if empty), or an
+ * exact-size copy of what is left of it after a cut; the command line and
+ * initrd get exact-size copies too, so AddressSanitizer sees any read past
+ * them.  (A big initrd is a sparse mapping instead, with an
  * inaccessible page after it.)  Guest RAM is a fresh mapping with an inaccessible page right
  * after it, so a write beyond RAM faults at once.
  *
  * Besides "no crash", each run checks the loader's promises: a refusal comes
  * with one sentence and leaves RAM untouched (mincore() finds no page ever
  * faulted in); a success leaves a layout that makes sense and the bytes we
- * gave it where the layout says. */
+ * gave it where the layout says; and a check without RAM (ram NULL) gives the
+ * same verdict. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +52,7 @@
 #define F_BAD_MEM      0x08
 #define F_BIG_INITRD   0x10
 #define F_NULL_CMDLINE 0x20
+#define F_CUT	       0x40
 
 #define BIG_INITRD_MAX	(16 * MIB)
 #define BIG_INITRD_HEAD 64
@@ -63,6 +70,7 @@ struct input {
 	bool pass_null_cmdline;
 	const uint8_t *kernel;
 	size_t kernel_len;
+	uint8_t *kernel_copy; /* a cut kernel, exactly kernel_len bytes */
 };
 
 static void die(const char *what, const char *err)
@@ -114,7 +122,7 @@ static uint8_t *big_initrd(size_t len, void **map, size_t *maplen)
 static bool split(const uint8_t *data, size_t size, struct input *in)
 {
 	uint8_t flags, memsel;
-	size_t cmdlen, ilen;
+	size_t cmdlen, ilen, cut = 0;
 
 	if (size < HEADER_LEN)
 		return false;
@@ -124,6 +132,13 @@ static bool split(const uint8_t *data, size_t size, struct input *in)
 	ilen = le32(data + 4);
 	data += HEADER_LEN;
 	size -= HEADER_LEN;
+	if (flags & F_CUT) {
+		if (size < 2)
+			return false;
+		cut = data[0] | (size_t)data[1] << 8;
+		data += 2;
+		size -= 2;
+	}
 
 	if (flags & F_BIG_RAM)
 		in->mem = 768 * MIB + (memsel & 63) * 4 * MIB;
@@ -165,6 +180,13 @@ static bool split(const uint8_t *data, size_t size, struct input *in)
 
 	in->kernel = size ? data : NULL;
 	in->kernel_len = size;
+	in->kernel_copy = NULL;
+	if (flags & F_CUT) {
+		in->kernel_len = cut < size ? size - cut : 0;
+		in->kernel_copy = malloc(in->kernel_len ? in->kernel_len : 1);
+		memcpy(in->kernel_copy, data, in->kernel_len);
+		in->kernel = in->kernel_len ? in->kernel_copy : NULL;
+	}
 	if (flags & F_NULL_CMDLINE)
 		in->cmdline[0] = '\0'; /* what boot_load() must take NULL to mean */
 	in->pass_null_cmdline = flags & F_NULL_CMDLINE;
@@ -248,15 +270,26 @@ static void check_layout(const struct input *in, const uint8_t *ram, const struc
 	if (b->pgdir_gpa + PAGE != top || b->pt_lo + npt * PAGE != b->pgdir_gpa)
 		die("page tables misplaced", NULL);
 	if (b->format == BOOT_BZIMAGE) {
-		/* One piece, so it must be wholly below the tables or above the
-		 * initrd; and it is the tail of the file. */
-		uint64_t len = b->kernel_hi - b->kernel_lo;
+		/* One piece (the payload, or all of init_size when that is
+		 * bigger), so it must be wholly below the tables or above the
+		 * initrd; and the payload is the file after the setup sectors,
+		 * which must hold what the header's syssize promises (give or
+		 * take the paragraph's rounding). */
+		const uint8_t *k = in->kernel;
+		uint64_t off = ((uint64_t)(k[0x1F1] ? k[0x1F1] : 4) + 1) * 512, len;
+		uint16_t version = k[0x206] | k[0x207] << 8;
 
+		if (off >= in->kernel_len)
+			die("bzImage accepted with no payload", NULL);
+		len = in->kernel_len - off;
 		if (b->kernel_hi > b->pt_lo && b->kernel_lo < top + b->initrd_size)
 			die("bzImage payload over the tables or initrd", NULL);
-		if (b->kernel_lo != 0x100000 || len > in->kernel_len ||
-		    memcmp(ram + b->kernel_lo, in->kernel + in->kernel_len - len, len) != 0)
+		if (b->kernel_lo != 0x100000 || b->kernel_hi - b->kernel_lo < len ||
+		    memcmp(ram + b->kernel_lo, k + off, len) != 0)
 			die("bzImage payload not copied", NULL);
+		if (version >= 0x0204 &&
+		    (le32(k + 0x1F4) == 0 || (uint64_t)le32(k + 0x1F4) * 16 > len + 15))
+			die("bzImage accepted with a syssize the file does not hold", NULL);
 	}
 	if (b->format == BOOT_ELF)
 		check_elf_segments(in, b);
@@ -300,6 +333,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = boot_load(ram, in.mem, in.kernel, in.kernel_len, in.initrd, in.initrd_len,
 		       in.pass_null_cmdline ? NULL : in.cmdline, in.top_pde, &out, err,
 		       sizeof(err));
+	/* Checking alone (no RAM) must reach the same verdict. */
+	char err2[256];
+	int rc2 = boot_load(NULL, in.mem, in.kernel, in.kernel_len, in.initrd, in.initrd_len,
+			    in.pass_null_cmdline ? NULL : in.cmdline, in.top_pde, NULL, err2,
+			    sizeof(err2));
+	if (rc2 != rc || (rc && strcmp(err, err2) != 0))
+		die("checking without RAM gave another verdict", err2);
 	if (rc == 0) {
 		check_layout(&in, ram, &out);
 	} else {
@@ -310,6 +350,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	munmap(ram, maplen);
 	free(in.cmdline);
+	free(in.kernel_copy);
 	if (in.initrd_maplen)
 		munmap(in.initrd_map, in.initrd_maplen);
 	else

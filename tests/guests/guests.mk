@@ -142,3 +142,7 @@ guests: $(GEN_GUESTS:%=$(GUEST_OUT)/$(1)/%.elf)
 endef
 $(foreach g,$(GEN_LIST),$(eval $(call GEN_RULES,g$(g),-DLGUEST_GEN=$(g))))
 $(foreach g,$(GEN_PAE_LIST),$(eval $(call GEN_RULES,g$(g)p,-DLGUEST_GEN=$(g) -DLGUEST_PAE=1)))
+# The per-generation objects are intermediate files of pattern rules: keep
+# them, or every make would rebuild all of them.
+.SECONDARY: $(foreach d,$(GEN_LIST:%=g%) $(GEN_PAE_LIST:%=g%p),$($(d)_LIB_OBJS) \
+	$(GEN_GUESTS:%=$(GUEST_OUT)/$(d)/obj/%.c.o))

@@ -706,7 +706,7 @@ static void test_open_errors(void **state)
 	int fd = mkstemp(small);
 
 	add_fails("/nonexistent/disk.img", false, EXIT_USAGE, "No such file");
-	add_fails("/tmp", false, EXIT_USAGE, "Is a directory");
+	add_fails("/tmp", false, EXIT_USAGE, "is a directory");
 	add_fails("/tmp", true, EXIT_USAGE, "not a regular file");
 	assert_int_equal(write(fd, "x", 1), 1);
 	close(fd);

@@ -43,6 +43,11 @@
 #define ZP_CMD_LINE_PTR	    0x228
 #define ZP_HARDWARE_SUBARCH 0x23C
 #define ZP_E820_MAP	    0x2D0
+/* Setup-header fields of a bzImage file (Documentation/x86/boot.txt). */
+#define ZP_SYSSIZE	  0x1F4
+#define ZP_PAYLOAD_OFFSET 0x248
+#define ZP_PAYLOAD_LENGTH 0x24C
+#define ZP_INIT_SIZE	  0x260
 
 #define PT_NULL_ 0
 #define PT_LOAD_ 1
@@ -227,6 +232,7 @@ static struct image bz_new(unsigned setup_sects, size_t payload_len, uint32_t co
 	assert_non_null(img.buf);
 
 	img.buf[ZP_SETUP_SECTS] = (uint8_t)setup_sects;
+	w32(img.buf + ZP_SYSSIZE, (uint32_t)((payload_len + 15) / 16));
 	w16(img.buf + 0x1FE, 0xAA55);
 	memcpy(img.buf + ZP_HEADER, "HdrS", 4);
 	w16(img.buf + ZP_VERSION, 0x020A);
@@ -1174,8 +1180,146 @@ static void test_reject_bzimage_too_big(void **state)
 	boot_end(&b);
 
 	k.len = 1024 + 3 * MiB;
+	w32(k.buf + ZP_SYSSIZE, 3 * MiB / 16);
 	refused(4 * MiB, &k, "payload at 0x100000-0x3fffff overlaps the boot page tables");
 	image_free(&k);
+}
+
+/* syssize, the size of the 32-bit part in 16-byte paragraphs, against the
+ * file: a truncated image is the user's problem, not a guest that dies. */
+static void test_reject_bzimage_truncated(void **state)
+{
+	struct image k = bz_new(4, 0x3000, 0x100000);
+	struct image cut = {k.buf, 0};
+	struct boot b;
+
+	(void)state;
+	/* Half of it: the header still promises 0x3000 bytes. */
+	cut.len = 5 * 512 + 0x1800;
+	refused(8 * MiB, &cut, "is truncated or its header is damaged");
+	refused(8 * MiB, &cut,
+		"12288 bytes of 32-bit code follow its 4 setup sectors, but the "
+		"file has only 6144");
+	/* 2.6-era build tools rounded syssize up without padding the file: up
+	 * to 15 missing bytes are fine, 16 are not. */
+	cut.len = k.len - 15;
+	boot_ok(&b, 8 * MiB, &cut, NULL, 0, "", 0);
+	boot_end(&b);
+	cut.len = k.len - 16;
+	refused(8 * MiB, &cut, "but the file has only 12272");
+	/* An inflated header says the same. */
+	w32(k.buf + ZP_SYSSIZE, 0x10000000);
+	refused(8 * MiB, &k, "the header says 4294967296 bytes");
+	w32(k.buf + ZP_SYSSIZE, 0);
+	refused(8 * MiB, &k, "syssize is 0");
+	/* Before protocol 2.04 syssize was 16 bits and no measure of a big
+	 * kernel: not checked. */
+	w16(k.buf + ZP_VERSION, 0x0203);
+	boot_ok(&b, 8 * MiB, &k, NULL, 0, "", 0);
+	boot_end(&b);
+	image_free(&k);
+}
+
+/* setup_sects moves the start of the 32-bit part: too many of them leave too
+ * little file for syssize. */
+static void test_reject_bzimage_setup_sects_inflated(void **state)
+{
+	struct image k = bz_new(4, 0x8000, 0x100000);
+
+	(void)state;
+	k.buf[ZP_SETUP_SECTS] = 40;
+	refused(8 * MiB, &k,
+		"the header says 32768 bytes of 32-bit code follow its 40 setup "
+		"sectors, but the file has only 14336");
+	k.buf[ZP_SETUP_SECTS] = 255;
+	refused(8 * MiB, &k, "has 255 setup sectors");
+	image_free(&k);
+}
+
+/* Protocol 2.08: the compressed kernel's place in the 32-bit part. */
+static void test_reject_bzimage_payload_fields(void **state)
+{
+	struct image k = bz_new(2, 0x4000, 0x100000);
+	struct boot b;
+
+	(void)state;
+	w32(k.buf + ZP_PAYLOAD_OFFSET, 0x100);
+	w32(k.buf + ZP_PAYLOAD_LENGTH, 0x3F00);
+	boot_ok(&b, 8 * MiB, &k, NULL, 0, "", 0);
+	boot_end(&b);
+	w32(k.buf + ZP_PAYLOAD_LENGTH, 0x3F01);
+	refused(8 * MiB, &k, "payload_offset 256, payload_length 16129) runs past the 16384 bytes");
+	w32(k.buf + ZP_PAYLOAD_OFFSET, 0xFFFFFFFF);
+	w32(k.buf + ZP_PAYLOAD_LENGTH, 0xFFFFFFFF);
+	refused(8 * MiB, &k, "payload_offset 4294967295, payload_length 4294967295");
+	/* Protocol 2.07 has no such fields: whatever is there is not read. */
+	w16(k.buf + ZP_VERSION, 0x0207);
+	boot_ok(&b, 8 * MiB, &k, NULL, 0, "", 0);
+	boot_end(&b);
+	image_free(&k);
+}
+
+/* Protocol 2.10: init_size, the memory the kernel needs from its start while
+ * it decompresses itself.  It occupies RAM like the payload does. */
+static void test_bzimage_init_size(void **state)
+{
+	struct image k = bz_new(2, 0x4000, 0x100000);
+	struct boot b;
+
+	(void)state;
+	w32(k.buf + ZP_INIT_SIZE, 0x200000);
+	boot_ok(&b, 8 * MiB, &k, NULL, 0, "", 0);
+	assert_int_equal(b.out.kernel_lo, 0x100000);
+	assert_int_equal(b.out.kernel_hi, 0x300000);
+	assert_memory_equal(b.ram + 0x100000, k.buf + 3 * 512, 0x4000);
+	boot_end(&b);
+
+	/* Smaller than the file: the file's size counts. */
+	w32(k.buf + ZP_INIT_SIZE, 0x1000);
+	boot_ok(&b, 8 * MiB, &k, NULL, 0, "", 0);
+	assert_int_equal(b.out.kernel_hi, 0x104000);
+	boot_end(&b);
+
+	w32(k.buf + ZP_INIT_SIZE, 0x800000);
+	boot_refused(&b, 8 * MiB, &k, NULL, 0, "",
+		     "kernel bzImage with its init_size at 0x100000-0x8fffff");
+	assert_err_has(b.err, "needs 10 MiB of RAM; --mem is 8 MiB");
+	check_remedy(b.err, &k, NULL, 0);
+	boot_end(&b);
+	w32(k.buf + ZP_INIT_SIZE, 0xFFFFFFFF);
+	refused(8 * MiB, &k, "no RAM size up to");
+
+	/* Protocol 2.09 has no init_size. */
+	w16(k.buf + ZP_VERSION, 0x0209);
+	boot_ok(&b, 8 * MiB, &k, NULL, 0, "", 0);
+	assert_int_equal(b.out.kernel_hi, 0x104000);
+	boot_end(&b);
+	image_free(&k);
+}
+
+/* ram NULL: the same verdict, nothing written (lgkvm checks an image before
+ * it opens KVM). */
+static void test_check_only(void **state)
+{
+	struct image k = bz_new(2, 0x4000, 0x100000);
+	struct image e = elf_simple();
+	char err[256];
+
+	(void)state;
+	assert_int_equal(
+		boot_load(NULL, 8 * MiB, k.buf, k.len, NULL, 0, "", 0, NULL, err, sizeof(err)), 0);
+	assert_int_equal(
+		boot_load(NULL, 8 * MiB, e.buf, e.len, NULL, 0, "", 0, NULL, err, sizeof(err)), 0);
+	assert_int_equal(boot_load(NULL, 8 * MiB, k.buf, k.len - 0x2000, NULL, 0, "", 0, NULL, err,
+				   sizeof(err)),
+			 -1);
+	assert_err_has(err, "is truncated");
+	assert_int_equal(
+		boot_load(NULL, 8 * MiB, e.buf, e.len - 1, NULL, 0, "", 0, NULL, err, sizeof(err)),
+		-1);
+	assert_err_has(err, "runs past the end");
+	image_free(&k);
+	image_free(&e);
 }
 
 /*
@@ -1282,6 +1426,11 @@ int main(void)
 		cmocka_unit_test(test_reject_bzimage_setup_past_eof),
 		cmocka_unit_test(test_reject_bzimage_entry),
 		cmocka_unit_test(test_reject_bzimage_too_big),
+		cmocka_unit_test(test_reject_bzimage_truncated),
+		cmocka_unit_test(test_reject_bzimage_setup_sects_inflated),
+		cmocka_unit_test(test_reject_bzimage_payload_fields),
+		cmocka_unit_test(test_bzimage_init_size),
+		cmocka_unit_test(test_check_only),
 		cmocka_unit_test(test_reject_mem),
 		cmocka_unit_test(test_reject_initrd_size),
 		cmocka_unit_test(test_error_buffer),

@@ -551,6 +551,31 @@ static void test_bad_net_ip(void **state)
 	}
 }
 
+/* A tap name already taken by an interface of another kind (the loopback):
+ * the user's mistake, exit 2, not "no usable host" (7).  Needs /dev/net/tun
+ * and CAP_NET_ADMIN; skipped without them. */
+static void test_tap_name_taken(void **state)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	(void)state;
+	vm->mem.base = calloc(1, MEM_SIZE);
+	vm->mem.size = vm->mem.limit = MEM_SIZE;
+	vm->opt.mem = RAM;
+	assert_int_equal(vbus_init(vm), 0);
+	assert_int_equal(vbus_add_net(vm, "lo", NULL), -1);
+	bool can = vm->exit_code != EXIT_HOST;
+	if (can) {
+		assert_int_equal(vm->exit_code, EXIT_USAGE);
+		assert_non_null(
+			strstr(vm->exit_reason, "--net tap=lo: the kernel refuses that name"));
+	}
+	free(vm->mem.base);
+	free(vm);
+	if (!can)
+		skip();
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -575,6 +600,7 @@ int main(void)
 		T(test_rx_bad_header_kills),
 		T(test_rx_wire_closed),
 		cmocka_unit_test(test_bad_net_ip),
+		cmocka_unit_test(test_tap_name_taken),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -819,6 +820,66 @@ static void test_console_log_cap_at_line_end(void **state)
 			    "abc\n[lgkvm: console log truncated at 4 bytes]\n");
 }
 
+/* stdout that cannot be written (a pipe whose reader left, a full disk): one
+ * message on stderr, the first time, and the log goes on. */
+static void stdout_fails(struct fx *f, int out_fd, const char *why)
+{
+	char err_path[] = "/tmp/test_vring_err.XXXXXX";
+	int err = mkstemp(err_path), fd;
+	const char *text;
+	size_t len;
+
+	strcpy(f->log_path, "/tmp/test_vring_log.XXXXXX");
+	fd = mkstemp(f->log_path);
+	close(fd);
+	f->vm->opt.console_log = f->log_path;
+	console_dev(f);
+	/* As lgkvm's main() does: a closed pipe is EPIPE, not death. */
+	void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+	int out = dup(1);
+	dup2(out_fd, 1);
+	dup2(err, 2);
+	console_out(f->vm, "one\n", 4);
+	console_out(f->vm, "two\n", 4);
+	dup2(out, 1);
+	close(out);
+	dup2(f->saved_err, 2);
+	signal(SIGPIPE, old_pipe);
+	text = read_file(err_path, &len);
+	if (strcmp(text, why) != 0)
+		fail_msg("stderr was \"%s\", not \"%s\"", text, why);
+	assert_string_equal(read_file(f->log_path, &len), "one\ntwo\n");
+	assert_false(f->vm->dead);
+	close(err);
+	unlink(err_path);
+}
+
+static void test_console_stdout_closed_pipe(void **state)
+{
+	struct fx *f = *state;
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	stdout_fails(f, p[1],
+		     "lgkvm: cannot write the guest's console to stdout (Broken pipe); dropping "
+		     "its output from now on (--console-log still has it)\n");
+	close(p[1]);
+}
+
+static void test_console_stdout_full(void **state)
+{
+	struct fx *f = *state;
+	int full = open("/dev/full", O_WRONLY);
+
+	if (full < 0)
+		skip();
+	stdout_fails(f, full,
+		     "lgkvm: cannot write the guest's console to stdout (No space left on "
+		     "device); dropping its output from now on (--console-log still has it)\n");
+	close(full);
+}
+
 static void test_console_early(void **state)
 {
 	struct fx *f = *state;
@@ -1022,6 +1083,8 @@ int main(void)
 		T(test_console_output_hostile_ring),
 		T(test_console_log_cap),
 		T(test_console_log_cap_at_line_end),
+		T(test_console_stdout_closed_pipe),
+		T(test_console_stdout_full),
 		T(test_console_early),
 		T(test_console_early_runs_off_memory),
 		T(test_console_early_outside),

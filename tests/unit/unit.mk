@@ -17,6 +17,9 @@ $(BUILD)/unit/test_%: tests/unit/test_%.c $(LIB) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB) -lcmocka $(LDLIBS)
 
+# test_cli runs the real binary, on bad files made from two test guests.
+$(BUILD)/unit/test_cli: $(LGKVM) $(GUEST_OUT)/hello.elf $(GUEST_OUT)/hello.bzimage
+
 # Run every test even after one fails, so one run shows every failure; then
 # fail if any did.
 .PHONY: unit
