@@ -402,14 +402,14 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 	}
 	int r = decide(in, force);
 	const struct lguest_abi *abi = in->gen < GEN_COUNT ? abi_get(in->gen) : NULL;
-	if (r == 0 && abi && (abi->vmcall || want_elf) && in->bzimage) {
-		if (!is_elf) {
-			free(owned);
-			return refuse(in,
-				      "generation %s needs its kernel rewritten before boot, and "
-				      "this bzImage's payload is not an ELF lgkvm can open%s",
-				      abi->name, "");
-		}
+	if (r == 0 && abi && abi->vmcall && in->bzimage && !is_elf) {
+		free(owned);
+		return refuse(in,
+			      "generation %s needs its kernel rewritten before boot, and "
+			      "this bzImage's payload is not an ELF lgkvm can open%s",
+			      abi->name, "");
+	}
+	if (r == 0 && abi && (abi->vmcall || want_elf) && in->bzimage && is_elf) {
 		if (!owned) { /* an uncompressed ELF payload: copy it to rewrite */
 			owned = malloc(klen);
 			if (!owned)
@@ -429,6 +429,7 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 	free(owned);
 	if (r == 0 && abi && abi->vmcall && in->elf)
 		in->vmcall_sites = vmcall_rewrite_elf(in->elf, in->elf_len);
+	in->boots_elf = in->elf != NULL;
 	return r;
 }
 

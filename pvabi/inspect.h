@@ -46,6 +46,7 @@ struct image_info {
 	uint8_t *elf;
 	size_t elf_len;
 	unsigned vmcall_sites; /* rewritten to `int $0x1f; nop` in elf */
+	bool boots_elf;	       /* lgkvm boots the decompressed kernel, not the file */
 
 	char note[160];	  /* a remark worth printing (e.g. version disagrees) */
 	char reason[256]; /* why lgkvm cannot boot it, when it cannot */
@@ -54,8 +55,9 @@ struct image_info {
 /* Inspect `img`.  `force` (may be NULL) overrides the generation, as --abi
  * does.  Returns 0 when lgkvm can boot it, -1 with info->reason set when not.
  * When the generation hypercalls with `vmcall`, the returned info carries a
- * decompressed, rewritten ELF to boot instead of the file (`want_elf` asks
- * for that decompressed ELF in any case). */
+ * decompressed, rewritten ELF to boot instead of the file; `want_elf` asks
+ * for the decompressed ELF whenever the bzImage's payload is one (lgkvm then
+ * never runs the guest's own decompressor). */
 int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force, int force_pae,
 		  bool want_elf, struct image_info *info);
 void image_info_free(struct image_info *info);

@@ -45,7 +45,14 @@ static int cmd_probe(struct options *opt)
 static int inspect_kernel(const struct options *opt, const uint8_t *kernel, size_t klen,
 			  struct image_info *info)
 {
-	return image_inspect(kernel, klen, opt->abi ? abi_by_name(opt->abi) : NULL, opt->pae, false,
+	/* A bzImage whose payload is an ELF (boot protocol 2.08+, 2.6.26 on)
+	 * is booted decompressed: the guest's decompressor never runs.  That
+	 * saves its time at every boot, and it sidesteps decompressors that
+	 * were built broken (a 3.x decompressor linked by binutils >= 2.26
+	 * relaxes its GOT loads and cannot relocate itself) or that want
+	 * setup-header fields the Launcher never gave (kernel_alignment,
+	 * init_size, docs/abi.md §H1.4). */
+	return image_inspect(kernel, klen, opt->abi ? abi_by_name(opt->abi) : NULL, opt->pae, true,
 			     info);
 }
 
@@ -92,6 +99,9 @@ static int cmd_inspect(struct options *opt)
 	printf("pae:         %s\n", !in.pae_known ? "unknown" : in.pae ? "yes" : "no");
 	if (abi && abi->vmcall)
 		printf("vmcall:      %u sites rewritten to int $0x1f at load\n", in.vmcall_sites);
+	if (r == 0)
+		printf("boots:       %s\n", in.boots_elf ? "the decompressed kernel (ELF), directly"
+							 : "the file as it is");
 	if (in.note[0])
 		printf("note:        %s\n", in.note);
 	printf("bootable:    %s\n", r == 0 ? "yes" : "no");
