@@ -144,8 +144,7 @@ static void command_lines(void)
 	USAGE("--abi twice", "--abi given twice", "run", "--abi", "G1", "--abi", "G2", "k.elf");
 	USAGE("--abi of a generation not served", "generation G8 (Linux 4.0) is not supported",
 	      "run", "--abi", "G8", "k.elf");
-	USAGE("--pae maybe", "--pae 'maybe': expected yes or no", "run", "--pae", "maybe",
-	      "k.elf");
+	USAGE("--pae maybe", "--pae 'maybe': expected yes or no", "run", "--pae", "maybe", "k.elf");
 	USAGE("--pae on a 2.6.24 kernel", "a PAE kernel of generation G1", "run", "--pae", "yes",
 	      "k.elf");
 	USAGE("--max-reboots negative", "--max-reboots '-1' must be 0 to 1000", "run",
