@@ -362,6 +362,53 @@ static void test_vmcall_rewrite_by_disassembly(void **state)
 	free(e);
 }
 
+/* The same deep inside a large section, where the sweep starts a window
+ * before each candidate rather than at the section's start: 20 KiB of
+ * `lea 0(%esi),%esi` (8D 76 00) and `mov $imm,%eax` containing 0F 01 C1,
+ * then the real vmcall; and a candidate the window could misjudge only if
+ * decoding did not resynchronise. */
+static void test_vmcall_rewrite_deep(void **state)
+{
+	(void)state;
+	size_t size = 64 * 1024, text = 0x1000, tlen = 40 * 1024;
+	uint8_t *e = calloc(1, size);
+	memcpy(e, ELFMAG, SELFMAG);
+	e[EI_CLASS] = ELFCLASS32;
+	e[EI_DATA] = ELFDATA2LSB;
+	size_t at = 0;
+	while (at < 20 * 1024) {
+		static const uint8_t decoy[] = {0xB8, 0x0F, 0x01, 0xC1, 0x00};
+		static const uint8_t lea[] = {0x8D, 0x76, 0x00};
+		const uint8_t *pick = (at / 3) % 7 ? lea : decoy;
+		size_t n = pick == lea ? 3 : 5;
+		memcpy(e + text + at, pick, n);
+		at += n;
+	}
+	size_t real = at;
+	static const uint8_t call[] = {0xBB, 1, 0, 0, 0, 0x0F, 0x01, 0xC1, 0xC3};
+	memcpy(e + text + real, call, sizeof(call));
+	for (size_t i = real + sizeof(call); i < tlen; i++)
+		e[text + i] = 0x90;
+	Elf32_Shdr sh[2] = {{0}};
+	sh[1].sh_type = SHT_PROGBITS;
+	sh[1].sh_flags = SHF_ALLOC | SHF_EXECINSTR;
+	sh[1].sh_offset = (uint32_t)text;
+	sh[1].sh_size = (uint32_t)tlen;
+	memcpy(e + 0x100, sh, sizeof(sh));
+	Elf32_Ehdr *h = (Elf32_Ehdr *)e;
+	h->e_shoff = 0x100;
+	h->e_shnum = 2;
+	h->e_shentsize = sizeof(Elf32_Shdr);
+	uint8_t *before = malloc(size);
+	memcpy(before, e, size);
+	assert_int_equal(vmcall_rewrite_elf(e, size), 1);
+	static const uint8_t want[] = {0xCD, 0x1F, 0x90};
+	assert_memory_equal(e + text + real + 5, want, 3);
+	assert_memory_equal(e, before, text + real + 5); /* every decoy untouched */
+	free(before);
+	free(e);
+}
+
 /* PAE from the image: a page-aligned, pre-filled directory-pointer table in
  * a loadable segment, as head_32.S leaves one. */
 static void test_pae_from_boot_table(void **state)
@@ -446,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_refused),
 		cmocka_unit_test(test_decompression_is_bounded),
 		cmocka_unit_test(test_vmcall_rewrite_by_disassembly),
+		cmocka_unit_test(test_vmcall_rewrite_deep),
 		cmocka_unit_test(test_pae_from_boot_table),
 		cmocka_unit_test(test_tables_consistent),
 	};
