@@ -1,4 +1,5 @@
-/* ioport: port I/O at ring 1 is emulated as "no device there" (§5.8).
+/* ioport: port I/O at ring 1 is emulated as "no device there" (§5.8), but
+ * for the keyboard controller's status port, which reads "ready" (1).
  *
  * CPL 1 > IOPL 0, so every in/out faults with #GP(0); the host must decode
  * it, make `in` return all ones in the accessed width, ignore `out`, and
@@ -53,6 +54,8 @@ IO_PROBE(inw_imm, "0xABCD0060", "inw $0x60, %%ax")
 IO_PROBE(inw_dx, "0xABCD0060", "inw %%dx, %%ax")
 IO_PROBE(inl_imm, "0xABCD0060", "inl $0x60, %%eax")
 IO_PROBE(inl_dx, "0xABCD0060", "inl %%dx, %%eax")
+IO_PROBE(inb_kbd_imm, "0xABCD0064", "inb $0x64, %%al")
+IO_PROBE(inb_kbd_dx, "0xABCD0064", "inb %%dx, %%al")
 
 struct probe {
 	const char *name;
@@ -75,6 +78,10 @@ static const struct probe probes[] = {
 	{"inw (dx)", inw_dx, 0x0000FFFF, 0x0000FFFF},
 	{"inl $0x60", inl_imm, 0xFFFFFFFF, 0xFFFFFFFF},
 	{"inl (dx)", inl_dx, 0xFFFFFFFF, 0xFFFFFFFF},
+	/* The keyboard controller's status reads "input buffer empty" (1),
+	 * as the 4.x Launcher answers, so a reboot does not poll it 64K times. */
+	{"inb $0x64", inb_kbd_imm, 0xFFFF00FF, 0x12340001},
+	{"inb (dx) 0x64", inb_kbd_dx, 0xFFFF00FF, 0x12340001},
 };
 #define NPROBES (sizeof(probes) / sizeof(probes[0]))
 
