@@ -100,8 +100,10 @@ static int cmd_inspect(struct options *opt)
 	if (abi && abi->vmcall)
 		printf("vmcall:      %u sites rewritten to int $0x1f at load\n", in.vmcall_sites);
 	if (r == 0)
-		printf("boots:       %s\n", in.boots_elf ? "the decompressed kernel (ELF), directly"
-							 : "the file as it is");
+		printf("boots:       %s\n", !in.boots_elf ? "the file as it is"
+					    : in.bzimage
+						    ? "the decompressed kernel (ELF), directly"
+						    : "a copy of the file, its vmcalls rewritten");
 	if (in.note[0])
 		printf("note:        %s\n", in.note);
 	printf("bootable:    %s\n", r == 0 ? "yes" : "no");
