@@ -347,6 +347,17 @@ int kvm_run_loop(struct vm *vm)
 			describe_fail_entry(vm);
 			break;
 		case KVM_EXIT_INTERNAL_ERROR:
+			/* KVM's emulator walks the guest's tables itself; for a
+			 * PAE guest it refuses directory-pointer entries with
+			 * reserved bits set (docs/DESIGN.md §8.2): show them. */
+			if (vm->lg.pae && vm->opt.verbose) {
+				uint64_t e[4] = {0};
+				gm_read(&vm->mem, vm->lg.pgdir, e, sizeof(e));
+				log_msg("PAE directory-pointer table at %#x: %llx %llx %llx %llx",
+					vm->lg.pgdir, (unsigned long long)e[0],
+					(unsigned long long)e[1], (unsigned long long)e[2],
+					(unsigned long long)e[3]);
+			}
 			guest_kill(vm,
 				   "KVM could not emulate an instruction (suberror %u) at EIP "
 				   "%#llx",
