@@ -95,6 +95,20 @@ static void host_vendor(char vendor[12])
 	memcpy(vendor + 8, &c, 4);
 }
 
+/* An AMD host without NRIP-save (next-RIP on #VMEXIT): KVM must decode an
+ * instruction to step over it.  (QEMU's emulated SVM, our test host, is one.) */
+static bool host_lacks_nrips(void)
+{
+	unsigned a, b, c, d;
+	char vendor[12];
+	host_vendor(vendor);
+	if (memcmp(vendor, "AuthenticAMD", 12) != 0 && memcmp(vendor, "HygonGenuine", 12) != 0)
+		return false;
+	if (!__get_cpuid(0x8000000A, &a, &b, &c, &d))
+		return true;
+	return !(d & (1u << 3));
+}
+
 /* CPUID for an old guest: what KVM supports, minus what a 2.6.24 kernel
  * cannot know about.  The lguest guest filters leaf 1 itself (docs/abi.md §10.1);
  * we additionally hide the hypervisor leaves (a 2.6.24 guest has no use for
@@ -136,9 +150,33 @@ static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
 	}
 	c->nent = out;
 	int r = ioctl(k->vcpu_fd, KVM_SET_CPUID2, c);
-	free(c);
-	if (r < 0)
+	if (r < 0) {
+		free(c);
 		return fail(err, errlen, "KVM_SET_CPUID2");
+	}
+	/* Keep what we told KVM: with CPUID faulting on, we answer. */
+	k->ncpuid = c->nent;
+	k->cpuid = malloc(c->nent * sizeof(c->entries[0]));
+	if (k->cpuid)
+		memcpy(k->cpuid, c->entries, c->nent * sizeof(c->entries[0]));
+	free(c);
+	/* CPUID faulting: CPUID below ring 0 raises #GP, which the monitor
+	 * routes to us, instead of exiting to KVM.  KVM then never has to
+	 * decode a CPUID to step over it -- which it must on an AMD host
+	 * without NRIP-save, walking the guest's tables in software, and which
+	 * fails on PAE tables whose directory-pointer entries carry bits it
+	 * calls reserved (seen in the test host: docs/DESIGN.md §8.2).  Only
+	 * there: every CPUID then costs a trip to us (a 3.10 boot makes ~3000),
+	 * where KVM alone would have answered.  A KVM that cannot do it leaves
+	 * CPUID to KVM, as before. */
+	if (k->pae_guest && host_lacks_nrips()) {
+		struct {
+			struct kvm_msrs hdr;
+			struct kvm_msr_entry e;
+		} m = {.hdr.nmsrs = 1,
+		       .e = {.index = 0x140 /* MSR_MISC_FEATURES_ENABLES */, .data = 1}};
+		k->cpuid_faults = k->cpuid && ioctl(k->vcpu_fd, KVM_SET_MSRS, &m) == 1;
+	}
 	/* tsc_khz is only honest if the TSC ticks at a constant rate. */
 	int khz = ioctl(k->vcpu_fd, KVM_GET_TSC_KHZ, 0);
 	k->tsc_khz = (invariant_tsc && khz > 0) ? (uint32_t)khz : 0;
@@ -301,6 +339,7 @@ void kvm_destroy(struct vm *vm)
 		close(k->kvm_fd);
 	if (k->mon.host)
 		munmap(k->mon.host, MON_SIZE);
+	free(k->cpuid);
 	if (k->ram_alloc)
 		munmap(k->ram_alloc, k->ram_alloc_size);
 	memset(k, 0, sizeof(*k));

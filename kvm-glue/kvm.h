@@ -34,8 +34,14 @@ struct kvm_state {
 	/* Set before kvm_create_vm from the guest's generation (pvabi/abi.h). */
 	bool cpuid_family5; /* report CPU family 5 (guests before 2.6.29) */
 	bool vmcall_ud;	    /* a ring-1 vmcall must #UD, not be "fixed" by KVM */
-	timer_t timer;	    /* POSIX timer that kicks the vCPU... */
-	bool timer_set;	    /* ...once created (0 is a valid timer_t) */
+	bool pae_guest;	    /* the guest's tables are PAE (CPUID faulting may be needed) */
+	/* The CPUID the guest sees (KVM's supported set, filtered), kept for
+	 * answering CPUID ourselves when it faults (kvm_cpuid_lookup). */
+	struct kvm_cpuid_entry2 *cpuid;
+	unsigned ncpuid;
+	bool cpuid_faults; /* CPUID at CPL > 0 raises #GP (MSR_MISC_FEATURES_ENABLES) */
+	timer_t timer;	   /* POSIX timer that kicks the vCPU... */
+	bool timer_set;	   /* ...once created (0 is a valid timer_t) */
 	uint64_t timer_armed_ns;
 };
 
@@ -48,6 +54,26 @@ int kvm_open(struct kvm_state *k, char *err, size_t errlen);
  * int $0x1f through a DPL-1 gate to ring 0 and exits?  0 = yes, -1 = no
  * (err says why). */
 int kvm_probe_32bit(char *err, size_t errlen);
+/* The guest's CPUID leaf `fn`, subleaf `idx`, from the table we gave KVM;
+ * false (all zero) when there is no such leaf.  (Inline: plain data, and
+ * the fuzzers link pvabi/ without the rest of kvm-glue/.) */
+static inline bool kvm_cpuid_lookup(const struct kvm_state *k, uint32_t fn, uint32_t idx,
+				    uint32_t out[4])
+{
+	out[0] = out[1] = out[2] = out[3] = 0;
+	for (unsigned i = 0; i < k->ncpuid; i++) {
+		const struct kvm_cpuid_entry2 *e = &k->cpuid[i];
+		if (e->function != fn ||
+		    ((e->flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && e->index != idx))
+			continue;
+		out[0] = e->eax;
+		out[1] = e->ebx;
+		out[2] = e->ecx;
+		out[3] = e->edx;
+		return true;
+	}
+	return false;
+}
 /* The same test on a VM just made by kvm_create_vm(), before anything is
  * loaded (its RAM must be zero; it is left zero). */
 int kvm_selftest(struct vm *vm, char *err, size_t errlen);

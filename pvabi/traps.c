@@ -158,6 +158,32 @@ static bool skip_cli(struct vm *vm, struct mon_frame *f)
 	return true;
 }
 
+/* CPUID, faulting (kvm-glue/kvm.c turns CPUID faulting on where KVM can):
+ * answer from the table we gave KVM, as KVM would, and step over it.  Any
+ * ring: user programs ask too.  A leaf past the last basic one reads as the
+ * last basic leaf, as on Intel; an unknown extended leaf reads as zeros. */
+static bool emulate_cpuid(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
+{
+	uint8_t op[2];
+	uint32_t out[4], top[4];
+	if (!vm->kvm.cpuid_faults || !mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip, op, 2) ||
+	    op[0] != 0x0F || op[1] != 0xA2)
+		return false;
+	uint32_t fn = f->eax;
+	if (!kvm_cpuid_lookup(&vm->kvm, fn, r->ecx, out) && fn < 0x80000000u &&
+	    kvm_cpuid_lookup(&vm->kvm, 0, 0, top) && fn > top[0])
+		kvm_cpuid_lookup(&vm->kvm, top[0], r->ecx, out);
+	if (fn == 1)
+		out[3] &= ~(1u << 9); /* no local APIC: the guest has none to use */
+	f->eax = out[0];
+	r->ebx = out[1];
+	r->ecx = out[2];
+	r->edx = out[3];
+	r->dirty = true;
+	f->eip += 2;
+	return true;
+}
+
 void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 {
 	unsigned vec = f->vector & 0xFF;
@@ -183,6 +209,8 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 		guest_kill(vm, "double fault at %#x", f->eip);
 		return;
 	case 13:
+		if (f->errcode == 0 && emulate_cpuid(vm, r, f))
+			return;
 		if (f->errcode == 0 && (f->cs & 3) == 1 && emulate_io(vm, r, f))
 			return;
 		if (f->errcode == 0 && (f->cs & 3) == 1 && lg->abi->skip_cli && skip_cli(vm, f))

@@ -200,6 +200,7 @@ static int cmd_run(struct vm *vm)
 	int kr = kvm_open(&vm->kvm, err, sizeof(err));
 	vm->kvm.cpuid_family5 = abi->cpuid_family5;
 	vm->kvm.vmcall_ud = abi->vmcall;
+	vm->kvm.pae_guest = info.pae;
 	if (kr || kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err)) ||
 	    kvm_selftest(vm, err, sizeof(err))) {
 		log_msg("%s", err);

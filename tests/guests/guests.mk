@@ -124,7 +124,7 @@ $(GUEST_HOSTILE2_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile2-%.o $(GUES
 # generations differ.
 GEN_LIST := 1 2 3 4 5 6 7
 GEN_PAE_LIST := 5 6 7
-GEN_GUESTS := abi_gen virtio_blk restart hostile_gen
+GEN_GUESTS := abi_gen virtio_blk restart hostile_gen cpuid
 
 # $(1): output folder name, $(2): compiler flags.
 define GEN_RULES
