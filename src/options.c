@@ -11,11 +11,10 @@
 #include "pvabi/abi.h"
 #include "src/exitcodes.h"
 #include "src/log.h"
+#include "src/sizes.h"
 #include "virtio/net.h"
 
-#define MIB	(1024u * 1024u)
-#define MEM_MIN (4u * MIB)
-#define MEM_MAX (3072ull * MIB) /* the monitor and 32-bit physical space above */
+#define MIB (1024u * 1024u)
 
 #ifndef LGKVM_VERSION
 #define LGKVM_VERSION "0.1.0"
@@ -81,41 +80,6 @@ static int usage_error(const char *fmt, ...)
 	va_end(ap);
 	log_msg("%s", msg);
 	return -1;
-}
-
-/* "64M", "1G", "65536K", "64" (MiB). */
-static int parse_size(const char *s, uint64_t *out, uint64_t bare_unit)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || s[0] == '-')
-		return -1;
-	uint64_t unit = bare_unit;
-	if (*end) {
-		switch (*end) {
-		case 'k':
-		case 'K':
-			unit = 1024;
-			break;
-		case 'm':
-		case 'M':
-			unit = MIB;
-			break;
-		case 'g':
-		case 'G':
-			unit = 1024ull * MIB;
-			break;
-		default:
-			return -1;
-		}
-		if (end[1] && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
-			return -1;
-	}
-	if (v > UINT64_MAX / unit)
-		return -1;
-	*out = v * unit;
-	return 0;
 }
 
 /* A name the kernel will take for a new interface (dev_valid_name()): we
@@ -255,8 +219,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 			seen[o - once] = true;
 		switch (c) {
 		case 'm':
-			if (parse_size(optarg, &opt->mem, MIB) || opt->mem < MEM_MIN ||
-			    opt->mem > MEM_MAX || (opt->mem & 0xFFF))
+			if (size_parse(optarg, &opt->mem, MIB) || !size_mem_ok(opt->mem))
 				return usage_error("--mem '%s' must be a whole number of pages "
 						   "between 4M and 3G",
 						   optarg);
@@ -268,7 +231,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 			opt->console_log = optarg;
 			break;
 		case 'L':
-			if (parse_size(optarg, &opt->console_log_max, 1))
+			if (size_parse(optarg, &opt->console_log_max, 1))
 				return usage_error("--console-log-max '%s' is not a size", optarg);
 			break;
 		case 't': {
