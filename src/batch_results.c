@@ -197,8 +197,17 @@ static int cmp_pos(const void *a, const void *b)
 	return c ? c : (x->at > y->at) - (x->at < y->at);
 }
 
-/* A job recorded twice keeps its last record, in the place of that one.
- * Then the names are sorted for batch_results_has(). */
+static int cmp_index(const void *a, const void *b)
+{
+	int64_t x = rec_int(*(void *const *)a, "index"), y = rec_int(*(void *const *)b, "index");
+	if (x != y)
+		return (x > y) - (x < y);
+	return strcmp(rec_str(*(void *const *)a, "name"), rec_str(*(void *const *)b, "name"));
+}
+
+/* A job recorded twice keeps its last record.  Records are then put in job
+ * order (they were written in the order jobs ended; shards interleave), and
+ * the names sorted for batch_results_has(). */
 static int reindex(struct batch_results *r)
 {
 	free(r->sorted);
@@ -222,6 +231,7 @@ static int reindex(struct batch_results *r)
 		if (r->recs[i])
 			r->recs[k++] = r->recs[i];
 	r->n = k;
+	qsort(r->recs, r->n, sizeof(*r->recs), cmp_index);
 	r->sorted = malloc(r->n * sizeof(*r->sorted));
 	if (!r->sorted)
 		return -1;

@@ -46,7 +46,7 @@ int batch_results_append(int fd, const struct batch_outcome *o, char *err, size_
 
 /* Records read back: from one results.jsonl, or several merged. */
 struct batch_results {
-	void **recs; /* json_object *, one per job, in file order */
+	void **recs; /* json_object *, one per job, in job (index) order */
 	size_t n, cap;
 	const char **sorted; /* names, sorted, for batch_results_has() */
 };
