@@ -72,6 +72,7 @@ run: all
 
 check: all unit fuzz-smoke
 	tests/testhost/kvm-tests $(LGKVM) $(BUILD)/guests
+	tests/testhost/batch-test $(LGKVM) $(BUILD)/guests
 
 lint:
 	scripts/lint
