@@ -61,7 +61,7 @@ struct batch {
 	unsigned running;
 	uint64_t mem_used;
 	size_t total, done, unmet;
-	uint64_t start_ns;
+	uint64_t start_ns, stop_ns;
 	bool stopping, write_failed;
 	char err[ERR_LEN];
 };
@@ -166,7 +166,7 @@ static int make_disks(struct batch *b, struct slot *s, const struct batch_job *j
 
 /* In the child: become `lgkvm run` with the job's arguments. */
 static void exec_job(const struct batch *b, const struct slot *s, const struct batch_job *j,
-		     char disks[][PATH_LEN])
+		     char disks[][PATH_LEN], pid_t parent)
 {
 	const char *argv[64 + 3 * BATCH_MAX_LIST];
 	char logmax[32], timeout[16];
@@ -209,12 +209,21 @@ static void exec_job(const struct batch *b, const struct slot *s, const struct b
 
 	/* stdin and stdout: nothing (the console log has the output); stderr:
 	 * the job's own file. */
-	int in = open("/dev/null", O_RDWR);
-	int err = open(s->errlog, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int in = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int err = open(s->errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (in < 0 || err < 0 || dup2(in, 0) < 0 || dup2(in, 1) < 0 || dup2(err, 2) < 0)
 		_exit(EXIT_INTERNAL);
 	/* Never outlive the batch, even one killed outright. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(EXIT_INTERRUPTED);
+	/* The parent forked with every signal blocked.  A stop signal that
+	 * came since is pending here: with the batch's handler it would only
+	 * set a flag that exec then forgets, and the guest would run on.  At
+	 * the default action it ends this child instead, as it should. */
+	static const int stop[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+		signal(stop[i], SIG_DFL);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -276,9 +285,13 @@ static int start_job(struct batch *b, size_t job, unsigned attempt)
 		return 0;
 	}
 	fflush(NULL);
-	pid_t pid = fork();
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid_t parent = getpid(), pid = fork();
 	if (pid == 0)
-		exec_job(b, s, j, disks);
+		exec_job(b, s, j, disks, parent);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	free(disks);
 	if (pid < 0) {
 		log_msg("cannot start a job: %s", strerror(errno));
@@ -429,14 +442,20 @@ static void reap(struct batch *b)
 			}
 }
 
+/* A job past its timeout by HUNG_GRACE_NS, or one still there that long
+ * after the batch was told to stop, is hung: SIGKILL. */
 static void watchdog(struct batch *b)
 {
 	uint64_t now = mono_ns();
 	for (unsigned i = 0; i < b->cfg->jobs; i++) {
 		struct slot *s = &b->slots[i];
 		const struct batch_job *j = &b->m->jobs[s->job];
-		if (s->pid && !s->killed && j->timeout_s &&
-		    now - s->start_ns > (uint64_t)j->timeout_s * 1000000000u + HUNG_GRACE_NS) {
+		bool late =
+			j->timeout_s &&
+			now - s->start_ns > (uint64_t)j->timeout_s * 1000000000u + HUNG_GRACE_NS;
+		if (b->stopping && now - b->stop_ns > HUNG_GRACE_NS)
+			late = true;
+		if (s->pid && !s->killed && late) {
 			kill(s->pid, SIGKILL);
 			s->killed = true;
 		}
@@ -472,6 +491,7 @@ static void loop(struct batch *b)
 		watchdog(b);
 		if (signals_pending_stop() && !b->stopping) {
 			b->stopping = true;
+			b->stop_ns = mono_ns();
 			for (unsigned i = 0; i < b->cfg->jobs; i++)
 				if (b->slots[i].pid)
 					kill(b->slots[i].pid, SIGTERM);

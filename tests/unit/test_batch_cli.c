@@ -219,12 +219,44 @@ static void test_shards_and_merge(void **state)
 	assert_int_equal(count(slurp("err"), "\n"), 1);
 }
 
+/* A disk that cannot be copied: the job ends unstarted, as lgkvm run would
+ * end on a bad file (exit 2), and says which disk. */
+static void test_disk_not_copied(void **state)
+{
+	(void)state;
+	spit("nodisk.json", "{\"jobs\": [{\"name\": \"n\", \"kernel\": \"junk.elf\", "
+			    "\"disks\": [\"no-such.img\"]}]}");
+	assert_int_equal(lg("batch --out nd nodisk.json"), 9);
+	const char *res = slurp("nd/results.jsonl");
+	assert_non_null(strstr(res, "\"status\":\"unmet\",\"exit\":2,"));
+	assert_non_null(strstr(res, "\"problem\":\"not started: disk no-such.img: cannot open it"));
+}
+
+/* On a terminal, stderr shows the progress line (script(1) gives it one). */
+static void test_progress_on_a_tty(void **state)
+{
+	(void)state;
+	char cmd[PATH_MAX + 256];
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && script -qec '%s batch -j 1 --out p m.json' /dev/null >tty.out 2>&1", dir,
+		 lgkvm);
+	if (system(cmd) == -1 || access("tty.out", F_OK) != 0)
+		skip(); /* no script(1) */
+	const char *out = slurp("tty.out");
+	assert_non_null(strstr(out, "\rlgkvm batch: 0/4 done, 1 running, 0 failed; "));
+	assert_non_null(strstr(out, "jobs/s, ETA "));
+	assert_non_null(strstr(out, "\r\033[K")); /* cleared before the table */
+	assert_non_null(strstr(out, "4 jobs: 3 met, 1 unmet"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_manifest_and_usage),
 		cmocka_unit_test(test_run_and_resume),
 		cmocka_unit_test(test_shards_and_merge),
+		cmocka_unit_test(test_disk_not_copied),
+		cmocka_unit_test(test_progress_on_a_tty),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
