@@ -7,12 +7,15 @@
 #include "src/batch_manifest.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/exitcodes.h"
 #include "src/sizes.h"
@@ -721,9 +724,25 @@ fail:
 int batch_manifest_load(struct batch_manifest *m, const char *path, char *err, size_t errlen)
 {
 	memset(m, 0, sizeof(*m));
-	FILE *f = fopen(path, "re");
+	/* Without blocking, and only a regular file: a FIFO named as the
+	 * manifest must not hang the batch (as lgkvm run treats its files). */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: cannot open it: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
 		snprintf(err, errlen, "%s: cannot open it: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	char *text = NULL;

@@ -112,6 +112,10 @@ static void test_bad_manifest_and_usage(void **state)
 					  "\"Farms\" in README.md)\n");
 	assert_int_equal(lg("batch no-such.json"), 10);
 	assert_int_equal(count(slurp("err"), "\n"), 1);
+	/* A FIFO must not hang the batch (the 60 s guard would fail the test). */
+	assert_int_equal(system("mkfifo fifo.json"), 0);
+	assert_int_equal(lg("batch fifo.json"), 10);
+	assert_string_equal(slurp("err"), "lgkvm: fifo.json: not a regular file\n");
 	static const char *const usage[] = {
 		"batch",
 		"batch --jobs 0 m.json",
