@@ -23,7 +23,7 @@ CC ?= gcc
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -I. -D_GNU_SOURCE $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LDLIBS := -luring -lfdt -lpthread -lseccomp -lcapstone -lz -lbz2 -llzma -llzo2 -llz4
+LDLIBS := -luring -lfdt -lpthread -lseccomp -lcapstone -lz -lbz2 -llzma -llzo2 -llz4 -ljson-c
 
 LGKVM := $(BUILD)/lgkvm
 LIB_SRCS := $(wildcard kvm-glue/*.c pvabi/*.c virtio/*.c) $(filter-out src/main.c,$(wildcard src/*.c))
@@ -72,6 +72,7 @@ run: all
 
 check: all unit fuzz-smoke
 	tests/testhost/kvm-tests $(LGKVM) $(BUILD)/guests
+	tests/testhost/batch-test $(LGKVM) $(BUILD)/guests
 
 lint:
 	scripts/lint

@@ -16,6 +16,9 @@ enum lgkvm_exit {
 	EXIT_TIMEOUT = 6,      /* --timeout expired */
 	EXIT_HOST = 7,	       /* no usable KVM (or no 32-bit paging), or a tap it cannot open */
 	EXIT_INTERRUPTED = 8,  /* stopped by a signal (src/signals.c) or console Ctrl-C x3 */
+	/* lgkvm batch only (src/batch_run.c): */
+	EXIT_BATCH_UNMET = 9,	  /* some job did not meet its expectation */
+	EXIT_BATCH_MANIFEST = 10, /* the manifest (or a results file to merge) is bad */
 };
 
 #endif

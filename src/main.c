@@ -20,6 +20,7 @@
 #include "pvabi/boot.h"
 #include "pvabi/host.h"
 #include "pvabi/inspect.h"
+#include "src/batch_cli.h"
 #include "src/files.h"
 #include "src/log.h"
 #include "src/sandbox.h"
@@ -356,6 +357,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signals_install();
 	files_reserve_stdio();
+	/* batch runs lgkvm run processes; it needs no VM of its own. */
+	if (argc >= 2 && !strcmp(argv[1], "batch"))
+		return batch_main(argc, argv);
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		log_msg("out of memory");

@@ -11,11 +11,10 @@
 #include "pvabi/abi.h"
 #include "src/exitcodes.h"
 #include "src/log.h"
+#include "src/sizes.h"
 #include "virtio/net.h"
 
-#define MIB	(1024u * 1024u)
-#define MEM_MIN (4u * MIB)
-#define MEM_MAX (3072ull * MIB) /* the monitor and 32-bit physical space above */
+#define MIB (1024u * 1024u)
 
 #ifndef LGKVM_VERSION
 #define LGKVM_VERSION "0.1.0"
@@ -25,6 +24,8 @@ static const char usage_text[] =
 	"usage: lgkvm run [options] KERNEL [-- guest command line]\n"
 	"       lgkvm inspect [--abi GEN] [--pae yes|no] KERNEL\n"
 	"       lgkvm probe [-v]\n"
+	"       lgkvm batch [options] MANIFEST\n"
+	"       lgkvm batch --merge [--out DIR] RESULTS...\n"
 	"\n"
 	"Boot an unmodified lguest (Linux 2.6.24-3.19, i386) kernel on KVM.\n"
 	"KERNEL is an ELF vmlinux or a bzImage built with CONFIG_LGUEST_GUEST; its\n"
@@ -50,6 +51,16 @@ static const char usage_text[] =
 	"  -h, --help              this text\n"
 	"  -V, --version           print the version\n"
 	"\n"
+	"Options for batch (run a JSON manifest of jobs; README.md, \"Farms\"):\n"
+	"  -j, --jobs N            guests at once (default: the CPUs; never more than\n"
+	"                          free memory holds, each job needing its mem)\n"
+	"  -o, --out DIR           results.jsonl, junit.xml, logs/ (default lgkvm-batch-out)\n"
+	"      --resume            skip the jobs results.jsonl already has\n"
+	"      --shard I/N         run only jobs whose index modulo N is I (default from\n"
+	"                          SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT if set)\n"
+	"      --console-log-max SIZE  cap for each job's console log (default 1M)\n"
+	"      --merge             join shards' results (files or --out dirs) into --out\n"
+	"\n"
 	"probe checks that this host's KVM can run a 32-bit paged guest at ring 1.\n"
 	"inspect prints format, compression, version, generation, PAE and entry of\n"
 	"KERNEL, and exits 0 if lgkvm can boot it, 2 (with the reason) if not.\n"
@@ -65,7 +76,14 @@ static const char usage_text[] =
 	"  2  bad usage, file or image    6  --timeout expired\n"
 	"  3  guest restart not done      7  no usable KVM (or no 32-bit paging),\n"
 	"     (--no-reboot, --max-reboots)   or a tap that cannot be opened\n"
-	"                                 8  interrupted (signal, or Ctrl-C x3)\n";
+	"                                 8  interrupted (signal, or Ctrl-C x3)\n"
+	"batch: 0 every job met its expectation, 9 some job did not, 10 bad manifest\n"
+	"       (or results to merge), 8 interrupted, 2 bad usage, 1 internal error\n";
+
+void options_usage(FILE *out)
+{
+	fputs(usage_text, out);
+}
 
 /* One line, like every lgkvm message: batch runs keep stderr as a log, and
  * a second "see --help" line would only be noise in it. */
@@ -81,41 +99,6 @@ static int usage_error(const char *fmt, ...)
 	va_end(ap);
 	log_msg("%s", msg);
 	return -1;
-}
-
-/* "64M", "1G", "65536K", "64" (MiB). */
-static int parse_size(const char *s, uint64_t *out, uint64_t bare_unit)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || s[0] == '-')
-		return -1;
-	uint64_t unit = bare_unit;
-	if (*end) {
-		switch (*end) {
-		case 'k':
-		case 'K':
-			unit = 1024;
-			break;
-		case 'm':
-		case 'M':
-			unit = MIB;
-			break;
-		case 'g':
-		case 'G':
-			unit = 1024ull * MIB;
-			break;
-		default:
-			return -1;
-		}
-		if (end[1] && strcmp(end + 1, "iB") != 0 && strcmp(end + 1, "B") != 0)
-			return -1;
-	}
-	if (v > UINT64_MAX / unit)
-		return -1;
-	*out = v * unit;
-	return 0;
 }
 
 /* A name the kernel will take for a new interface (dev_valid_name()): we
@@ -221,7 +204,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 	opt->max_reboots = OPT_MAX_REBOOTS_DEFAULT;
 
 	if (argc < 2)
-		return usage_error("%s", "missing command (run, inspect or probe)");
+		return usage_error("%s", "missing command (run, inspect, probe or batch)");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		fputs(usage_text, stdout);
@@ -238,7 +221,8 @@ int options_parse(struct options *opt, int argc, char **argv)
 	else if (!strcmp(cmd, "inspect"))
 		opt->cmd = CMD_INSPECT;
 	else
-		return usage_error("unknown command '%s' (expected run, inspect or probe)", cmd);
+		return usage_error("unknown command '%s' (expected run, inspect, probe or batch)",
+				   cmd);
 
 	optind = 2;
 	opterr = 0; /* our own one-line messages, not getopt's */
@@ -255,8 +239,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 			seen[o - once] = true;
 		switch (c) {
 		case 'm':
-			if (parse_size(optarg, &opt->mem, MIB) || opt->mem < MEM_MIN ||
-			    opt->mem > MEM_MAX || (opt->mem & 0xFFF))
+			if (size_parse(optarg, &opt->mem, MIB) || !size_mem_ok(opt->mem))
 				return usage_error("--mem '%s' must be a whole number of pages "
 						   "between 4M and 3G",
 						   optarg);
@@ -268,7 +251,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 			opt->console_log = optarg;
 			break;
 		case 'L':
-			if (parse_size(optarg, &opt->console_log_max, 1))
+			if (size_parse(optarg, &opt->console_log_max, 1))
 				return usage_error("--console-log-max '%s' is not a size", optarg);
 			break;
 		case 't': {

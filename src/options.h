@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum lgkvm_cmd { CMD_RUN = 1, CMD_PROBE = 2, CMD_INSPECT = 3 };
 
@@ -44,5 +45,8 @@ struct options {
 /* Parse argv.  Returns -1 (and prints one sentence) on bad usage, 1 when
  * --help/--version was handled, 0 to go on. */
 int options_parse(struct options *opt, int argc, char **argv);
+
+/* The --help text (every command's options and the exit statuses). */
+void options_usage(FILE *out);
 
 #endif

@@ -19,6 +19,8 @@ $(BUILD)/unit/test_%: tests/unit/test_%.c $(LIB) | $(DEPS_STAMP)
 
 # test_cli runs the real binary, on bad files made from two test guests.
 $(BUILD)/unit/test_cli: $(LGKVM) $(GUEST_OUT)/hello.elf $(GUEST_OUT)/hello.bzimage
+# test_batch_cli runs `lgkvm batch` on jobs that end before KVM.
+$(BUILD)/unit/test_batch_cli: $(LGKVM)
 
 # Run every test even after one fails, so one run shows every failure; then
 # fail if any did.
