@@ -70,9 +70,17 @@ include tests/fuzz/fuzz.mk
 run: all
 	tests/testhost/kvm-run $(LGKVM) $(BUILD)/guests/demo.elf
 
-check: all unit fuzz-smoke
+check: all unit fuzz-smoke $(BUILD)/.slurm-deps-ok
 	tests/testhost/kvm-tests $(LGKVM) $(BUILD)/guests
 	tests/testhost/batch-test $(LGKVM) $(BUILD)/guests
+	tests/slurm/slurm-test $(LGKVM)
+
+# A one-node Slurm for tests/slurm/slurm-test (Debian's packages; nothing is
+# started until the test starts it, in a private directory).
+$(BUILD)/.slurm-deps-ok: scripts/install-deps
+	@mkdir -p $(BUILD)
+	scripts/install-deps slurm
+	@touch $@
 
 lint:
 	scripts/lint

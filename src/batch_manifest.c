@@ -449,10 +449,13 @@ static int add_job(struct ctx *c, const struct batch_job *j, const char *path)
 	return 0;
 }
 
+/* The file name a default job name is made of; a path that ends in '/'
+ * (a directory, refused when the job runs) keeps the whole path, so no
+ * job is ever nameless (a fuzz find: "kernel": "/"). */
 static const char *base_name(const char *p)
 {
 	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
+	return s && s[1] ? s + 1 : p;
 }
 
 /* One value of a matrix dimension: the values it takes, or NULL if the
