@@ -53,6 +53,12 @@ awk -v n="$null_boot" -v d="$demo_boot" -v nt="$null_total" 'BEGIN {
 	printf "  lgkvm set-up before the first instruction (probe, VM, load): %.1f ms\n", nt - n
 }'
 
+# A farm's cost per guest: tests/bench/batch.sh (lgkvm batch vs bare runs).
+if [ -f "$here/batch.sh" ]; then
+	echo "== farm: demo guests through lgkvm batch, vs bare lgkvm runs"
+	sh "$here/batch.sh" "$lgkvm" . "${LGKVM_BENCH_BATCH_JOBS:-200}" | sed 's/^/  /'
+fi
+
 # The block device: tests/bench/blk.sh (guest vs dd on the same file).
 if [ -f bench_blk.elf ] && [ -f "$here/blk.sh" ]; then
 	echo "== block I/O (4 KiB sequential and random, guest vs host dd)"
