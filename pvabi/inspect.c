@@ -353,13 +353,34 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 			pay = img + pm + po;
 			plen = pl;
 		} else {
-			/* Before 2.08 the payload is not described: the first gzip
-			 * member after the setup code is the kernel. */
+			/* Before 2.08 the payload is not described: the kernel is
+			 * the first gzip member after the setup code that really
+			 * inflates (the decompressor's own code could hold the
+			 * three magic bytes; the 2.6.23 Launcher scanned the same
+			 * way).  None: go by the version string alone. */
 			static const uint8_t gz[3] = {0x1F, 0x8B, 0x08};
-			pay = memmem(img + pm, len - pm, gz, sizeof(gz));
-			plen = pay ? len - (size_t)(pay - img) : 0;
+			const uint8_t *at = img + pm;
+			for (unsigned tries = 0; tries < 64 && !owned; tries++) {
+				at = memmem(at, len - (size_t)(at - img), gz, sizeof(gz));
+				if (!at)
+					break;
+				owned = inspect_decompress("gzip", at, len - (size_t)(at - img),
+							   INSPECT_MAX_KERNEL, &klen, err,
+							   sizeof(err));
+				at++;
+			}
+			if (owned) {
+				in->compression = "gzip";
+				k = owned;
+				is_elf = klen >= SELFMAG && memcmp(owned, ELFMAG, SELFMAG) == 0;
+			}
+			pay = owned ? img + pm : NULL; /* found (or not) */
+			plen = 0;
 		}
-		if (!pay && in->protocol < 0x0208) {
+		if (k) {
+			/* a gzip member, inflated above */
+		} else if (!pay && in->protocol < 0x0208 &&
+			   !memmem(img + pm, len - pm, (const uint8_t[]){0x1F, 0x8B, 0x08}, 3)) {
 			/* No compressed member at all: an uncompressed kernel
 			 * right after the setup code (as our test guests are). */
 			pay = img + pm;
@@ -367,11 +388,11 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 			in->compression = "none";
 			k = pay;
 			klen = plen;
-		} else {
-			in->compression = pay ? compression_of(pay, plen) : NULL;
+		} else if (pay) {
+			in->compression = compression_of(pay, plen);
 		}
-		if (k) {
-			/* the raw kernel, taken above */
+		if (k || !pay) {
+			/* the kernel is in hand, or there is none we can open */
 		} else if (in->compression && strcmp(in->compression, "none") == 0) {
 			k = pay;
 			klen = plen;

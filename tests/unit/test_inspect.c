@@ -244,6 +244,40 @@ static void test_every_payload_format(void **state)
 	}
 }
 
+/* Protocol 2.07 (2.6.24-2.6.25) does not say where the kernel is: the first
+ * gzip member that inflates, even after a stray magic in the decompressor. */
+static void test_protocol_207_gzip_scan(void **state)
+{
+	(void)state;
+	struct img k = make_elf(GEN_G1, "2.6.24", true);
+	size_t zlen;
+	uint8_t *z = compress_as("gzip", &k, &zlen);
+	size_t setup = 5 * 512, code = 256;
+	struct img m = {calloc(1, setup + code + zlen), setup + code + zlen};
+	m.b[0x1F1] = 4;
+	memcpy(m.b + 0x202, "HdrS", 4);
+	m.b[0x206] = 0x07, m.b[0x207] = 0x02;
+	static const uint8_t stray[] = {0x1F, 0x8B, 0x08, 0x00, 0xDE, 0xAD};
+	memcpy(m.b + setup + 40, stray, sizeof(stray)); /* "decompressor code" */
+	memcpy(m.b + setup + code, z, zlen);
+	struct image_info in;
+	int rc;
+	assert_int_equal(detect(&m, &rc, &in), GEN_G1);
+	assert_int_equal(rc, 0);
+	assert_string_equal(in.compression, "gzip");
+	assert_true(in.fp_found);
+	image_info_free(&in);
+	/* No member inflates: the version alone decides (none here: refused). */
+	memset(m.b + setup + code, 0x1F, zlen);
+	detect(&m, &rc, &in);
+	assert_int_equal(rc, -1);
+	assert_false(in.fp_searched);
+	image_info_free(&in);
+	free(z);
+	free(k.b);
+	free(m.b);
+}
+
 /* The fingerprint outranks the version string; within its class the version
  * picks, and outside it the class's last member is taken with a note. */
 static void test_fingerprint_beats_version(void **state)
@@ -488,6 +522,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_generation_from_elf),
 		cmocka_unit_test(test_every_payload_format),
+		cmocka_unit_test(test_protocol_207_gzip_scan),
 		cmocka_unit_test(test_fingerprint_beats_version),
 		cmocka_unit_test(test_no_lguest_entry_refused),
 		cmocka_unit_test(test_garbage_refused),
