@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "src/batch_overlay.h"
+#include "src/batch_prep.h"
 #include "src/batch_results.h"
 #include "src/exitcodes.h"
 #include "src/log.h"
@@ -63,6 +64,7 @@ struct batch {
 	size_t total, done, unmet;
 	uint64_t start_ns, stop_ns;
 	bool stopping, write_failed;
+	struct batch_prep prep; /* kernels prepared once for every job */
 	char err[ERR_LEN];
 };
 
@@ -201,7 +203,14 @@ static void exec_job(const struct batch *b, const struct slot *s, const struct b
 		argv[n++] = "--net-ip";
 		argv[n++] = j->net_ip;
 	}
-	argv[n++] = j->kernel;
+	const struct batch_prepared *k = batch_prep_find(&b->prep, j->kernel);
+	if (k) {
+		argv[n++] = "--abi";
+		argv[n++] = k->abi;
+		argv[n++] = "--pae";
+		argv[n++] = k->pae ? "yes" : "no";
+	}
+	argv[n++] = k ? k->path : j->kernel;
 	argv[n++] = "--";
 	for (unsigned i = 0; i < j->nargs; i++)
 		argv[n++] = j->args[i];
@@ -590,6 +599,8 @@ int batch_run(const struct batch_manifest *m, const struct batch_config *cfg)
 			b.queue[b.nqueue++] = i;
 	}
 	b.total = b.nqueue;
+	for (size_t i = 0; i < b.nqueue; i++)
+		batch_prep_kernel(&b.prep, cfg->out, m->jobs[b.queue[i]].kernel);
 	if (cfg->resume && in_shard > b.nqueue)
 		log_msg("resuming: %zu of %zu jobs already have results", in_shard - b.nqueue,
 			in_shard);
@@ -619,6 +630,7 @@ int batch_run(const struct batch_manifest *m, const struct batch_config *cfg)
 		code = EXIT_INTERRUPTED;
 	}
 out:
+	batch_prep_free(&b.prep);
 	batch_results_free(&done);
 	free(b.queue);
 	free(b.retry);

@@ -195,6 +195,7 @@ static int cmd_run(struct vm *vm)
 	}
 
 	code = EXIT_HOST;
+	uint64_t t_files = now_ns(), t_vm = 0, t_test = 0;
 	/* Test the VM we are about to use before trusting it with the guest:
 	 * a KVM that cannot run 32-bit paged guests says so here, once.  What
 	 * the generation wants of the vCPU is known before it is made. */
@@ -203,10 +204,11 @@ static int cmd_run(struct vm *vm)
 	vm->kvm.vmcall_ud = abi->vmcall;
 	vm->kvm.pae_guest = info.pae;
 	if (kr || kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err)) ||
-	    kvm_selftest(vm, err, sizeof(err))) {
+	    (t_vm = now_ns(), kvm_selftest(vm, err, sizeof(err)))) {
 		log_msg("%s", err);
 		goto out;
 	}
+	t_test = now_ns();
 	vm->mem = (struct guestmem){
 		.base = vm->kvm.ram,
 		.size = opt->mem + VBUS_AREA_SIZE,
@@ -271,6 +273,13 @@ static int cmd_run(struct vm *vm)
 		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
 
 	vm->boot_ns = now_ns();
+	/* Where a farm's per-guest set-up goes (docs/DESIGN.md §3.6). */
+	LOG_DEBUG(vm,
+		  "set-up %.1f ms: files and image %.1f, VM and vCPU %.1f, self-test %.1f, "
+		  "load, devices and sandbox %.1f",
+		  (double)(vm->boot_ns - vm->start_ns) / 1e6,
+		  (double)(t_files - vm->start_ns) / 1e6, (double)(t_vm - t_files) / 1e6,
+		  (double)(t_test - t_vm) / 1e6, (double)(vm->boot_ns - t_test) / 1e6);
 	code = kvm_run_loop(vm);
 	vm->end_ns = now_ns();
 	vbus_teardown(vm);

@@ -71,7 +71,7 @@ cat >m.json <<EOF
    "args": [["hello-arg=42"]]}, "console": {"match": "hello: PASS"}}
  ]}
 EOF
-echo "1..26"
+echo "1..28"
 "$lgkvm" batch -j 3 --out out m.json >summary 2>stderr
 status=$?
 sed 's/^/# /' summary
@@ -128,6 +128,21 @@ check "interrupt: stopped within 10 s (took $took s)" [ "$took" -le 10 ]
 check "interrupt: the finished job kept, the stopped one not recorded" \
 	sh -c 'grep -q "\"name\":\"quick\",.*\"status\":\"met\"" out2/results.jsonl && [ "$(wc -l <out2/results.jsonl)" -eq 1 ]'
 check "interrupt: says how to go on" grep -q "resume runs the rest" stderr2
+
+# A kernel many jobs boot is prepared once for the batch (src/batch_prep.c):
+# the 2.6.30-style gzip-ELF bzImage, its vmcalls to rewrite, twice, and a 3.x one.
+cat >m3.json <<EOF
+{"defaults": {"timeout": 20, "console": {"match": "abi_gen: PASS"}},
+ "jobs": [
+  {"name": "g4a", "kernel": "$g/g4/abi_gen.bzimage"},
+  {"name": "g4b", "kernel": "$g/g4/abi_gen.bzimage"},
+  {"name": "g7", "kernel": "$g/g7/abi_gen.bzimage"}
+ ]}
+EOF
+"$lgkvm" batch -j 2 --out out3 m3.json >/dev/null 2>stderr3
+status=$?
+check "prepared kernels: every job met (exit $status)" [ "$status" = 0 ]
+check "prepared kernels: removed after the batch" sh -c '[ ! -e out3/tmp/kernels ]'
 
 if [ $failed != 0 ]; then
 	for f in stderr stderr2 out/logs/*.stderr; do
