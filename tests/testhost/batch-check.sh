@@ -71,7 +71,7 @@ cat >m.json <<EOF
    "args": [["hello-arg=42"]]}, "console": {"match": "hello: PASS"}}
  ]}
 EOF
-echo "1..28"
+echo "1..29"
 "$lgkvm" batch -j 3 --out out m.json >summary 2>stderr
 status=$?
 sed 's/^/# /' summary
@@ -136,13 +136,17 @@ cat >m3.json <<EOF
  "jobs": [
   {"name": "g4a", "kernel": "$g/g4/abi_gen.bzimage"},
   {"name": "g4b", "kernel": "$g/g4/abi_gen.bzimage"},
-  {"name": "g7", "kernel": "$g/g7/abi_gen.bzimage"}
+  {"name": "g7", "kernel": "$g/g7/abi_gen.bzimage"},
+  {"name": "restart", "kernel": "$g/g2/restart.elf", "expect": "restart",
+   "console": {"match": "restart: booted"}}
  ]}
 EOF
 "$lgkvm" batch -j 2 --out out3 m3.json >/dev/null 2>stderr3
 status=$?
 check "prepared kernels: every job met (exit $status)" [ "$status" = 0 ]
 check "prepared kernels: removed after the batch" sh -c '[ ! -e out3/tmp/kernels ]'
+check "a guest that keeps restarting: exit 3 after --max-reboots, met" \
+	sh -c 'grep -q "\"name\":\"restart\",.*\"status\":\"met\",\"exit\":3," out3/results.jsonl'
 
 if [ $failed != 0 ]; then
 	for f in stderr stderr2 out/logs/*.stderr; do
