@@ -23,21 +23,28 @@ struct sink {
 	size_t len, cap, max;
 };
 
+/* Make room for `n` more bytes at the end of the sink, or fail. */
+static uint8_t *sink_take(struct sink *s, size_t n)
+{
+	if (n > s->max - s->len)
+		return NULL;
+	while (s->cap - s->len < n) {
+		size_t cap = s->cap ? s->cap * 2 : (1u << 20);
+		if (cap > s->max)
+			cap = s->max;
+		uint8_t *b = realloc(s->buf, cap);
+		if (!b)
+			return NULL;
+		s->buf = b;
+		s->cap = cap;
+	}
+	return s->buf + s->len;
+}
+
+/* Room for at least one more byte (the streaming decoders fill what there is). */
 static bool sink_room(struct sink *s)
 {
-	if (s->len < s->cap)
-		return true;
-	if (s->cap >= s->max)
-		return false;
-	size_t cap = s->cap ? s->cap * 2 : (1u << 20);
-	if (cap > s->max)
-		cap = s->max;
-	uint8_t *b = realloc(s->buf, cap);
-	if (!b)
-		return false;
-	s->buf = b;
-	s->cap = cap;
-	return true;
+	return sink_take(s, 1) != NULL;
 }
 
 static uint8_t *failed(struct sink *s, char *err, size_t errlen, const char *fmt, const char *what)
@@ -141,24 +148,6 @@ static uint8_t *unxz(struct sink *s, const uint8_t *in, size_t len, bool alone, 
 static uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Make room for `n` more bytes at the end of the sink, or fail. */
-static uint8_t *sink_take(struct sink *s, size_t n)
-{
-	if (n > s->max - s->len)
-		return NULL;
-	while (s->cap - s->len < n) {
-		size_t cap = s->cap ? s->cap * 2 : (1u << 20);
-		if (cap > s->max)
-			cap = s->max;
-		uint8_t *b = realloc(s->buf, cap);
-		if (!b)
-			return NULL;
-		s->buf = b;
-		s->cap = cap;
-	}
-	return s->buf + s->len;
 }
 
 /* lzop's file format (2.6.33+ with CONFIG_KERNEL_LZO): a 9-byte magic, a

@@ -341,6 +341,7 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 				      "setup_sects", "");
 		const uint8_t *pay = NULL;
 		size_t plen = 0;
+		bool gz_magic = false; /* protocol < 2.08: a gzip magic after the setup code */
 		if (in->protocol >= 0x0208) {
 			uint32_t po = rd32(img + BZ_PAYLOAD_OFFSET);
 			uint32_t pl = rd32(img + BZ_PAYLOAD_LENGTH);
@@ -364,6 +365,7 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 				at = memmem(at, len - (size_t)(at - img), gz, sizeof(gz));
 				if (!at)
 					break;
+				gz_magic = true;
 				owned = inspect_decompress("gzip", at, len - (size_t)(at - img),
 							   INSPECT_MAX_KERNEL, &klen, err,
 							   sizeof(err));
@@ -379,8 +381,7 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 		}
 		if (k) {
 			/* a gzip member, inflated above */
-		} else if (!pay && in->protocol < 0x0208 &&
-			   !memmem(img + pm, len - pm, (const uint8_t[]){0x1F, 0x8B, 0x08}, 3)) {
+		} else if (!pay && in->protocol < 0x0208 && !gz_magic) {
 			/* No compressed member at all: an uncompressed kernel
 			 * right after the setup code (as our test guests are). */
 			pay = img + pm;
