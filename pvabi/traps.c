@@ -143,6 +143,15 @@ static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 			 * sent the reset command it was waiting to send
 			 * (kb_wait in machine_emergency_restart). */
 			val = 0x01;
+		else if (port == 0x42)
+			/* The PIT's channel 2 counter.  From 4.9 the guest
+			 * always tries a quick PIT calibration first, whatever
+			 * tsc_khz says, and a counter reading all-ones looks
+			 * like one sitting at its start: it polls it 100,000
+			 * times (~5 s of exits in the test host, ~2 s under the
+			 * Launcher, which answered all-ones).  Zero fails its
+			 * first check, and tsc_khz decides (docs/DESIGN.md §11). */
+			val = 0;
 		else if (!vbus_pio(vm, (uint16_t)port, size, false, &val))
 			val = 0xFFFFFFFFu; /* nothing there */
 		f->eax = (f->eax & ~mask) | (val & mask);
@@ -234,7 +243,12 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 	default:
 		break;
 	}
-	if (vec >= 32) /* an interrupt vector: only our kick gets here */
+	/* Vectors from 32 up come to us as software interrupts: our kick (the
+	 * run loop's business), or a gate the guest opened to `int` that could
+	 * not be direct.  From 4.2 that includes the system call, an
+	 * interrupt gate: delivering it must clear the virtual IF, which only
+	 * we can do.  IRQ vectors are never callable (DPL 0, desc.c). */
+	if (vec == MON_KICK_VECTOR || (vec >= 32 && vec < 32 + LG_IRQS))
 		return;
 	lg_deliver(vm, f, vec, has_errcode(vec), f->errcode);
 }

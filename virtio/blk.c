@@ -54,8 +54,6 @@
 #include "src/vm.h"
 #include "virtio/ring.h"
 
-#define VIRTIO_ID_BLOCK 2
-
 /* Config fields (include/linux/virtio_blk.h in 2.6.24), and the reference's
  * choice of SEG_MAX: two of the ring's descriptors go to the header and the
  * status byte, so a request of 126 data segments still fits a 128 ring. */

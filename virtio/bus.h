@@ -17,6 +17,11 @@
 struct vm;
 struct vtransport;
 
+/* Virtio device ids (virtio 1.0 §5). */
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BLOCK	  2
+#define VIRTIO_ID_CONSOLE 3
+
 #define VBUS_AREA_SIZE	(1u << 20) /* device page + rings live in [mem, mem + 1 MiB) */
 #define VBUS_MAX_DEVS	16
 #define VBUS_MAX_QUEUES 32

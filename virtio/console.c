@@ -37,8 +37,6 @@
 #include "virtio/ring.h"
 #include "virtio/transport.h"
 
-#define VIRTIO_ID_CONSOLE 3
-
 /* The guest's early writes are at most 16 bytes; anything much longer is not
  * a console write, and we will not scan megabytes looking for a NUL. */
 #define EARLY_MAX 256

@@ -74,7 +74,6 @@
 #include "virtio/ring.h"
 #include "virtio/transport.h"
 
-#define VIRTIO_ID_NET	 1
 #define NET_F_MAC	 0x41 /* VIRTIO_CONFIG_NET_MAC_F: 6 bytes */
 #define VIRTIO_NET_F_MAC 5    /* device page v2: the MAC at config offset 0 */
 

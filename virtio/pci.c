@@ -112,7 +112,8 @@ void pci_cfg_write(struct pci_bus *b, unsigned slot, unsigned reg, unsigned len,
 		uint8_t m = f->wmask[reg + i], old = f->cfg[reg + i];
 		f->cfg[reg + i] = (uint8_t)((old & ~m) | ((val >> (8 * i)) & m));
 		unsigned at = reg + i;
-		if ((at >= PCI_COMMAND && at < PCI_COMMAND + 2) || (at >= PCI_BAR0 && at < PCI_BAR0 + 4))
+		if ((at >= PCI_COMMAND && at < PCI_COMMAND + 2) ||
+		    (at >= PCI_BAR0 && at < PCI_BAR0 + 4))
 			changed |= f->cfg[at] != old;
 	}
 	if (in_window_data(f, reg, len)) {

@@ -19,12 +19,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCI_SLOTS	    32
-#define PCI_CFG_SPACE	    256
-#define PCI_CONFIG_ADDRESS  0xCF8
-#define PCI_CONFIG_DATA	    0xCFC
-#define PCI_ADDR_ENABLE	    0x80000000u
-#define PCI_ADDR_RESERVED   0x7F000000u /* bits 30:24; set = extended space, none here */
+#define PCI_SLOTS	   32
+#define PCI_CFG_SPACE	   256
+#define PCI_CONFIG_ADDRESS 0xCF8
+#define PCI_CONFIG_DATA	   0xCFC
+#define PCI_ADDR_ENABLE	   0x80000000u
+#define PCI_ADDR_RESERVED  0x7F000000u /* bits 30:24; set = extended space, none here */
 
 /* Standard header (type 0) offsets. */
 #define PCI_VENDOR_ID	    0x00
@@ -45,11 +45,11 @@
 #define PCI_INTERRUPT_PIN   0x3D
 #define PCI_CAP_START	    0x40 /* our first capability */
 
-#define PCI_COMMAND_MEMORY	  0x0002
-#define PCI_COMMAND_MASTER	  0x0004
+#define PCI_COMMAND_MEMORY	 0x0002
+#define PCI_COMMAND_MASTER	 0x0004
 #define PCI_COMMAND_INTX_DISABLE 0x0400
-#define PCI_STATUS_CAP_LIST	  0x0010
-#define PCI_CAP_ID_VNDR		  0x09
+#define PCI_STATUS_CAP_LIST	 0x0010
+#define PCI_CAP_ID_VNDR		 0x09
 
 /* One function (always function 0) on bus 0. */
 struct pci_fn {

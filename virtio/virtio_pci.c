@@ -7,7 +7,10 @@
  *
  *	00:00.0	 a host bridge (the guest's "is there a PCI bus?" check wants one)
  *	00:01.0	 the console, always: the early console looks for it there
- *	00:02.0	 then every --disk, then every --net, in command-line order
+ *	00:02.0	 then every --disk and --net, in command-line order
+ *
+ * (The device pages list the console last, and lgkvm adds it last; the slots
+ * are handed out when the bus is finished.)
  *
  * Each virtio function has one 4 KiB memory BAR, laid out as its
  * capabilities say: the common configuration (features, status, queue
@@ -53,8 +56,8 @@
 #define VIRTIO_SUBSYS	0x0040
 /* The host bridge: QEMU's vendor id, its "PCIe host bridge" device id, for
  * which no kernel has quirks; class 06/00 is what Linux's probe looks for. */
-#define BRIDGE_VENDOR	0x1B36
-#define BRIDGE_DEVICE	0x0008
+#define BRIDGE_VENDOR 0x1B36
+#define BRIDGE_DEVICE 0x0008
 
 /* Common configuration offsets (struct virtio_pci_common_cfg). */
 enum {
@@ -154,14 +157,14 @@ static void vpci_changed(void *ctx, unsigned slot)
 {
 	struct vpci *p = ctx;
 	struct vm *vm = p->vm;
-	if (slot == 0 || slot > vm->bus.ndevs)
+	struct vpci_dev *vd = slot < PCI_SLOTS ? p->by_slot[slot] : NULL;
+	if (!vd)
 		return;
-	struct vpci_dev *vd = &p->devs[slot - 1];
 	const struct pci_fn *f = &p->bus.fn[slot];
 	uint64_t at = pci_bar0_addr(f), lo = vm->opt.mem + VBUS_AREA_SIZE;
 	bool ok = pci_mem_enabled(f) && at >= lo && at + VPCI_BAR_SIZE <= MON_GPA;
 	for (unsigned i = 0; ok && i < vm->bus.ndevs; i++)
-		if (i != slot - 1 && p->devs[i].decode && p->devs[i].decode == at)
+		if (&p->devs[i] != vd && p->devs[i].decode && p->devs[i].decode == at)
 			ok = false;
 	vd->decode = ok ? (uint32_t)at : 0;
 	kick_fd_move(vm, vd, vd->decode);
@@ -200,7 +203,8 @@ static bool part_ok(struct vm *vm, struct vpci_dev *vd, unsigned qi, const char 
 	const char *name = vd->dev->name;
 	unsigned slot = vd->dev->slot;
 	if (addr[1]) {
-		guest_kill(vm, "virtio-pci 00:%02x.0 (%s): queue %u: 64-bit %s ring address %#x%08x",
+		guest_kill(vm,
+			   "virtio-pci 00:%02x.0 (%s): queue %u: 64-bit %s ring address %#x%08x",
 			   slot, name, qi, what, addr[1], addr[0]);
 		return false;
 	}
@@ -381,6 +385,9 @@ static void bar_write(struct vm *vm, struct vpci_dev *vd, uint32_t off, unsigned
 		/* The value is the queue's index; a queue that is not
 		 * enabled (or not there) has nothing to look at. */
 		uint32_t qi = val & 0xFFFF;
+		if (vm->opt.verbose > 1)
+			log_msg("pci: %s: notify queue %u%s", dev->name, qi,
+				qi < dev->nq && vd->qc[qi].enabled ? "" : " (not enabled)");
 		if (qi < dev->nq && vd->qc[qi].enabled && dev->notify)
 			dev->notify(vm, dev, dev->q[qi]);
 	} else if (off >= VPCI_DEVICE_OFF && off - VPCI_DEVICE_OFF < dev->config_len) {
@@ -393,14 +400,16 @@ static void bar_write(struct vm *vm, struct vpci_dev *vd, uint32_t off, unsigned
 static uint32_t window_read(void *ctx, unsigned slot, uint32_t off, unsigned len)
 {
 	struct vpci *p = ctx;
-	return slot && slot <= p->vm->bus.ndevs ? bar_read(p->vm, &p->devs[slot - 1], off, len) : 0;
+	struct vpci_dev *vd = slot < PCI_SLOTS ? p->by_slot[slot] : NULL;
+	return vd ? bar_read(p->vm, vd, off, len) : 0;
 }
 
 static void window_write(void *ctx, unsigned slot, uint32_t off, unsigned len, uint32_t val)
 {
 	struct vpci *p = ctx;
-	if (slot && slot <= p->vm->bus.ndevs)
-		bar_write(p->vm, &p->devs[slot - 1], off, len, val);
+	struct vpci_dev *vd = slot < PCI_SLOTS ? p->by_slot[slot] : NULL;
+	if (vd)
+		bar_write(p->vm, vd, off, len, val);
 }
 
 /*
@@ -422,7 +431,6 @@ static int pci_add_device(struct vm *vm, struct vdev *dev)
 	memset(vd, 0, sizeof(*vd));
 	vd->dev = dev;
 	dev->tp = vd;
-	dev->slot = i + 1;
 	dev->irq = (uint8_t)irq;
 	return 0;
 }
@@ -457,15 +465,17 @@ static int pci_add_queue(struct vm *vm, struct vdev *dev, struct vqueue *q)
 	return 0;
 }
 
-static uint8_t cap_class(uint8_t type)
+/* Class and subclass, as the Launcher gave them: Linux does not care, a
+ * person reading lspci does. */
+static uint16_t dev_class(uint8_t type)
 {
 	switch (type) {
-	case 1: /* net */
-		return 0x02;
-	case 2: /* block: mass storage, "other" */
-		return 0x01;
-	default: /* console: simple communications */
-		return 0x07;
+	case VIRTIO_ID_NET:
+		return 0x0200; /* network, Ethernet */
+	case VIRTIO_ID_BLOCK:
+		return 0x0180; /* mass storage, other */
+	default:
+		return 0x0700; /* simple communications, serial */
 	}
 }
 
@@ -484,43 +494,58 @@ static uint8_t add_vcap(struct pci_fn *f, uint8_t type, uint32_t off, uint32_t l
 	return pci_add_cap(f, PCI_CAP_ID_VNDR, c, 16 + extra_len);
 }
 
-static int pci_finish(struct vm *vm)
+/* Slot 1 for the console, then the others in the order they came. */
+static void assign_slots(struct vm *vm)
 {
 	struct vbus *bus = &vm->bus;
-	struct vpci *p = &bus->pci;
+	unsigned next = 2;
 	for (unsigned i = 0; i < bus->ndevs; i++) {
 		struct vdev *dev = &bus->devs[i];
-		uint32_t class24 = (uint32_t)cap_class(dev->type) << 16 | (dev->type == 2 ? 0x80u << 8 : 0);
-		struct pci_fn *f = pci_add_fn(&p->bus, dev->slot, VIRTIO_VENDOR,
-					      (uint16_t)(VIRTIO_DEV_BASE + dev->type), 1, class24);
-		uint32_t zero = 0;
-		if (!f) {
-			log_msg("%s: PCI slot %u is taken", dev->name, dev->slot);
-			return -1;
-		}
-		pci_set_subsystem(f, VIRTIO_VENDOR, VIRTIO_SUBSYS);
-		/* Pin 0, as the Launcher: the 4.x guest routes by the line
-		 * alone (its pcibios_enable_irq hook). */
-		pci_set_irq(f, dev->irq, 0);
-		pci_set_bar0(f, (uint32_t)(vm->opt.mem + VBUS_AREA_SIZE + (uint64_t)i * VPCI_BAR_SIZE),
-			     VPCI_BAR_SIZE);
-		if (!add_vcap(f, CAP_COMMON, VPCI_COMMON_OFF, VPCI_COMMON_LEN, NULL, 0) ||
-		    !add_vcap(f, CAP_NOTIFY, VPCI_NOTIFY_OFF, VPCI_NOTIFY_LEN, &zero, 4) ||
-		    !add_vcap(f, CAP_ISR, VPCI_ISR_OFF, 1, NULL, 0) ||
-		    (dev->config_len &&
-		     !add_vcap(f, CAP_DEVICE, VPCI_DEVICE_OFF, dev->config_len, NULL, 0))) {
-			log_msg("%s: no room for its PCI capabilities", dev->name);
-			return -1;
-		}
-		uint8_t w = add_vcap(f, CAP_PCI_CFG, 0, 0, &zero, 4);
-		if (!w) {
-			log_msg("%s: no room for its PCI capabilities", dev->name);
-			return -1;
-		}
-		pci_set_window(f, w);
-		p->devs[i].decode = 0;
-		vpci_changed(p, dev->slot);
+		dev->slot = dev->type == VIRTIO_ID_CONSOLE && !bus->pci.by_slot[1] ? 1 : next++;
+		bus->pci.by_slot[dev->slot] = vd_of(dev);
 	}
+}
+
+static int build_fn(struct vm *vm, struct vdev *dev)
+{
+	struct vpci *p = &vm->bus.pci;
+	uint32_t class24 = (uint32_t)dev_class(dev->type) << 8;
+	struct pci_fn *f = pci_add_fn(&p->bus, dev->slot, VIRTIO_VENDOR,
+				      (uint16_t)(VIRTIO_DEV_BASE + dev->type), 1, class24);
+	uint32_t zero = 0;
+	uint8_t w;
+	if (!f) {
+		log_msg("%s: PCI slot %u is taken", dev->name, dev->slot);
+		return -1;
+	}
+	pci_set_subsystem(f, VIRTIO_VENDOR, VIRTIO_SUBSYS);
+	/* Pin 0, as the Launcher: the 4.x guest routes by the line alone
+	 * (its pcibios_enable_irq hook). */
+	pci_set_irq(f, dev->irq, 0);
+	pci_set_bar0(f,
+		     (uint32_t)(vm->opt.mem + VBUS_AREA_SIZE +
+				(uint64_t)(dev->slot - 1) * VPCI_BAR_SIZE),
+		     VPCI_BAR_SIZE);
+	if (!add_vcap(f, CAP_COMMON, VPCI_COMMON_OFF, VPCI_COMMON_LEN, NULL, 0) ||
+	    !add_vcap(f, CAP_NOTIFY, VPCI_NOTIFY_OFF, VPCI_NOTIFY_LEN, &zero, 4) ||
+	    !add_vcap(f, CAP_ISR, VPCI_ISR_OFF, 1, NULL, 0) ||
+	    (dev->config_len &&
+	     !add_vcap(f, CAP_DEVICE, VPCI_DEVICE_OFF, dev->config_len, NULL, 0)) ||
+	    !(w = add_vcap(f, CAP_PCI_CFG, 0, 0, &zero, 4))) {
+		log_msg("%s: no room for its PCI capabilities", dev->name);
+		return -1;
+	}
+	pci_set_window(f, w);
+	vpci_changed(p, dev->slot);
+	return 0;
+}
+
+static int pci_finish(struct vm *vm)
+{
+	assign_slots(vm);
+	for (unsigned i = 0; i < vm->bus.ndevs; i++)
+		if (build_fn(vm, &vm->bus.devs[i]) < 0)
+			return -1;
 	return 0;
 }
 
@@ -574,6 +599,9 @@ bool vbus_pio(struct vm *vm, uint16_t port, unsigned len, bool write, uint32_t *
 		pci_port_write(&pci_of(vm)->bus, port, len, *val);
 	else
 		*val = pci_port_read(&pci_of(vm)->bus, port, len);
+	if (vm->opt.verbose > 1)
+		log_msg("pci: %s %#x/%u %#x (address %#x)", write ? "out" : "in", port, len, *val,
+			pci_of(vm)->bus.addr);
 	return true;
 }
 
@@ -584,7 +612,8 @@ bool vbus_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, unsigned len, bool wr
 		return false;
 	for (unsigned i = 0; i < vm->bus.ndevs; i++) {
 		struct vpci_dev *vd = &p->devs[i];
-		if (!vd->decode || gpa < vd->decode || gpa + len > (uint64_t)vd->decode + VPCI_BAR_SIZE)
+		if (!vd->decode || gpa < vd->decode ||
+		    gpa + len > (uint64_t)vd->decode + VPCI_BAR_SIZE)
 			continue;
 		uint32_t off = (uint32_t)(gpa - vd->decode);
 		/* Registers are at most 32 bits; a wider access (a guest
@@ -599,6 +628,9 @@ bool vbus_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, unsigned len, bool wr
 					data[done + b] = (uint8_t)(v >> (8 * b));
 			}
 		}
+		if (vm->opt.verbose > 1)
+			log_msg("pci: MMIO %s 00:%02x.0+%#x/%u %#x", write ? "write" : "read",
+				vd->dev->slot, off, len, get(data, len));
 		return true;
 	}
 	return false;

@@ -14,13 +14,13 @@
 #define VPCI_MAX_QUEUES 4
 
 /* BAR0 of every device: one page, laid out as the capabilities say. */
-#define VPCI_BAR_SIZE	 4096u
-#define VPCI_COMMON_OFF	 0x000u
-#define VPCI_COMMON_LEN	 0x38u /* struct virtio_pci_common_cfg */
-#define VPCI_NOTIFY_OFF	 0x100u
-#define VPCI_NOTIFY_LEN	 2u
-#define VPCI_ISR_OFF	 0x200u
-#define VPCI_DEVICE_OFF	 0x300u
+#define VPCI_BAR_SIZE	4096u
+#define VPCI_COMMON_OFF 0x000u
+#define VPCI_COMMON_LEN 0x38u /* struct virtio_pci_common_cfg */
+#define VPCI_NOTIFY_OFF 0x100u
+#define VPCI_NOTIFY_LEN 2u
+#define VPCI_ISR_OFF	0x200u
+#define VPCI_DEVICE_OFF 0x300u
 
 /* A queue's setup as the guest writes it, before and after queue_enable. */
 struct vpci_queue {
@@ -43,7 +43,8 @@ struct vpci_dev {
 
 struct vpci {
 	struct pci_bus bus;
-	struct vpci_dev devs[VPCI_MAX_DEVS];
+	struct vpci_dev devs[VPCI_MAX_DEVS]; /* in the order devices were added */
+	struct vpci_dev *by_slot[PCI_SLOTS]; /* the same, by PCI slot */
 	struct vm *vm;
 };
 
