@@ -34,12 +34,10 @@
 #define GEN_LAYOUT_L2	    (LGUEST_GEN >= 5) /* irq_pending, 20-byte ring slots */
 #define GEN_SEND_INTERRUPTS (LGUEST_GEN >= 5)
 #define GEN_SKIP_CLI	    (LGUEST_GEN >= 6)
-#define GEN_HAS_PGDIR	    (LGUEST_GEN <= 6) /* layout L3 (3.1+) dropped it */
-#define GEN_LINEAR	    (LGUEST_GEN >= 7) /* no boot tables reported */
-/* 4.0+: devices on PCI (virtio 1.0 over MMIO, §H1.7), and with the lguest
- * device page LHCALL_NOTIFY went: calling it kills. */
-#define GEN_PCI		    (LGUEST_GEN >= 8)
-#define GEN_NOTIFY	    (LGUEST_GEN <= 7)
+#define GEN_HAS_PGDIR	    (LGUEST_GEN <= 6)  /* layout L3 (3.1+) dropped it */
+#define GEN_LINEAR	    (LGUEST_GEN >= 7)  /* no boot tables reported */
+#define GEN_PCI		    (LGUEST_GEN >= 8)  /* 4.0+: virtio 1.0 devices on PCI (§H1.7) */
+#define GEN_NOTIFY	    (LGUEST_GEN <= 7)  /* went with the device page: kills in 4.0+ */
 #define GEN_NOIRQ_IRET	    (LGUEST_GEN >= 9)  /* layout L4: one no-irq EIP, not a range */
 #define GEN_NO_TS	    (LGUEST_GEN >= 10) /* 4.10+: LHCALL_TS kills */
 
@@ -48,19 +46,19 @@
 #include <stdint.h>
 
 /* Hypercall numbers (§3.4).  11-13 and >= 18 are unassigned and kill. */
-#define LHCALL_FLUSH_ASYNC	 0
-#define LHCALL_LGUEST_INIT	 1
-#define LHCALL_CRASH		 2
-#define LHCALL_LOAD_GDT		 3
-#define LHCALL_NEW_PGTABLE	 4
-#define LHCALL_FLUSH_TLB	 5
-#define LHCALL_LOAD_IDT_ENTRY	 6
-#define LHCALL_SET_STACK	 7
-#define LHCALL_SET_CLOCKEVENT	 9
-#define LHCALL_HALT		 10
-#define LHCALL_SET_PTE		 14
-#define LHCALL_SET_PMD		 15
-#define LHCALL_LOAD_TLS		 16
+#define LHCALL_FLUSH_ASYNC    0
+#define LHCALL_LGUEST_INIT    1
+#define LHCALL_CRASH	      2
+#define LHCALL_LOAD_GDT	      3
+#define LHCALL_NEW_PGTABLE    4
+#define LHCALL_FLUSH_TLB      5
+#define LHCALL_LOAD_IDT_ENTRY 6
+#define LHCALL_SET_STACK      7
+#define LHCALL_SET_CLOCKEVENT 9
+#define LHCALL_HALT	      10
+#define LHCALL_SET_PTE	      14
+#define LHCALL_SET_PMD	      15
+#define LHCALL_LOAD_TLS	      16
 #if GEN_NOTIFY
 #define LHCALL_NOTIFY 17
 #endif
@@ -160,7 +158,7 @@ _Static_assert(offsetof(struct lguest_data, kernel_address) == 0x468, "kernel_ad
 _Static_assert(offsetof(struct lguest_data, syscall_vec) == 0x46C, "syscall_vec");
 _Static_assert(sizeof(struct lguest_data) == 1136, "lguest_data is 1136 bytes");
 _Static_assert(sizeof(struct hcall_args) == 16, "ring entry is 16 bytes");
-#elif GEN_HAS_PGDIR /* L2: 2.6.31-3.0 */
+#elif GEN_HAS_PGDIR   /* L2: 2.6.31-3.0 */
 _Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
 _Static_assert(offsetof(struct lguest_data, hcall_status) == 24, "hcall_status");
 _Static_assert(offsetof(struct lguest_data, hcalls) == 88, "hcalls");
@@ -174,7 +172,7 @@ _Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
 _Static_assert(offsetof(struct lguest_data, noirq_start) == 1376, "noirq_start");
 _Static_assert(offsetof(struct lguest_data, kernel_address) == 1384, "kernel_address");
 _Static_assert(sizeof(struct lguest_data) == 1392, "lguest_data is 1392 bytes");
-#else /* L4: 4.1-4.13 */
+#else		      /* L4: 4.1-4.13 */
 _Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
 _Static_assert(offsetof(struct lguest_data, reserve_mem) == 1368, "reserve_mem");
 _Static_assert(offsetof(struct lguest_data, noirq_iret) == 1376, "noirq_iret");

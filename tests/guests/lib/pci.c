@@ -73,7 +73,8 @@ static void point(struct vpci *d)
 {
 	volatile uint8_t *bar = gpa_ptr(d->bar);
 
-	d->common = (volatile struct virtio_pci_common *)(bar + d->cap[VIRTIO_PCI_CAP_COMMON].offset);
+	d->common =
+		(volatile struct virtio_pci_common *)(bar + d->cap[VIRTIO_PCI_CAP_COMMON].offset);
 	d->notify_base = bar + d->cap[VIRTIO_PCI_CAP_NOTIFY].offset;
 	d->isr = bar + d->cap[VIRTIO_PCI_CAP_ISR].offset;
 	d->devcfg = bar + d->cap[VIRTIO_PCI_CAP_DEVICE].offset;
@@ -99,7 +100,8 @@ int vpci_probe(unsigned slot, struct vpci *d)
 		 * bar field is the window's and says nothing). */
 		CHECK(t == VIRTIO_PCI_CAP_PCI_CFG || d->cap[t].bar == 0,
 		      "00:%02x.0 capability type %u is on BAR%u", slot, t, d->cap[t].bar);
-		CHECK(t == VIRTIO_PCI_CAP_PCI_CFG || d->cap[t].offset + d->cap[t].length <= PAGE_SIZE,
+		CHECK(t == VIRTIO_PCI_CAP_PCI_CFG ||
+			      d->cap[t].offset + d->cap[t].length <= PAGE_SIZE,
 		      "00:%02x.0 capability type %u: %x+%x is past BAR0's 4 KiB", slot, t,
 		      d->cap[t].offset, d->cap[t].length);
 	}
@@ -109,7 +111,8 @@ int vpci_probe(unsigned slot, struct vpci *d)
 	d->bar = pci_read(slot, PCI_BAR0, 4) & ~0xFu;
 	pci_map_identity(d->bar, PAGE_SIZE);
 	uint16_t cmd = (uint16_t)pci_read(slot, PCI_COMMAND, 2);
-	pci_write(slot, PCI_COMMAND, 2, (cmd | PCI_CMD_MEMORY | PCI_CMD_MASTER) & ~PCI_CMD_INTX_DISABLE);
+	pci_write(slot, PCI_COMMAND, 2,
+		  (cmd | PCI_CMD_MEMORY | PCI_CMD_MASTER) & ~PCI_CMD_INTX_DISABLE);
 	point(d);
 	return 1;
 }
@@ -149,7 +152,8 @@ uint64_t vpci_start(struct vpci *d, uint64_t want)
 	d->common->device_status = 0;
 	for (n = 0; n < RESET_POLLS && d->common->device_status; n++)
 		;
-	CHECK(n < RESET_POLLS, "00:%02x.0: status %x after reset", d->slot, d->common->device_status);
+	CHECK(n < RESET_POLLS, "00:%02x.0: status %x after reset", d->slot,
+	      d->common->device_status);
 	vpci_status(d, VIRTIO_STATUS_ACK);
 	vpci_status(d, VIRTIO_STATUS_DRIVER);
 	uint64_t have = vpci_device_features(d);
@@ -218,7 +222,8 @@ void vpci_queue(struct vpci *d, unsigned index, struct vq *q, uint16_t num, void
 	q->cfg.irq = d->irq;
 	q->cfg.pfn = 0;
 	vq_layout(q, m, avail, used);
-	q->doorbell = (volatile uint16_t *)(d->notify_base + (uint32_t)c->queue_notify_off * d->notify_mult);
+	q->doorbell = (volatile uint16_t *)(d->notify_base +
+					    (uint32_t)c->queue_notify_off * d->notify_mult);
 	q->index = (uint16_t)index;
 }
 

@@ -97,25 +97,25 @@ static inline void pci_write(unsigned slot, unsigned off, unsigned width, uint32
 #define PCI_CAP_ID_VNDR	     0x09
 
 /* ---- virtio 1.0 over PCI (virtio 1.0 §4.1) ---- */
-#define VIRTIO_PCI_VENDOR	 0x1AF4
-#define VIRTIO_PCI_DEVICE(type)	 (0x1040 + (type))
-#define VIRTIO_PCI_CAP_COMMON	 1
-#define VIRTIO_PCI_CAP_NOTIFY	 2
-#define VIRTIO_PCI_CAP_ISR	 3
-#define VIRTIO_PCI_CAP_DEVICE	 4
-#define VIRTIO_PCI_CAP_PCI_CFG	 5
-#define VIRTIO_PCI_CAP_TYPES	 6 /* indices 1-5 used */
+#define VIRTIO_PCI_VENDOR	0x1AF4
+#define VIRTIO_PCI_DEVICE(type) (0x1040 + (type))
+#define VIRTIO_PCI_CAP_COMMON	1
+#define VIRTIO_PCI_CAP_NOTIFY	2
+#define VIRTIO_PCI_CAP_ISR	3
+#define VIRTIO_PCI_CAP_DEVICE	4
+#define VIRTIO_PCI_CAP_PCI_CFG	5
+#define VIRTIO_PCI_CAP_TYPES	6 /* indices 1-5 used */
 /* struct virtio_pci_cap: cap_vndr, cap_next, cap_len, cfg_type, bar,
  * padding[3], offset, length; the notify capability adds
  * notify_off_multiplier, the PCI_CFG one pci_cfg_data. */
-#define VCAP_NEXT		 1
-#define VCAP_LEN		 2
-#define VCAP_TYPE		 3
-#define VCAP_BAR		 4
-#define VCAP_OFFSET		 8
-#define VCAP_LENGTH		 12
-#define VCAP_NOTIFY_MULT	 16
-#define VCAP_PCI_CFG_DATA	 16
+#define VCAP_NEXT	  1
+#define VCAP_LEN	  2
+#define VCAP_TYPE	  3
+#define VCAP_BAR	  4
+#define VCAP_OFFSET	  8
+#define VCAP_LENGTH	  12
+#define VCAP_NOTIFY_MULT  16
+#define VCAP_PCI_CFG_DATA 16
 
 #define VIRTIO_STATUS_FEATURES_OK 8
 #define VIRTIO_STATUS_FAILED	  0x80
@@ -161,12 +161,12 @@ struct vcap {
 struct vpci {
 	unsigned slot;
 	uint16_t device_id;
-	uint8_t irq;				 /* the interrupt line: an lguest IRQ */
-	uint32_t bar;				 /* BAR0's guest-physical address */
-	struct vcap cap[VIRTIO_PCI_CAP_TYPES];	 /* by cfg_type */
-	uint32_t notify_mult;			 /* notify_off_multiplier */
+	uint8_t irq;			       /* the interrupt line: an lguest IRQ */
+	uint32_t bar;			       /* BAR0's guest-physical address */
+	struct vcap cap[VIRTIO_PCI_CAP_TYPES]; /* by cfg_type */
+	uint32_t notify_mult;		       /* notify_off_multiplier */
 	volatile struct virtio_pci_common *common;
-	volatile uint8_t *notify_base;		 /* the doorbell(s) */
+	volatile uint8_t *notify_base; /* the doorbell(s) */
 	volatile uint8_t *isr;
 	volatile uint8_t *devcfg;
 };
