@@ -30,7 +30,8 @@ struct kvm_state {
 	bool vcpu_thread_set;
 	/* Vendor rule for TR: see kvm_tr_type(). */
 	uint8_t tr_type;
-	uint32_t tsc_khz; /* 0 if unknown or not constant */
+	uint32_t tsc_khz;  /* the guest TSC's rate: KVM's, or measured by us */
+	bool tsc_measured; /* KVM said 0, so tsc_khz is our measurement */
 	/* Set before kvm_create_vm from the guest's generation (pvabi/abi.h). */
 	bool cpuid_family5; /* report CPU family 5 (guests before 2.6.29) */
 	bool vmcall_ud;	    /* a ring-1 vmcall must #UD, not be "fixed" by KVM */

@@ -268,8 +268,9 @@ static void monitor_event(struct vm *vm)
 	after_async_exit(vm);
 }
 
-/* An access KVM could not satisfy from a memslot: a write to the monitor's
- * read-only pages, or any access to guest-physical space with nothing there. */
+/* An access KVM could not satisfy from a memslot: a device's BAR (virtio-PCI,
+ * decoded by KVM, the data in run->mmio), a write to the monitor's read-only
+ * pages, or guest-physical space with nothing there. */
 static void mmio_exit(struct vm *vm)
 {
 	struct kvm_run *run = vm->kvm.run;
@@ -280,9 +281,10 @@ static void mmio_exit(struct vm *vm)
 			   "%s the monitor's read-only pages at guest-physical %#llx (EIP %#llx)",
 			   run->mmio.is_write ? "write to" : "access to", (unsigned long long)gpa,
 			   eip);
-	else
-		guest_kill(vm, "access to unbacked guest-physical address %#llx at EIP %#llx",
-			   (unsigned long long)gpa, eip);
+	else if (!vbus_mmio(vm, gpa, run->mmio.data, run->mmio.len, run->mmio.is_write))
+		guest_kill(vm, "MMIO %s guest-physical %#llx at EIP %#llx: no device there",
+			   run->mmio.is_write ? "write to" : "read of", (unsigned long long)gpa,
+			   eip);
 }
 
 static void describe_fail_entry(struct vm *vm)

@@ -72,6 +72,8 @@
  * CRASH, and the virtio payloads of that release (the block header lost
  * its `id`, the net header gained `hdr_len`). */
 #define SINCE_2_6_25 RESERVE_4M, .shutdown = true, .blk_hdr_len = 16, .net_hdr_len = 10
+/* 4.0: virtio 1.0 (VERSION_1), whose net header always has num_buffers. */
+#define SINCE_4_0 RESERVE_4M, .shutdown = true, .blk_hdr_len = 16, .net_hdr_len = 12
 /* PAE builds exist from 2.6.31, with their own SET_PMD (13). */
 #define PAE_2_6_31 .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), .can_pae = true
 
@@ -94,7 +96,7 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    RESERVE_4M,
 		    .cpuid_family5 = true,
 		    .paging = PAGING_GUEST_COPIES,
-		    .devpage = DEVPAGE_V1,
+		    .transport = TRANSPORT_DEVPAGE_V1,
 		    .blk_hdr_len = 24,
 		    .net_hdr_len = 8},
 	/* 2.6.25: CRASH becomes SHUTDOWN(msg, poweroff|restart); device page v2
@@ -110,7 +112,7 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    SINCE_2_6_25,
 		    .cpuid_family5 = true,
 		    .paging = PAGING_GUEST_COPIES,
-		    .devpage = DEVPAGE_V2},
+		    .transport = TRANSPORT_DEVPAGE_V2},
 	/* 2.6.29: the host builds the PAGE_OFFSET mapping; the guest no longer
 	 * copies PDEs, and masks CPUID's family itself. */
 	[GEN_G3] = {.gen = GEN_G3,
@@ -122,7 +124,7 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    LAYOUT_L1,
 		    SINCE_2_6_25,
 		    .paging = PAGING_HOST_PREMAP,
-		    .devpage = DEVPAGE_V2},
+		    .transport = TRANSPORT_DEVPAGE_V2},
 	/* 2.6.30: hypercalls are `vmcall` in EBX/ECX/EDX; the ring slot follows;
 	 * LOAD_GDT becomes LOAD_GDT_ENTRY. */
 	[GEN_G4] = {.gen = GEN_G4,
@@ -135,7 +137,7 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    SINCE_2_6_25,
 		    .vmcall = true,
 		    .paging = PAGING_HOST_PREMAP,
-		    .devpage = DEVPAGE_V2},
+		    .transport = TRANSPORT_DEVPAGE_V2},
 	/* 2.6.31: a fourth argument (ESI) and 20-byte slots, irq_pending with
 	 * SEND_INTERRUPTS (layout L2), PAE guests (SET_PMD 13, SET_PGD 15). */
 	[GEN_G5] = {.gen = GEN_G5,
@@ -149,7 +151,7 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    SINCE_2_6_25,
 		    .vmcall = true,
 		    .paging = PAGING_HOST_PREMAP,
-		    .devpage = DEVPAGE_V2},
+		    .transport = TRANSPORT_DEVPAGE_V2},
 	/* 2.6.34: back to `int $0x1f` (registers kept), except SEND_INTERRUPTS
 	 * in the irq-enable asm, which stays `vmcall` through 3.0; `cli` at
 	 * ring 1 is skipped (cmpxchg8b_emu). */
@@ -165,7 +167,7 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    .vmcall = true,
 		    .skip_cli = true,
 		    .paging = PAGING_HOST_PREMAP,
-		    .devpage = DEVPAGE_V2},
+		    .transport = TRANSPORT_DEVPAGE_V2},
 	/* 3.1: no pgdir (layout L3); RAM 1:1 until the guest's NEW_PGTABLE at
 	 * entry; no vmcall anywhere; status notifies only at finalize/reset. */
 	[GEN_G7] = {.gen = GEN_G7,
@@ -179,40 +181,46 @@ static const struct lguest_abi abis[GEN_COUNT] = {
 		    SINCE_2_6_25,
 		    .skip_cli = true,
 		    .paging = PAGING_LINEAR,
-		    .devpage = DEVPAGE_V2},
+		    .transport = TRANSPORT_DEVPAGE_V2},
 	/* 4.0: devices move to virtio-PCI; NOTIFY is gone. */
 	[GEN_G8] = {.gen = GEN_G8,
 		    .name = "G8",
 		    .kernels = "4.0",
+		    .supported = true,
 		    .hcalls = HC_4_0,
 		    PAE_2_6_31,
 		    ARGS_EBX4,
 		    LAYOUT_L3,
-		    SINCE_2_6_25,
+		    SINCE_4_0,
 		    .skip_cli = true,
-		    .paging = PAGING_LINEAR},
+		    .paging = PAGING_LINEAR,
+		    .transport = TRANSPORT_PCI},
 	/* 4.1: noirq_iret (layout L4). */
 	[GEN_G9] = {.gen = GEN_G9,
 		    .name = "G9",
 		    .kernels = "4.1-4.9",
+		    .supported = true,
 		    .hcalls = HC_4_0,
 		    PAE_2_6_31,
 		    ARGS_EBX4,
 		    LAYOUT_L4,
-		    SINCE_2_6_25,
+		    SINCE_4_0,
 		    .skip_cli = true,
-		    .paging = PAGING_LINEAR},
+		    .paging = PAGING_LINEAR,
+		    .transport = TRANSPORT_PCI},
 	/* 4.10: no TS hypercall (eager FPU). */
 	[GEN_G10] = {.gen = GEN_G10,
 		     .name = "G10",
 		     .kernels = "4.10-4.13",
+		     .supported = true,
 		     .hcalls = HC_4_10,
 		     PAE_2_6_31,
 		     ARGS_EBX4,
 		     LAYOUT_L4,
-		     SINCE_2_6_25,
+		     SINCE_4_0,
 		     .skip_cli = true,
-		     .paging = PAGING_LINEAR},
+		     .paging = PAGING_LINEAR,
+		     .transport = TRANSPORT_PCI},
 };
 
 const struct lguest_abi *abi_get(enum lg_gen gen)

@@ -74,8 +74,14 @@ enum boot_paging {
 	PAGING_LINEAR,
 };
 
-/* The device page format (docs/abi.md §9 and §H1.7). */
-enum devpage { DEVPAGE_NONE, DEVPAGE_V1, DEVPAGE_V2 };
+/* How the guest finds its devices (docs/abi.md §9 and §H1.7; the transports
+ * are virtio/transport.h's). */
+enum lg_transport {
+	TRANSPORT_NONE,
+	TRANSPORT_DEVPAGE_V1, /* 2.6.24: device page of TLV records */
+	TRANSPORT_DEVPAGE_V2, /* 2.6.25-3.19: device page with feature bytes */
+	TRANSPORT_PCI,	      /* 4.0-4.13: virtio 1.0 devices on PCI bus 0 */
+};
 
 /* An lguest_data field the layout does not have. */
 #define LD_NONE 0xFFFFu
@@ -96,7 +102,7 @@ struct lguest_abi {
 	bool cpuid_family5;	 /* report CPU family 5 (the guest does not mask it) */
 	bool can_pae;		 /* a PAE build of this generation exists (2.6.31+) */
 	enum boot_paging paging;
-	enum devpage devpage;
+	enum lg_transport transport;
 	/* Virtio payloads moved with the generations too: the block request
 	 * header lost its 8-byte `id` in 2.6.25 (24 -> 16 bytes). */
 	unsigned blk_hdr_len;

@@ -132,8 +132,13 @@ static void initialize(struct vm *vm, const struct guest_regs *r, uint32_t gpa)
 		return;
 	}
 	if (!ld_read32(vm, abi->ld_noirq_start, &lg->noirq_start) ||
-	    !ld_read32(vm, abi->ld_noirq_end, &lg->noirq_end) ||
 	    !ld_read32(vm, abi->ld_kernel_address, &kaddr))
+		return;
+	/* Layout L4 (4.1+) names one address, noirq_iret, where L1-L3 name a
+	 * range: it is the range of that one instruction's first byte. */
+	if (abi->ld_noirq_end == LD_NONE)
+		lg->noirq_end = lg->noirq_start + 1;
+	else if (!ld_read32(vm, abi->ld_noirq_end, &lg->noirq_end))
 		return;
 	lg_write_time(vm);
 	if (vm->dead || !ld_write32(vm, abi->ld_reserve_mem, abi->reserve_mem))

@@ -11,6 +11,7 @@
 #include "pvabi/mmu.h"
 #include "src/log.h"
 #include "src/vm.h"
+#include "virtio/bus.h"
 
 #define EFLAGS_IF 0x200u
 #define EFLAGS_TF 0x100u
@@ -121,26 +122,30 @@ static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 		len += 1;
 	}
 	bool out = (op & 2) != 0;
-	bool wide = (op & 1) != 0;
+	unsigned size = !(op & 1) ? 1 : opsize ? 2 : 4;
+	uint32_t mask = size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+	uint32_t val = f->eax & mask;
 	if (out) {
-		if (port == 0x64 && !wide && (f->eax & 0xFF) == 0xFE) {
+		if (port == 0x64 && size == 1 && val == 0xFE) {
 			vm_stop(vm, EXIT_RESTART,
 				"guest requested a restart (keyboard controller)");
 			return true;
 		}
-	} else if (!wide && port == 0x64) {
-		/* The keyboard controller's status: "input buffer empty", as
-		 * the 4.x Launcher answers.  All-ones ("busy") made a 2.6.24
-		 * reboot poll it 65536 times -- 131072 exits, ~40 s in the test
-		 * host -- before it sent the reset command it was waiting to
-		 * send (kb_wait in machine_emergency_restart). */
-		f->eax = (f->eax & ~0xFFu) | 0x01;
-	} else if (!wide) {
-		f->eax |= 0xFF;
-	} else if (opsize) {
-		f->eax |= 0xFFFF;
+		/* PCI configuration mechanism #1 on the 4.x platform; any
+		 * other write is ignored, as the Launcher did. */
+		vbus_pio(vm, (uint16_t)port, size, true, &val);
 	} else {
-		f->eax = 0xFFFFFFFFu;
+		if (port == 0x64 && size == 1)
+			/* The keyboard controller's status: "input buffer
+			 * empty", as the 4.x Launcher answers.  All-ones
+			 * ("busy") made a 2.6.24 reboot poll it 65536 times --
+			 * 131072 exits, ~40 s in the test host -- before it
+			 * sent the reset command it was waiting to send
+			 * (kb_wait in machine_emergency_restart). */
+			val = 0x01;
+		else if (!vbus_pio(vm, (uint16_t)port, size, false, &val))
+			val = 0xFFFFFFFFu; /* nothing there */
+		f->eax = (f->eax & ~mask) | (val & mask);
 	}
 	f->eip += len;
 	return true;

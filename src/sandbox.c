@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "src/vm.h"
+#include "virtio/transport.h"
 
 /* Virtio device ids as the bus records them (virtio/ keeps its own copies). */
 #define DEV_NET	    1
@@ -56,7 +57,7 @@
 
 /* Where an argument's expected value comes from: most are constants, but the
  * vCPU's descriptor and our own pid are only known at run time. */
-enum arg_src { ARG_CONST, ARG_VCPU_FD, ARG_PID };
+enum arg_src { ARG_CONST, ARG_VCPU_FD, ARG_VM_FD, ARG_PID };
 
 struct arg_rule {
 	unsigned arg; /* 0..5 */
@@ -166,6 +167,13 @@ static const struct rule net_rules[] = {
 	ALLOW(poll),
 };
 
+/* The virtio-PCI platform (virtio/virtio_pci.c): a guest that moves a BAR
+ * moves its doorbell, and KVM's eventfd for it follows -- an ioctl on the VM,
+ * but only that one. */
+static const struct rule pci_rules[] = {
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VM_FD), ARG_EQ(1, KVM_IOEVENTFD)),
+};
+
 static const struct {
 	uint8_t type;
 	const char *name;
@@ -211,8 +219,8 @@ static const struct rule sanitizer_rules[] = {
 };
 #endif
 
-static int add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n, int vcpu_fd,
-		     int *failed)
+static int add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n,
+		     const struct kvm_state *k, int *failed)
 {
 	pid_t pid = getpid();
 
@@ -225,7 +233,9 @@ static int add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n, in
 			uint64_t v = ar->value;
 
 			if (ar->src == ARG_VCPU_FD)
-				v = (uint64_t)vcpu_fd;
+				v = (uint64_t)k->vcpu_fd;
+			else if (ar->src == ARG_VM_FD)
+				v = (uint64_t)k->vm_fd;
 			else if (ar->src == ARG_PID)
 				v = (uint64_t)pid;
 			cmp[a] = (struct scmp_arg_cmp){
@@ -274,14 +284,16 @@ int sandbox_enter(const struct vm *vm, char *err, size_t errlen)
 	/* Every thread, including the I/O threads started during setup. */
 	e = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!e)
-		e = add_rules(ctx, core_rules, N(core_rules), vm->kvm.vcpu_fd, &failed);
+		e = add_rules(ctx, core_rules, N(core_rules), &vm->kvm, &failed);
 	for (size_t d = 0; d < N(device_rules) && !e; d++)
 		if (want[d])
-			e = add_rules(ctx, device_rules[d].rules, device_rules[d].n,
-				      vm->kvm.vcpu_fd, &failed);
+			e = add_rules(ctx, device_rules[d].rules, device_rules[d].n, &vm->kvm,
+				      &failed);
+	if (!e && bus->tp == &virtio_pci)
+		e = add_rules(ctx, pci_rules, N(pci_rules), &vm->kvm, &failed);
 #ifdef SANITIZER_RULES
 	if (!e)
-		e = add_rules(ctx, sanitizer_rules, N(sanitizer_rules), vm->kvm.vcpu_fd, &failed);
+		e = add_rules(ctx, sanitizer_rules, N(sanitizer_rules), &vm->kvm, &failed);
 #endif
 	if (e) {
 		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, failed);

@@ -7,11 +7,15 @@
 #define LGKVM_BUS_H
 
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtio/virtio_pci.h"
+
 struct vm;
+struct vtransport;
 
 #define VBUS_AREA_SIZE	(1u << 20) /* device page + rings live in [mem, mem + 1 MiB) */
 #define VBUS_MAX_DEVS	16
@@ -19,15 +23,21 @@ struct vm;
 #define VBUS_QUEUE_NUM	128 /* every ring the reference creates has 128 entries: 2 pages */
 
 /* One virtqueue.  Everything the host believes about a ring lives here, never
- * in the shared page: the guest may scribble on its copy of the config.
+ * in guest memory: the guest may scribble on its copy of the config.
  *
  * Threads: each queue has one consumer (whoever calls vring_pop) and one
  * producer of used entries (vring_push) at a time.  For the console both are
- * the vCPU thread; a block device may hand a queue to its I/O thread. */
+ * the vCPU thread; a block device may hand a queue to its I/O thread.  The
+ * vCPU thread sets the ring's place and then `ready` (release); whoever
+ * walks it checks `ready` (acquire) first. */
 struct vqueue {
-	uint16_t num;	     /* ring size, power of two */
-	uint8_t irq;	     /* lguest IRQ raised on completion */
-	uint32_t gpa;	     /* first byte of the ring (page aligned) */
+	uint16_t num;  /* ring size, power of two */
+	uint8_t irq;   /* lguest IRQ raised on completion */
+	uint32_t gpa;  /* device page transports: the ring's first page */
+	uint32_t desc; /* guest-physical addresses of the three parts */
+	uint32_t avail;
+	uint32_t used;
+	atomic_bool ready;   /* the parts are set and checked: walk them */
 	uint16_t last_avail; /* host's private consumer index */
 	uint16_t last_used;  /* host's private used.idx (the page's copy is the guest's) */
 	struct vdev *dev;
@@ -35,41 +45,56 @@ struct vqueue {
 	unsigned id;	/* queue number on the bus, for kill reasons */
 };
 
+#define VDEV_MAX_QUEUES 4
+
 struct vdev {
 	uint8_t type;	   /* virtio device id: 1 net, 2 block, 3 console */
 	const char *name;  /* "console", "block", ... for messages */
-	uint32_t desc_off; /* offset of its record in the device page */
+	uint32_t desc_off; /* device page: offset of its record */
+	unsigned slot;	   /* virtio-PCI: its slot on bus 0 */
+	uint8_t irq;	   /* virtio-PCI: its interrupt line (all its queues') */
 	unsigned nq;
-	struct vqueue *q[4];
-	/* A NOTIFY on one of this device's rings. */
+	struct vqueue *q[VDEV_MAX_QUEUES];
+	/* A kick on one of this device's rings (NOTIFY, or the PCI doorbell). */
 	void (*notify)(struct vm *vm, struct vdev *dev, struct vqueue *q);
+	/* An eventfd that does what notify() does, or -1: the transport may
+	 * let KVM signal it directly for a doorbell write (KVM_IOEVENTFD), so
+	 * the kick never stops the vCPU. */
+	int kick_fd;
 	/* Host-side input may be ready (fd readable): move it into the guest.
 	 * Must not block: check the fds itself (poll with timeout 0). */
 	void (*poll)(struct vm *vm, struct vdev *dev);
 	/* The fds this device wants watched right now (may be none). */
 	int (*pollfds)(struct vm *vm, struct vdev *dev, struct pollfd *fds, int max);
-	/* What the device offers, for the v2 device page (2.6.25+): feature
-	 * bits and a plain config struct.  (v1 wrote TLV fields instead.) */
+	/* The guest wrote `len` bytes of `val` at `offset` of the config
+	 * struct (virtio-PCI; NULL: ignored). */
+	void (*config_write)(struct vm *vm, struct vdev *dev, unsigned offset, unsigned len,
+			     uint32_t val);
+	/* What the device offers: feature bits and a plain config struct.
+	 * (The v1 device page wrote TLV fields instead.)  virtio-PCI adds
+	 * VERSION_1 itself. */
 	uint32_t features;
 	uint8_t config[32];
 	uint8_t config_len;
 	/* Undo host-side changes and free priv.  Must tolerate a second call. */
 	void (*teardown)(struct vm *vm, struct vdev *dev);
 	void *priv;
+	void *tp; /* the transport's own state for this device */
 };
 
 struct console_state;
 
 struct vbus {
-	int format;	    /* DEVPAGE_V1 or DEVPAGE_V2 (pvabi/abi.h) */
-	uint64_t page_gpa;  /* device descriptor page (= RAM size) */
-	uint64_t next_gpa;  /* next free page of the device area */
-	uint32_t page_used; /* bytes of the device page used by records */
-	unsigned next_irq;  /* next lguest IRQ to hand out (0 is the timer) */
+	const struct vtransport *tp; /* how the guest finds the devices */
+	uint64_t page_gpa;	     /* device descriptor page (= RAM size) */
+	uint64_t next_gpa;	     /* next free page of the device area */
+	uint32_t page_used;	     /* bytes of the device page used by records */
+	unsigned next_irq;	     /* next lguest IRQ to hand out (0 is the timer) */
 	unsigned ndevs, nqueues;
 	struct vdev devs[VBUS_MAX_DEVS];
 	struct vqueue queues[VBUS_MAX_QUEUES];
 	struct console_state *console;
+	struct vpci pci; /* virtio-PCI: bus 0 and its functions */
 };
 
 /* Start an empty bus: zero the device page at GPA vm->opt.mem.  Guest memory
@@ -94,6 +119,14 @@ uint64_t vbus_limit(const struct vm *vm);
  * and return true; otherwise return false (the caller treats gpa as an early
  * console string). */
 bool vbus_notify(struct vm *vm, uint32_t gpa);
+/* The platform's I/O ports and MMIO (virtio-PCI: configuration mechanism #1
+ * at 0xCF8-0xCFF, the devices' BARs).  Both return false for an access that
+ * is not theirs; a port read of `len` bytes fills *val. */
+bool vbus_pio(struct vm *vm, uint16_t port, unsigned len, bool write, uint32_t *val);
+bool vbus_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, unsigned len, bool write);
+/* q has new used entries and the guest wants to hear: interrupt it the
+ * transport's way.  Any thread. */
+void vbus_interrupt(struct vm *vm, struct vqueue *q);
 /* Early console (LHCALL_NOTIFY of a string): print the NUL-terminated string
  * at gpa, bounded. */
 void console_early(struct vm *vm, uint32_t gpa);

@@ -35,6 +35,7 @@
 #include "src/signals.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
+#include "virtio/transport.h"
 
 #define VIRTIO_ID_CONSOLE 3
 
@@ -471,6 +472,21 @@ int vbus_add_console(struct vm *vm)
 	return vbus_add_console_fd(vm, fd);
 }
 
+/* struct virtio_console_config: cols, rows (u16), max_nr_ports, emerg_wr (u32). */
+#define CONSOLE_CFG_LEN		     12
+#define CONSOLE_CFG_EMERG_WR	     8
+#define VIRTIO_CONSOLE_F_EMERG_WRITE 2
+
+static void console_config_write(struct vm *vm, struct vdev *dev, unsigned offset, unsigned len,
+				 uint32_t val)
+{
+	(void)dev;
+	if (offset == CONSOLE_CFG_EMERG_WR && len >= 1) {
+		char c = (char)val;
+		console_out(vm, &c, 1);
+	}
+}
+
 int vbus_add_console_fd(struct vm *vm, int log_fd)
 {
 	struct console_state *cs = calloc(1, sizeof(*cs));
@@ -495,6 +511,16 @@ int vbus_add_console_fd(struct vm *vm, int log_fd)
 	if (!dev || !(cs->in = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)) ||
 	    !(cs->out = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)))
 		goto fail;
+	/* virtio-PCI (4.x): the config struct with emerg_wr, the register the
+	 * early console prints through, one character per write
+	 * (docs/abi.md §H1.8).  The device pages never carried it. */
+	if (vm->bus.tp == &virtio_pci) {
+		uint8_t cfg[CONSOLE_CFG_LEN] = {0};
+		if (vbus_add_config(vm, dev, 0, VIRTIO_CONSOLE_F_EMERG_WRITE, 0, sizeof(cfg), cfg) <
+		    0)
+			goto fail;
+		dev->config_write = console_config_write;
+	}
 	dev->notify = console_notify;
 	dev->poll = console_poll;
 	dev->pollfds = console_pollfds;

@@ -7,7 +7,7 @@
 
 #include "src/log.h"
 #include "src/vm.h"
-#include "virtio/devpage.h"
+#include "virtio/transport.h"
 #include "virtio/ring.h"
 
 #define VIRTIO_CONFIG_F_VIRTQUEUE 2
@@ -83,6 +83,8 @@ static int v1_add_config(struct vm *vm, struct vdev *dev, uint8_t v1_type, int f
 static int v1_add_queue(struct vm *vm, struct vdev *dev, struct vqueue *q)
 {
 	uint8_t cfg[VQCONFIG_LEN];
+	if (devpage_alloc_ring(vm, dev, q) < 0)
+		return -1;
 	vbus_put_le16(cfg, q->num);
 	vbus_put_le16(cfg + 2, q->irq);
 	vbus_put_le32(cfg + 4, q->gpa / VBUS_PAGE_SIZE);
@@ -95,11 +97,18 @@ static int v1_finish(struct vm *vm)
 	return 0;
 }
 
-const struct devpage_ops devpage_v1 = {
-	.name = "v1",
-	.status_off = 2,
+static uint8_t v1_status(const struct vm *vm, const struct vdev *dev)
+{
+	return devpage_status(vm, dev, 2);
+}
+
+const struct vtransport devpage_v1 = {
+	.name = "device page v1",
 	.add_device = v1_add_device,
 	.add_config = v1_add_config,
 	.add_queue = v1_add_queue,
 	.finish = v1_finish,
+	.status = v1_status,
+	.interrupt = devpage_interrupt,
+	.limit = devpage_limit,
 };

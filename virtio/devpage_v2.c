@@ -14,7 +14,8 @@
 
 #include "src/log.h"
 #include "src/vm.h"
-#include "virtio/devpage.h"
+#include "virtio/transport.h"
+#include "virtio/ring.h"
 
 #define HDR_LEN	    5
 #define FEATURE_LEN 4 /* 32 feature bits: all any device here offers */
@@ -45,10 +46,7 @@ static int v2_add_config(struct vm *vm, struct vdev *dev, uint8_t v1_type, int f
 
 static int v2_add_queue(struct vm *vm, struct vdev *dev, struct vqueue *q)
 {
-	(void)vm;
-	(void)dev;
-	(void)q;
-	return 0;
+	return devpage_alloc_ring(vm, dev, q);
 }
 
 static int v2_finish(struct vm *vm)
@@ -87,11 +85,50 @@ static int v2_finish(struct vm *vm)
 	return 0;
 }
 
-const struct devpage_ops devpage_v2 = {
-	.name = "v2",
-	.status_off = 4,
+static uint8_t v2_status(const struct vm *vm, const struct vdev *dev)
+{
+	return devpage_status(vm, dev, 4);
+}
+
+/* A device record's address (2.6.25+): the guest wrote its status byte and
+ * tells us.  Zero is a reset: the driver gave the device up (or is about to
+ * start afresh), and its rings start over from index 0.  Any other status
+ * needs nothing: queues run from their first kick, and we never wait for
+ * DRIVER_OK (3.1+ guests kick before they set it). */
+bool devpage_v2_status_notify(struct vm *vm, uint32_t gpa)
+{
+	struct vbus *bus = &vm->bus;
+
+	if (gpa < bus->page_gpa || gpa >= bus->page_gpa + VBUS_PAGE_SIZE)
+		return false;
+	for (unsigned i = 0; i < bus->ndevs; i++) {
+		struct vdev *dev = &bus->devs[i];
+		if (gpa != bus->page_gpa + dev->desc_off)
+			continue;
+		if (v2_status(vm, dev) != 0)
+			return true;
+		for (unsigned n = 0; n < dev->nq; n++) {
+			struct vqueue *q = dev->q[n];
+			uint64_t bytes = ((uint64_t)vring_size(q->num) + VBUS_PAGE_SIZE - 1) &
+					 ~(uint64_t)(VBUS_PAGE_SIZE - 1);
+			uint8_t *ring = vbus_area_ptr(vm, q->gpa, bytes);
+			if (ring)
+				memset(ring, 0, bytes);
+			q->last_avail = q->last_used = 0;
+		}
+		LOG_DEBUG(vm, "%s: reset by the guest", dev->name);
+		return true;
+	}
+	return false;
+}
+
+const struct vtransport devpage_v2 = {
+	.name = "device page v2",
 	.add_device = v2_add_device,
 	.add_config = v2_add_config,
 	.add_queue = v2_add_queue,
 	.finish = v2_finish,
+	.status = v2_status,
+	.interrupt = devpage_interrupt,
+	.limit = devpage_limit,
 };

@@ -18,14 +18,28 @@
 
 #include "src/log.h"
 #include "src/vm.h"
-#include "virtio/devpage.h"
+#include "virtio/transport.h"
 #include "virtio/ring.h"
 
 #define PAGE_SIZE 4096u
 
-static const struct devpage_ops *fmt(const struct vbus *bus)
+static const struct vtransport *fmt(const struct vbus *bus)
 {
-	return bus->format == DEVPAGE_V2 ? &devpage_v2 : &devpage_v1;
+	return bus->tp ? bus->tp : &devpage_v1; /* a bus built by hand (tests) */
+}
+
+/* The generation's transport (pvabi/abi.c); v1 without a generation (unit
+ * tests and fuzzers that build a bus by hand). */
+static const struct vtransport *transport_for(const struct vm *vm)
+{
+	switch (vm->lg.abi ? vm->lg.abi->transport : TRANSPORT_DEVPAGE_V1) {
+	case TRANSPORT_DEVPAGE_V2:
+		return &devpage_v2;
+	case TRANSPORT_PCI:
+		return &virtio_pci;
+	default:
+		return &devpage_v1;
+	}
 }
 
 /* Setup errors (too many devices, no room) are ours, not the guest's: they
@@ -52,7 +66,9 @@ int vbus_init(struct vm *vm)
 	uint8_t *page;
 
 	memset(bus, 0, sizeof(*bus));
-	bus->format = vm->lg.abi && vm->lg.abi->devpage == DEVPAGE_V2 ? DEVPAGE_V2 : DEVPAGE_V1;
+	bus->tp = transport_for(vm);
+	if (bus->tp == &virtio_pci)
+		vpci_init(vm);
 	bus->page_gpa = vm->opt.mem;
 	bus->next_gpa = vm->opt.mem + PAGE_SIZE;
 	bus->next_irq = 1; /* IRQ 0 is the timer */
@@ -87,6 +103,7 @@ struct vdev *vbus_add_device(struct vm *vm, uint8_t type, const char *name)
 	memset(dev, 0, sizeof(*dev));
 	dev->type = type;
 	dev->name = name;
+	dev->kick_fd = -1;
 	if (fmt(bus)->add_device(vm, dev) < 0) {
 		bus->ndevs--;
 		return NULL;
@@ -117,32 +134,46 @@ void vbus_put_le32(uint8_t *p, uint32_t v)
 	vbus_put_le16(p + 2, (uint16_t)(v >> 16));
 }
 
-/* Is there room for one more queue of `bytes` ring bytes? */
-static bool queue_fits(const struct vm *vm, const struct vdev *dev, uint64_t bytes)
+int vbus_alloc_irq(struct vm *vm, const char *who)
 {
-	const struct vbus *bus = &vm->bus;
-
-	if (bus->nqueues == VBUS_MAX_QUEUES || dev->nq == sizeof(dev->q) / sizeof(dev->q[0])) {
-		log_msg("%s: too many virtqueues", dev->name);
-		return false;
-	}
 	/* lguest has 32 interrupt lines and the timer has the first. */
-	if (bus->next_irq >= LG_IRQS) {
-		log_msg("%s: out of interrupt lines for virtqueues", dev->name);
-		return false;
+	if (vm->bus.next_irq >= LG_IRQS) {
+		log_msg("%s: out of interrupt lines", who);
+		return -1;
 	}
-	if (!vbus_area_ptr(vm, bus->next_gpa, bytes)) {
+	return (int)vm->bus.next_irq++;
+}
+
+static uint64_t ring_bytes(uint16_t num)
+{
+	return ((uint64_t)vring_size(num) + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+}
+
+int devpage_alloc_ring(struct vm *vm, struct vdev *dev, struct vqueue *q)
+{
+	struct vbus *bus = &vm->bus;
+	uint64_t bytes = ring_bytes(q->num);
+	uint8_t *ring = vbus_area_ptr(vm, bus->next_gpa, bytes);
+	int irq;
+
+	if (!ring) {
 		log_msg("%s: not enough memory for devices (the device area is %u KiB)", dev->name,
 			VBUS_AREA_SIZE / 1024);
-		return false;
+		return -1;
 	}
-	return true;
+	if ((irq = vbus_alloc_irq(vm, dev->name)) < 0)
+		return -1;
+	q->irq = (uint8_t)irq;
+	/* Both indices start at zero and no flags are set: a fresh ring. */
+	memset(ring, 0, bytes);
+	vring_place(q, (uint32_t)bus->next_gpa);
+	bus->next_gpa += bytes;
+	return 0;
 }
 
 struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num)
 {
 	struct vbus *bus = &vm->bus;
-	uint64_t bytes = ((uint64_t)vring_size(num) + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
 	struct vqueue *q;
 
 	/* The guest refuses a ring whose size is not a power of two. */
@@ -150,36 +181,46 @@ struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num)
 		log_msg("%s: bad ring size %u", dev->name, num);
 		return NULL;
 	}
-	if (!queue_fits(vm, dev, bytes))
+	if (bus->nqueues == VBUS_MAX_QUEUES || dev->nq == VDEV_MAX_QUEUES) {
+		log_msg("%s: too many virtqueues", dev->name);
 		return NULL;
-
+	}
 	q = &bus->queues[bus->nqueues];
 	memset(q, 0, sizeof(*q));
 	q->num = num;
-	q->irq = (uint8_t)bus->next_irq;
-	q->gpa = (uint32_t)bus->next_gpa;
 	q->dev = dev;
 	q->index = dev->nq;
+	q->id = bus->nqueues;
 	if (fmt(bus)->add_queue(vm, dev, q) < 0)
 		return NULL;
-	q->id = bus->nqueues++;
-	bus->next_irq++;
+	bus->nqueues++;
 	dev->q[dev->nq++] = q;
-	/* Both indices start at zero and no flags are set: a fresh ring. */
-	memset(vbus_area_ptr(vm, bus->next_gpa, bytes), 0, bytes);
-	bus->next_gpa += bytes;
 	return q;
 }
 
-uint8_t vbus_status(const struct vm *vm, const struct vdev *dev)
+uint8_t devpage_status(const struct vm *vm, const struct vdev *dev, unsigned status_off)
 {
-	const uint8_t *s =
-		gm_ptr(&vm->mem, vm->bus.page_gpa + dev->desc_off + fmt(&vm->bus)->status_off, 1);
+	const uint8_t *s = gm_ptr(&vm->mem, vm->bus.page_gpa + dev->desc_off + status_off, 1);
 
 	return s ? __atomic_load_n(s, __ATOMIC_RELAXED) : 0;
 }
 
-uint64_t vbus_limit(const struct vm *vm)
+uint8_t vbus_status(const struct vm *vm, const struct vdev *dev)
+{
+	return fmt(&vm->bus)->status(vm, dev);
+}
+
+void devpage_interrupt(struct vm *vm, struct vqueue *q)
+{
+	vm_raise_irq(vm, q->irq);
+}
+
+void vbus_interrupt(struct vm *vm, struct vqueue *q)
+{
+	fmt(&vm->bus)->interrupt(vm, q);
+}
+
+uint64_t devpage_limit(const struct vm *vm)
 {
 	/* Rings are handed out upward from just above the device page, so the
 	 * next free page is the end of the last ring: with two-page rings this
@@ -187,43 +228,18 @@ uint64_t vbus_limit(const struct vm *vm)
 	return vm->bus.next_gpa;
 }
 
-/* A device record's address in a v2 page (2.6.25+): the guest wrote its
- * status byte and tells us.  Zero is a reset: the driver gave the device up
- * (or is about to start afresh), and its rings start over from index 0.
- * Any other status needs nothing: queues run from their first kick, and we
- * never wait for DRIVER_OK (3.1+ guests kick before they set it). */
-static bool status_notify(struct vm *vm, uint32_t gpa)
+uint64_t vbus_limit(const struct vm *vm)
 {
-	struct vbus *bus = &vm->bus;
-
-	if (bus->format != DEVPAGE_V2 || gpa < bus->page_gpa || gpa >= bus->page_gpa + PAGE_SIZE)
-		return false;
-	for (unsigned i = 0; i < bus->ndevs; i++) {
-		struct vdev *dev = &bus->devs[i];
-		if (gpa != bus->page_gpa + dev->desc_off)
-			continue;
-		if (vbus_status(vm, dev) != 0)
-			return true;
-		for (unsigned n = 0; n < dev->nq; n++) {
-			struct vqueue *q = dev->q[n];
-			uint64_t bytes = ((uint64_t)vring_size(q->num) + PAGE_SIZE - 1) &
-					 ~(uint64_t)(PAGE_SIZE - 1);
-			uint8_t *ring = vbus_area_ptr(vm, q->gpa, bytes);
-			if (ring)
-				memset(ring, 0, bytes);
-			q->last_avail = q->last_used = 0;
-		}
-		LOG_DEBUG(vm, "%s: reset by the guest", dev->name);
-		return true;
-	}
-	return false;
+	return fmt(&vm->bus)->limit(vm);
 }
 
 bool vbus_notify(struct vm *vm, uint32_t gpa)
 {
 	struct vbus *bus = &vm->bus;
 
-	if (status_notify(vm, gpa))
+	if (bus->tp == &virtio_pci)
+		return false; /* NOTIFY is not a 4.x hypercall: never gets here */
+	if (bus->tp == &devpage_v2 && devpage_v2_status_notify(vm, gpa))
 		return true;
 
 	/* The guest sends pfn * 4096; like the reference we compare page

@@ -72,6 +72,7 @@
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
+#include "virtio/transport.h"
 
 #define VIRTIO_ID_NET	 1
 #define NET_F_MAC	 0x41 /* VIRTIO_CONFIG_NET_MAC_F: 6 bytes */
@@ -83,12 +84,13 @@
 
 /* Enough for any frame a tap can hold (its MTU is at most 64 KiB): a longer
  * one shows up as a read that fills the whole buffer, and is dropped. */
-#define NET_HDR_MAX 10u /* the largest header of any generation we serve */
+#define NET_HDR_MAX 12u /* the largest header of any generation we serve */
 #define RX_BUF_LEN  (NET_HDR_MAX + 65536u)
 
 struct net_dev {
 	struct vm *vm;
-	unsigned hdr_len; /* struct virtio_net_hdr: 8 bytes in 2.6.24, 10 after */
+	unsigned hdr_len; /* struct virtio_net_hdr: 8 bytes in 2.6.24, 10 after, 12 in 4.x */
+	bool any_layout;  /* virtio 1.0: the header may share a buffer with the frame */
 	struct vqueue *rx, *tx;
 	int fd;	 /* the tap, or whatever carries our frames */
 	int efd; /* receive doorbell: vCPU -> receive thread */
@@ -109,6 +111,7 @@ struct net_dev {
 
 	/* The vCPU thread's. */
 	struct vchain txc;
+	struct iovec txframe[VRING_NUM_MAX];
 };
 
 /*
@@ -124,12 +127,32 @@ static bool tx_chain_ok(struct net_dev *nd, const struct vchain *c)
 			   c->head);
 		return false;
 	}
-	if (c->iov[0].iov_len != nd->hdr_len) {
+	if (nd->any_layout ? c->read_len < nd->hdr_len : c->iov[0].iov_len != nd->hdr_len) {
 		guest_kill(nd->vm, "net: transmit buffer %u: header is %zu bytes, not %u", c->head,
-			   c->iov[0].iov_len, nd->hdr_len);
+			   nd->any_layout ? (size_t)c->read_len : c->iov[0].iov_len, nd->hdr_len);
 		return false;
 	}
 	return true;
+}
+
+/* The frame: the chain's readable part after the header, wherever in the
+ * buffers the header ends. */
+static int frame_iov(const struct net_dev *nd, const struct vchain *c, struct iovec *out)
+{
+	size_t skip = nd->hdr_len;
+	int n = 0;
+	for (unsigned i = 0; i < c->nread; i++) {
+		size_t len = c->iov[i].iov_len;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		out[n].iov_base = (uint8_t *)c->iov[i].iov_base + skip;
+		out[n].iov_len = len - skip;
+		skip = 0;
+		n++;
+	}
+	return n;
 }
 
 /* Send every frame the guest has queued.  We ignore the header beyond its
@@ -139,6 +162,7 @@ static bool tx_chain_ok(struct net_dev *nd, const struct vchain *c)
 static void tx_flush(struct net_dev *nd)
 {
 	struct vchain *c = &nd->txc;
+	struct iovec *frame = nd->txframe;
 
 	/* The guest has at most num chains queued, and cannot add more while
 	 * we hold its only vCPU. */
@@ -147,8 +171,9 @@ static void tx_flush(struct net_dev *nd)
 
 		if (vring_pop(nd->vm, nd->tx, c) <= 0 || !tx_chain_ok(nd, c))
 			return;
+		int nf = frame_iov(nd, c, frame);
 		do
-			n = writev(nd->fd, c->iov + 1, (int)c->nread - 1);
+			n = writev(nd->fd, frame, nf);
 		while (n < 0 && errno == EINTR);
 		if (n < 0) {
 			atomic_fetch_add(&nd->tx_dropped, 1);
@@ -181,9 +206,9 @@ static bool rx_chain_ok(struct net_dev *nd, const struct vchain *c)
 			   c->head);
 		return false;
 	}
-	if (c->iov[0].iov_len != nd->hdr_len) {
+	if (nd->any_layout ? c->write_len < nd->hdr_len : c->iov[0].iov_len != nd->hdr_len) {
 		guest_kill(nd->vm, "net: receive buffer %u: header is %zu bytes, not %u", c->head,
-			   c->iov[0].iov_len, nd->hdr_len);
+			   nd->any_layout ? (size_t)c->write_len : c->iov[0].iov_len, nd->hdr_len);
 		return false;
 	}
 	return true;
@@ -239,11 +264,13 @@ static bool rx_one(struct net_dev *nd)
 		return true;
 	}
 	memset(nd->rxbuf, 0, nd->hdr_len); /* flags 0, GSO_NONE */
+	if (nd->hdr_len >= 12)
+		nd->rxbuf[10] = 1; /* num_buffers: the frame is in this one buffer */
 	vchain_scatter(c, nd->rxbuf, nd->hdr_len + (size_t)n);
 	atomic_fetch_add(&nd->rx_frames, 1);
 	vring_push(nd->vm, nd->rx, c->head, nd->hdr_len + (uint32_t)n);
 	if (vring_wants_irq(nd->vm, nd->rx)) {
-		vm_raise_irq(nd->vm, nd->rx->irq);
+		vbus_interrupt(nd->vm, nd->rx);
 		nd->irq_owed = false;
 	} else if (!nd->irq_owed) {
 		nd->irq_owed = true;
@@ -282,7 +309,7 @@ static void rx_nudge(struct net_dev *nd, uint64_t now)
 		return;
 	nd->irq_owed = false;
 	if (!vring_wants_irq(nd->vm, nd->rx))
-		vm_raise_irq(nd->vm, nd->rx->irq);
+		vbus_interrupt(nd->vm, nd->rx);
 }
 
 /*
@@ -448,6 +475,7 @@ int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *wha
 	}
 	nd->vm = vm;
 	nd->hdr_len = vm->lg.abi ? vm->lg.abi->net_hdr_len : NET_HDR_LEN;
+	nd->any_layout = vm->bus.tp == &virtio_pci;
 	nd->fd = fd;
 	snprintf(nd->name, sizeof(nd->name), "%s", what);
 	nd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

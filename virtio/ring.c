@@ -31,29 +31,40 @@ struct ring_view {
 	struct vring_used *used;
 };
 
-/* The rings sit in the device area, placed by us; we still go through gm_ptr
- * like everyone else rather than keep a pointer that could outlive a remap. */
-static bool ring_view(struct vm *vm, const struct vqueue *q, struct ring_view *r)
+/* The host's view of q's three parts, each checked against the guest's
+ * memory limit: 1, or 0 for a queue the guest has not enabled (nothing to
+ * do), or -1 after stopping the VM.  Device page rings are ours and sit in
+ * the device area; virtio-PCI rings are the guest's, anywhere in its RAM, and
+ * were checked when it enabled them.  We still go through gm_ptr every time
+ * rather than keep a pointer that could outlive a remap. */
+static int ring_view(struct vm *vm, const struct vqueue *q, struct ring_view *r)
 {
-	uint8_t *base;
-
-	/* Both checks guard against our own mistakes, not the guest's: the
-	 * size bounds struct vchain and divides every index, and the ring must
-	 * lie below vm->mem.limit (vbus_limit). */
+	if (!atomic_load_explicit(&q->ready, memory_order_acquire))
+		return 0;
+	/* The size bounds struct vchain and divides every index: a guard
+	 * against our own mistakes, the transports check it. */
 	if (q->num == 0 || q->num > VRING_NUM_MAX || (q->num & (q->num - 1))) {
 		vm_stop(vm, EXIT_INTERNAL, "virtqueue %u: bad ring size %u", q->id, q->num);
-		return false;
+		return -1;
 	}
-	base = gm_ptr(&vm->mem, q->gpa, vring_size(q->num));
-	if (!base) {
+	r->desc = gm_ptr(&vm->mem, q->desc, vring_desc_bytes(q->num));
+	r->avail = gm_ptr(&vm->mem, q->avail, vring_avail_bytes(q->num));
+	r->used = gm_ptr(&vm->mem, q->used, vring_used_bytes(q->num));
+	if (!r->desc || !r->avail || !r->used) {
 		vm_stop(vm, EXIT_INTERNAL, "virtqueue %u: ring at %#x lies above the memory limit",
-			q->id, q->gpa);
-		return false;
+			q->id, q->desc);
+		return -1;
 	}
-	r->desc = (struct vring_desc *)base;
-	r->avail = (struct vring_avail *)(base + vring_avail_off(q->num));
-	r->used = (struct vring_used *)(base + vring_used_off(q->num));
-	return true;
+	return 1;
+}
+
+void vring_place(struct vqueue *q, uint32_t gpa)
+{
+	q->gpa = gpa;
+	q->desc = gpa;
+	q->avail = gpa + vring_avail_off(q->num);
+	q->used = gpa + vring_used_off(q->num);
+	atomic_store_explicit(&q->ready, true, memory_order_release);
 }
 
 /* One descriptor, copied out of guest memory once: everything we check is
@@ -144,9 +155,10 @@ int vring_pop(struct vm *vm, struct vqueue *q, struct vchain *c)
 {
 	struct ring_view r;
 	uint16_t avail_idx, pending, head;
+	int ok = ring_view(vm, q, &r);
 
-	if (!ring_view(vm, q, &r))
-		return -1;
+	if (ok <= 0)
+		return ok;
 
 	/* The guest bumps avail.idx after writing the ring entries (and the
 	 * descriptors they name); acquire pairs with its write barrier. */
@@ -188,7 +200,7 @@ void vring_push(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len)
 	struct ring_view r;
 	struct vring_used_elem *e;
 
-	if (!ring_view(vm, q, &r))
+	if (ring_view(vm, q, &r) <= 0)
 		return;
 	/* Our own copy of used.idx, not the one in the page: the guest only
 	 * reads that field, and if it scribbles on it we keep counting from
@@ -206,7 +218,7 @@ bool vring_wants_irq(struct vm *vm, const struct vqueue *q)
 {
 	struct ring_view r;
 
-	if (!ring_view(vm, q, &r))
+	if (ring_view(vm, q, &r) <= 0)
 		return false;
 	/* A full barrier between our store to used.idx and this load: the
 	 * guest clears NO_INTERRUPT and then looks at used.idx, and we must
@@ -219,7 +231,7 @@ void vring_complete(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len
 {
 	vring_push(vm, q, head, len);
 	if (vring_wants_irq(vm, q))
-		vm_raise_irq(vm, q->irq);
+		vbus_interrupt(vm, q);
 }
 
 size_t vchain_gather(const struct vchain *c, void *dst, size_t max)

@@ -52,7 +52,8 @@ struct vring_used {
 	struct vring_used_elem ring[];
 };
 
-/* Where the parts sit, for ring size num and 4096-byte pages (vring_init). */
+/* Where the parts sit in a device page ring, for ring size num and 4096-byte
+ * pages (vring_init).  virtio-PCI rings are wherever the guest put them. */
 static inline uint32_t vring_avail_off(unsigned num)
 {
 	return 16u * num;
@@ -63,10 +64,31 @@ static inline uint32_t vring_used_off(unsigned num)
 	return (16u * num + 4 + 2u * num + 4095) & ~4095u;
 }
 
+/* The bytes each part occupies (without the event-index words, which we
+ * never offer). */
+static inline uint32_t vring_desc_bytes(unsigned num)
+{
+	return 16u * num;
+}
+
+static inline uint32_t vring_avail_bytes(unsigned num)
+{
+	return 4 + 2u * num;
+}
+
+static inline uint32_t vring_used_bytes(unsigned num)
+{
+	return 4 + 8u * num;
+}
+
 static inline uint32_t vring_size(unsigned num)
 {
 	return vring_used_off(num) + 4 + 8u * num;
 }
+
+/* A device page ring of q->num entries starting at gpa: its three parts where
+ * vring_init puts them, ready to walk. */
+void vring_place(struct vqueue *q, uint32_t gpa);
 
 /* One chain taken from the available ring, already checked.  The guest
  * promises readable buffers first, then writable ones, and vring_pop()

@@ -113,9 +113,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FAKE_POISON(mem + RAM, MEM_SIZE - RAM);
 
 	struct vqueue q = {.num = (uint16_t)(1u << (rd8(&r) % 9)), .irq = 3, .id = 1};
-	q.gpa = (rd8(&r) % (RAM / 4096)) * 4096u;
-	if ((uint64_t)q.gpa + vring_size(q.num) > RAM)
-		q.gpa = 0;
+	uint32_t gpa = (rd8(&r) % (RAM / 4096)) * 4096u;
+	if ((uint64_t)gpa + vring_size(q.num) > RAM)
+		gpa = 0;
+	vring_place(&q, gpa);
 	uint8_t *ring = mem + q.gpa;
 	uint8_t *avail = ring + vring_avail_off(q.num);
 

@@ -58,7 +58,8 @@ static int fx_setup(void **state)
 	f->vm->opt.mem = RAM;
 	f->vm->opt.console_log_max = 16u << 20;
 
-	f->q = (struct vqueue){.num = NUM, .irq = 5, .gpa = RING_GPA, .id = 7};
+	f->q = (struct vqueue){.num = NUM, .irq = 5, .id = 7};
+	vring_place(&f->q, RING_GPA);
 	f->desc = (struct vring_desc *)mem(f, RING_GPA);
 	f->avail = (struct vring_avail *)mem(f, RING_GPA + vring_avail_off(NUM));
 	f->used = (struct vring_used *)mem(f, RING_GPA + vring_used_off(NUM));

@@ -1,0 +1,50 @@
+/* The virtio-PCI transport's state (virtio/virtio_pci.c): PCI bus 0 and, for
+ * each device, what the guest has told it through the common configuration.
+ * It lives inside struct vbus; only virtio_pci.c looks inside. */
+#ifndef LGKVM_VIRTIO_PCI_H
+#define LGKVM_VIRTIO_PCI_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/pci.h"
+
+#define VPCI_MAX_DEVS	16
+#define VPCI_MAX_QUEUES 4
+
+/* BAR0 of every device: one page, laid out as the capabilities say. */
+#define VPCI_BAR_SIZE	 4096u
+#define VPCI_COMMON_OFF	 0x000u
+#define VPCI_COMMON_LEN	 0x38u /* struct virtio_pci_common_cfg */
+#define VPCI_NOTIFY_OFF	 0x100u
+#define VPCI_NOTIFY_LEN	 2u
+#define VPCI_ISR_OFF	 0x200u
+#define VPCI_DEVICE_OFF	 0x300u
+
+/* A queue's setup as the guest writes it, before and after queue_enable. */
+struct vpci_queue {
+	uint16_t size;
+	bool enabled;
+	uint32_t desc[2], avail[2], used[2]; /* lo, hi */
+};
+
+struct vpci_dev {
+	struct vdev *dev;
+	uint32_t dfselect, gfselect; /* feature word the guest is looking at */
+	uint32_t gfeatures[2];	     /* what the driver accepted */
+	uint8_t status;
+	uint16_t qselect;
+	struct vpci_queue qc[VPCI_MAX_QUEUES];
+	atomic_uint isr;  /* bit 0: used ring, bit 1: config; read clears */
+	uint32_t decode;  /* where BAR0 decodes now (0: nowhere) */
+	uint32_t kick_at; /* where its doorbell's ioeventfd is (0: none) */
+};
+
+struct vpci {
+	struct pci_bus bus;
+	struct vpci_dev devs[VPCI_MAX_DEVS];
+	struct vm *vm;
+};
+
+#endif
