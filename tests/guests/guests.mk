@@ -125,7 +125,7 @@ $(GUEST_HOSTILE2_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile2-%.o $(GUES
 # (virtio_blk); from 4.0 (G8) on PCI (virtio_pci, hostile_pci).
 GEN_LIST := 1 2 3 4 5 6 7 8 9 10
 GEN_PAE_LIST := 5 6 7 8 9 10
-GEN_GUESTS := abi_gen restart hostile_gen cpuid
+GEN_GUESTS := abi_gen restart hostile_gen cpuid irq_storm
 GEN_GUESTS_DEVPAGE := virtio_blk
 GEN_GUESTS_PCI := virtio_pci hostile_pci
 # $(1): a generation number: its guests.
