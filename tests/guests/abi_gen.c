@@ -67,6 +67,11 @@ static void check_init(void)
 	      dir[PAGE_OFFSET >> 22]);
 #endif
 	printf("abi_gen: INIT ok, pgdir %x\n", pgdir);
+#elif GEN_NOIRQ_IRET
+	/* 4.1+: offset 1376 is noirq_iret; the host must not have written it. */
+	CHECK(lguest_data.noirq_iret == (uint32_t)lguest_noirq_iret, "noirq_iret overwritten: %x",
+	      lguest_data.noirq_iret);
+	printf("abi_gen: INIT ok, no pgdir, noirq_iret\n");
 #else
 	/* 3.1+: offset 1376 is noirq_start; the host must not have written it. */
 	CHECK(lguest_data.noirq_start == (uint32_t)lguest_noirq_start,

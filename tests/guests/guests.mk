@@ -121,12 +121,17 @@ $(GUEST_HOSTILE2_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile2-%.o $(GUES
 # library, compiled once for each ABI generation with -DLGUEST_GEN=N into
 # $(GUEST_OUT)/gN/, and for the PAE-capable ones (2.6.31+) also with
 # -DLGUEST_PAE=1 into $(GUEST_OUT)/gNp/.  lib/lguest.h is where the
-# generations differ.
-GEN_LIST := 1 2 3 4 5 6 7
-GEN_PAE_LIST := 5 6 7
-GEN_GUESTS := abi_gen virtio_blk restart hostile_gen cpuid
+# generations differ.  Up to 3.19 (G7) devices are on the lguest device page
+# (virtio_blk); from 4.0 (G8) on PCI (virtio_pci, hostile_pci).
+GEN_LIST := 1 2 3 4 5 6 7 8 9 10
+GEN_PAE_LIST := 5 6 7 8 9 10
+GEN_GUESTS := abi_gen restart hostile_gen cpuid irq_storm
+GEN_GUESTS_DEVPAGE := virtio_blk
+GEN_GUESTS_PCI := virtio_pci hostile_pci
+# $(1): a generation number: its guests.
+gen_guests = $(GEN_GUESTS) $(if $(filter 8 9 10,$(1)),$(GEN_GUESTS_PCI),$(GEN_GUESTS_DEVPAGE))
 
-# $(1): output folder name, $(2): compiler flags.
+# $(1): output folder name, $(2): compiler flags, $(3): the guests.
 define GEN_RULES
 $(GUEST_OUT)/$(1)/obj/%.c.o: $(GUEST_DIR)/%.c | $(DEPS_STAMP)
 	@mkdir -p $$(dir $$@)
@@ -135,17 +140,18 @@ $(GUEST_OUT)/$(1)/obj/%.S.o: $(GUEST_DIR)/%.S | $(DEPS_STAMP)
 	@mkdir -p $$(dir $$@)
 	$(GUEST_CC) $(GUEST_CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
 $(1)_LIB_OBJS := $(patsubst $(GUEST_DIR)/%,$(GUEST_OUT)/$(1)/obj/%.o,$(GUEST_LIB_SRCS))
+$(1)_GUESTS := $(3)
 $(GUEST_OUT)/$(1)/%.elf: $(GUEST_OUT)/$(1)/obj/%.c.o $$($(1)_LIB_OBJS) $(GUEST_LD_SCRIPT)
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(GUEST_LIBS)
-guests: $(GEN_GUESTS:%=$(GUEST_OUT)/$(1)/%.elf)
+guests: $(3:%=$(GUEST_OUT)/$(1)/%.elf)
 -include $$(wildcard $(GUEST_OUT)/$(1)/obj/*.d $(GUEST_OUT)/$(1)/obj/lib/*.d)
 endef
-$(foreach g,$(GEN_LIST),$(eval $(call GEN_RULES,g$(g),-DLGUEST_GEN=$(g))))
-$(foreach g,$(GEN_PAE_LIST),$(eval $(call GEN_RULES,g$(g)p,-DLGUEST_GEN=$(g) -DLGUEST_PAE=1)))
+$(foreach g,$(GEN_LIST),$(eval $(call GEN_RULES,g$(g),-DLGUEST_GEN=$(g),$(call gen_guests,$(g)))))
+$(foreach g,$(GEN_PAE_LIST),$(eval $(call GEN_RULES,g$(g)p,-DLGUEST_GEN=$(g) -DLGUEST_PAE=1,$(call gen_guests,$(g)))))
 # The per-generation objects are intermediate files of pattern rules: keep
 # them, or every make would rebuild all of them.
 .SECONDARY: $(foreach d,$(GEN_LIST:%=g%) $(GEN_PAE_LIST:%=g%p),$($(d)_LIB_OBJS) \
-	$(GEN_GUESTS:%=$(GUEST_OUT)/$(d)/obj/%.c.o))
+	$($(d)_GUESTS:%=$(GUEST_OUT)/$(d)/obj/%.c.o))
 
 # A 2.6.26+-style bzImage of a per-generation guest: its ELF, gzip-compressed,
 # with no decompressor in front; only a VMM that boots the decompressed ELF

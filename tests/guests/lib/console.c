@@ -1,8 +1,63 @@
-/* Console output the way Linux's early console does it (§9.10): copy at most
- * 16 bytes into a buffer, NUL-terminate, LHCALL_NOTIFY its address.  Plus a
- * printf small enough to read: %s %c %d %u %x %p with '0' padding and width. */
+/* Console output the way Linux's early console does it.
+ *
+ * Up to 3.19 (§9.10): copy at most 16 bytes into a buffer, NUL-terminate,
+ * LHCALL_NOTIFY its address.  4.0+ (§H1.8): there is no NOTIFY; each byte goes
+ * to the virtio console's emerg_wr register, reached through the console's
+ * PCI_CFG capability -- a window into BAR0 driven entirely by configuration
+ * cycles, so it works before anything is mapped.
+ *
+ * Plus a printf small enough to read: %s %c %d %u %x %p with '0' padding and
+ * width. */
 #include "guest.h"
+#if GEN_PCI
+#include "pci.h"
+#endif
 
+#if GEN_PCI
+#define CONSOLE_SLOT	   1  /* the console is always 00:01.0 */
+#define CONSOLE_EMERG_WR   8  /* offset of emerg_wr in virtio_console_config */
+#define CONSOLE_CFG_NEEDED 12 /* the config must reach past emerg_wr */
+
+/* Found once, as virtio_cons_early_init's probe does: the ID, the device
+ * config capability (on BAR0, long enough) and the PCI_CFG capability.  If
+ * any of it is missing, output is lost, as it would be for Linux. */
+static int emerg_state; /* 0 not looked, 1 usable, -1 not */
+static unsigned emerg_cap;
+static uint32_t emerg_off;
+
+static int emerg_probe(void)
+{
+	struct vcap dev;
+
+	if (pci_read(CONSOLE_SLOT, PCI_VENDOR_ID, 4) !=
+	    (VIRTIO_PCI_DEVICE(VIRTIO_ID_CONSOLE) << 16 | VIRTIO_PCI_VENDOR))
+		return -1;
+	unsigned at = pci_find_vcap(CONSOLE_SLOT, VIRTIO_PCI_CAP_DEVICE);
+	emerg_cap = pci_find_vcap(CONSOLE_SLOT, VIRTIO_PCI_CAP_PCI_CFG);
+	if (!at || !emerg_cap)
+		return -1;
+	pci_read_vcap(CONSOLE_SLOT, at, &dev);
+	if (dev.bar != 0 || dev.length < CONSOLE_CFG_NEEDED)
+		return -1;
+	emerg_off = dev.offset + CONSOLE_EMERG_WR;
+	return 1;
+}
+
+void puts_early(const char *s)
+{
+	if (!emerg_state)
+		emerg_state = emerg_probe();
+	if (emerg_state < 0)
+		return;
+	for (; *s; s++) {
+		/* Aim the window (bar, length, offset), then write the data. */
+		pci_write(CONSOLE_SLOT, emerg_cap + VCAP_BAR, 1, 0);
+		pci_write(CONSOLE_SLOT, emerg_cap + VCAP_LENGTH, 4, 4);
+		pci_write(CONSOLE_SLOT, emerg_cap + VCAP_OFFSET, 4, emerg_off);
+		pci_write(CONSOLE_SLOT, emerg_cap + VCAP_PCI_CFG_DATA, 4, (uint8_t)*s);
+	}
+}
+#else
 void puts_early(const char *s)
 {
 	char chunk[17];
@@ -18,6 +73,7 @@ void puts_early(const char *s)
 		n -= len;
 	}
 }
+#endif
 
 struct out {
 	char *buf;

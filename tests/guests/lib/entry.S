@@ -80,8 +80,14 @@ linux_banner:
 	.asciz "Linux version 2.6.32 (lgkvm test guest)"
 #elif LGUEST_GEN == 6
 	.asciz "Linux version 2.6.34 (lgkvm test guest)"
-#else
+#elif LGUEST_GEN == 7
 	.asciz "Linux version 3.10.0 (lgkvm test guest)"
+#elif LGUEST_GEN == 8
+	.asciz "Linux version 4.0.0 (lgkvm test guest)"
+#elif LGUEST_GEN == 9
+	.asciz "Linux version 4.4.0 (lgkvm test guest)"
+#else
+	.asciz "Linux version 4.10.0 (lgkvm test guest)"
 #endif
 
 	.section .note.GNU-stack, "", @progbits

@@ -27,8 +27,14 @@ extern struct boot_regs boot_regs;
 extern char _start[], _etext[], _end[];
 extern char boot_stack[], boot_stack_top[]; /* the stack start.S gives us */
 
-/* lguest_iret and its no-interrupt window (§5.6), in lib/traps.S. */
-extern char lguest_iret[], lguest_noirq_start[], lguest_noirq_end[];
+/* lguest_iret and its no-interrupt window (§5.6), in lib/traps.S: a range
+ * up to 4.0, the iret alone from 4.1 (§H1.3). */
+extern char lguest_iret[];
+#if GEN_NOIRQ_IRET
+extern char lguest_noirq_iret[];
+#else
+extern char lguest_noirq_start[], lguest_noirq_end[];
+#endif
 
 /* ---- runtime.c ---- */
 void guest_init(void);			/* LHCALL_LGUEST_INIT with our lguest_data */
@@ -58,7 +64,9 @@ uint32_t tsc_ms_since(uint64_t start); /* 0 if no TSC rate is known */
 void power_off(void) __attribute__((noreturn));
 
 /* ---- console.c ---- */
-void puts_early(const char *s); /* LHCALL_NOTIFY, <= 16 bytes + NUL per call */
+/* Up to 3.19: LHCALL_NOTIFY, <= 16 bytes + NUL per call; 4.0+: a byte at a
+ * time into the PCI console's emerg_wr through its PCI_CFG window. */
+void puts_early(const char *s);
 void printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int vsnprintf(char *buf, uint32_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, uint32_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

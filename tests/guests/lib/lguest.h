@@ -6,20 +6,20 @@
  *
  * A guest speaks one generation (docs/abi.md §H1), chosen when it is
  * compiled: LGUEST_GEN is 1 (2.6.24) unless the build says otherwise
- * (guests.mk builds the per-generation guests with -DLGUEST_GEN=2..7).  The
+ * (guests.mk builds the per-generation guests with -DLGUEST_GEN=2..10).  The
  * differences are spelt out here, with the same names the host's tables use,
- * and nowhere else in the guest library. */
+ * and nowhere else in the guest library.
+ *
+ * The GEN_* switches are plain preprocessor definitions, so assembler files
+ * include this header too (the C part below is hidden from them). */
 #ifndef GUEST_LGUEST_H
 #define GUEST_LGUEST_H
-
-#include <stddef.h>
-#include <stdint.h>
 
 #ifndef LGUEST_GEN
 #define LGUEST_GEN 1
 #endif
-#if LGUEST_GEN < 1 || LGUEST_GEN > 7
-#error "test guests speak generations G1 to G7"
+#if LGUEST_GEN < 1 || LGUEST_GEN > 10
+#error "test guests speak generations G1 to G10"
 #endif
 #if defined(LGUEST_PAE) && LGUEST_GEN < 5
 #error "PAE lguest guests exist from 2.6.31 (G5)"
@@ -34,25 +34,37 @@
 #define GEN_LAYOUT_L2	    (LGUEST_GEN >= 5) /* irq_pending, 20-byte ring slots */
 #define GEN_SEND_INTERRUPTS (LGUEST_GEN >= 5)
 #define GEN_SKIP_CLI	    (LGUEST_GEN >= 6)
-#define GEN_HAS_PGDIR	    (LGUEST_GEN <= 6) /* layout L3 (3.1+) dropped it */
-#define GEN_LINEAR	    (LGUEST_GEN >= 7) /* no boot tables reported */
+#define GEN_HAS_PGDIR	    (LGUEST_GEN <= 6)  /* layout L3 (3.1+) dropped it */
+#define GEN_LINEAR	    (LGUEST_GEN >= 7)  /* no boot tables reported */
+#define GEN_PCI		    (LGUEST_GEN >= 8)  /* 4.0+: virtio 1.0 devices on PCI (§H1.7) */
+#define GEN_NOTIFY	    (LGUEST_GEN <= 7)  /* went with the device page: kills in 4.0+ */
+#define GEN_NOIRQ_IRET	    (LGUEST_GEN >= 9)  /* layout L4: one no-irq EIP, not a range */
+#define GEN_NO_TS	    (LGUEST_GEN >= 10) /* 4.10+: LHCALL_TS kills */
+
+#ifndef __ASSEMBLER__
+#include <stddef.h>
+#include <stdint.h>
 
 /* Hypercall numbers (§3.4).  11-13 and >= 18 are unassigned and kill. */
-#define LHCALL_FLUSH_ASYNC	 0
-#define LHCALL_LGUEST_INIT	 1
-#define LHCALL_CRASH		 2
-#define LHCALL_LOAD_GDT		 3
-#define LHCALL_NEW_PGTABLE	 4
-#define LHCALL_FLUSH_TLB	 5
-#define LHCALL_LOAD_IDT_ENTRY	 6
-#define LHCALL_SET_STACK	 7
-#define LHCALL_TS		 8
-#define LHCALL_SET_CLOCKEVENT	 9
-#define LHCALL_HALT		 10
-#define LHCALL_SET_PTE		 14
-#define LHCALL_SET_PMD		 15
-#define LHCALL_LOAD_TLS		 16
-#define LHCALL_NOTIFY		 17
+#define LHCALL_FLUSH_ASYNC    0
+#define LHCALL_LGUEST_INIT    1
+#define LHCALL_CRASH	      2
+#define LHCALL_LOAD_GDT	      3
+#define LHCALL_NEW_PGTABLE    4
+#define LHCALL_FLUSH_TLB      5
+#define LHCALL_LOAD_IDT_ENTRY 6
+#define LHCALL_SET_STACK      7
+#define LHCALL_SET_CLOCKEVENT 9
+#define LHCALL_HALT	      10
+#define LHCALL_SET_PTE	      14
+#define LHCALL_SET_PMD	      15
+#define LHCALL_LOAD_TLS	      16
+#if GEN_NOTIFY
+#define LHCALL_NOTIFY 17
+#endif
+#if !GEN_NO_TS
+#define LHCALL_TS 8
+#endif
 #define LHCALL_LOAD_GDT_ENTRY	 18 /* 2.6.30+ */
 #define LHCALL_SEND_INTERRUPTS	 19 /* 2.6.31+ */
 #define LHCALL_SET_PMD_PAE	 13 /* 2.6.31+, PAE guests only */
@@ -120,8 +132,12 @@ struct lguest_data {
 #if GEN_HAS_PGDIR
 	volatile uint32_t pgdir;
 #endif
+#if GEN_NOIRQ_IRET
+	uint32_t noirq_iret; /* guest -> host, read at INIT: the iret's EIP */
+#else
 	uint32_t noirq_start; /* guest -> host, read at INIT */
 	uint32_t noirq_end;
+#endif
 	uint32_t kernel_address;
 	uint32_t syscall_vec;
 };
@@ -142,7 +158,7 @@ _Static_assert(offsetof(struct lguest_data, kernel_address) == 0x468, "kernel_ad
 _Static_assert(offsetof(struct lguest_data, syscall_vec) == 0x46C, "syscall_vec");
 _Static_assert(sizeof(struct lguest_data) == 1136, "lguest_data is 1136 bytes");
 _Static_assert(sizeof(struct hcall_args) == 16, "ring entry is 16 bytes");
-#elif GEN_HAS_PGDIR /* L2: 2.6.31-3.0 */
+#elif GEN_HAS_PGDIR   /* L2: 2.6.31-3.0 */
 _Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
 _Static_assert(offsetof(struct lguest_data, hcall_status) == 24, "hcall_status");
 _Static_assert(offsetof(struct lguest_data, hcalls) == 88, "hcalls");
@@ -151,11 +167,18 @@ _Static_assert(offsetof(struct lguest_data, pgdir) == 1376, "pgdir");
 _Static_assert(offsetof(struct lguest_data, kernel_address) == 1388, "kernel_address");
 _Static_assert(sizeof(struct lguest_data) == 1396, "lguest_data is 1396 bytes");
 _Static_assert(sizeof(struct hcall_args) == 20, "ring entry is 20 bytes");
-#else		    /* L3: 3.1-4.0 */
+#elif !GEN_NOIRQ_IRET /* L3: 3.1-4.0 */
 _Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
 _Static_assert(offsetof(struct lguest_data, noirq_start) == 1376, "noirq_start");
 _Static_assert(offsetof(struct lguest_data, kernel_address) == 1384, "kernel_address");
 _Static_assert(sizeof(struct lguest_data) == 1392, "lguest_data is 1392 bytes");
+#else		      /* L4: 4.1-4.13 */
+_Static_assert(offsetof(struct lguest_data, irq_pending) == 20, "irq_pending");
+_Static_assert(offsetof(struct lguest_data, reserve_mem) == 1368, "reserve_mem");
+_Static_assert(offsetof(struct lguest_data, noirq_iret) == 1376, "noirq_iret");
+_Static_assert(offsetof(struct lguest_data, kernel_address) == 1380, "kernel_address");
+_Static_assert(offsetof(struct lguest_data, syscall_vec) == 1384, "syscall_vec");
+_Static_assert(sizeof(struct lguest_data) == 1388, "lguest_data is 1388 bytes");
 #endif
 
 /* Our one instance (lib/runtime.c), statically initialised like Linux's. */
@@ -246,4 +269,5 @@ struct vring_desc {
 };
 _Static_assert(sizeof(struct vring_desc) == 16, "vring_desc");
 
+#endif /* !__ASSEMBLER__ */
 #endif

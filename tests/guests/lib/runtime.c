@@ -8,8 +8,12 @@ struct lguest_data lguest_data = {
 	.irq_enabled = 0,
 	.blocked_interrupts = 1,
 	.hcall_status = {[0 ... LHCALL_RING_SIZE - 1] = 0xFF},
+#if GEN_NOIRQ_IRET
+	.noirq_iret = (uint32_t)lguest_noirq_iret,
+#else
 	.noirq_start = (uint32_t)lguest_noirq_start,
 	.noirq_end = (uint32_t)lguest_noirq_end,
+#endif
 	.kernel_address = 0xC0000000,
 	.syscall_vec = 0x80,
 };

@@ -6,6 +6,8 @@
  * 8, 10-14 and 17, §5.4), pushes its vector and joins trap_common, which
  * saves the rest and calls trap_dispatch(struct trap_frame *). */
 
+#include "lguest.h"
+
 #define LGUEST_DATA_irq_enabled 0
 
 	.text
@@ -47,12 +49,26 @@ trap_common:
 
 /* The guest's iret (§5.6).  At CPL 1 a real iret cannot change IF, so the
  * virtual IF must come from the frame's EFLAGS image: store it into
- * lguest_data.irq_enabled, then iret.  From the store to the end of the iret
- * an interrupt would be wrong (it would be taken with interrupts "enabled"
- * but on the not-yet-consumed frame), so the host is told never to inject
- * inside [lguest_noirq_start, lguest_noirq_end).  The %ss override: when
- * returning to ring 3 DS may already be the user's. */
-	.globl lguest_iret, lguest_noirq_start, lguest_noirq_end
+ * lguest_data.irq_enabled, then iret.  Between the store and the iret an
+ * interrupt would be wrong (it would be taken with interrupts "enabled" but
+ * on the not-yet-consumed frame).  The %ss override: when returning to ring 3
+ * DS may already be the user's. */
+	.globl lguest_iret
+#if GEN_NOIRQ_IRET
+/* 4.1+ (layout L4): the EFLAGS image goes straight from the frame into
+ * irq_enabled (push 8(%esp), pop into memory), so the only instruction the
+ * host must not interrupt is the iret itself, whose EIP lguest_data.noirq_iret
+ * names. */
+	.globl lguest_noirq_iret
+lguest_iret:
+	pushl	8(%esp)
+	popl	%ss:lguest_data + LGUEST_DATA_irq_enabled
+lguest_noirq_iret:
+	iret
+#else
+/* Up to 4.0 the host is told never to inject inside
+ * [lguest_noirq_start, lguest_noirq_end). */
+	.globl lguest_noirq_start, lguest_noirq_end
 lguest_iret:
 	pushl	%eax
 	movl	12(%esp), %eax		/* saved EAX, EIP, CS, then EFLAGS */
@@ -61,5 +77,6 @@ lguest_noirq_start:
 	popl	%eax
 	iret
 lguest_noirq_end:
+#endif
 
 	.section .note.GNU-stack, "", @progbits

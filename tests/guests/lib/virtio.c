@@ -7,7 +7,10 @@
 #define TICK_MS	     10u
 
 volatile unsigned virtio_irq_count[LGUEST_IRQS];
+volatile uint8_t *virtio_isr[LGUEST_IRQS];
+volatile uint8_t virtio_isr_seen[LGUEST_IRQS];
 
+#if !GEN_PCI
 static uint32_t dev_gpa;
 
 /* Map `pages` pages of the device area at `gpa` into the window. */
@@ -22,23 +25,32 @@ static void *map_dev(uint32_t gpa, uint32_t pages)
 	return (void *)(WINDOW + idx * PAGE_SIZE);
 }
 
+#endif
+
 static void irq_handler(struct trap_frame *f)
 {
-	virtio_irq_count[(f->vector - 32) & (LGUEST_IRQS - 1)]++;
+	unsigned irq = (f->vector - 32) & (LGUEST_IRQS - 1);
+
+	virtio_irq_count[irq]++;
+	if (virtio_isr[irq])
+		virtio_isr_seen[irq] |= *virtio_isr[irq]; /* reading acknowledges */
 }
 
 void virtio_init(void)
 {
-	dev_gpa = ram_size();
 	pt_build_identity();
 	pt_activate(pt_dir);
+#if !GEN_PCI
+	dev_gpa = ram_size();
 	map_dev(dev_gpa, 1);
+#endif
 	idt_init_linux();
 	for (unsigned irq = 0; irq < LGUEST_IRQS; irq++)
 		set_trap_handler(32 + irq, irq_handler);
 	lguest_data.blocked_interrupts = 0; /* the timer too: vq_wait uses it */
 }
 
+#if !GEN_PCI
 #if GEN_DEVPAGE_V2
 #define REC_HDR	   5
 #define REC_STATUS 4
@@ -169,9 +181,15 @@ void vq_find(struct vdev *d, struct vq *q, const char *what)
 	CHECK(q->cfg.irq >= 1 && q->cfg.irq < LGUEST_IRQS, "%s queue irq %u", what, q->cfg.irq);
 	uint32_t size = used_offset(num) + 4 + 8 * num;
 	uint8_t *ring = map_dev(q->cfg.pfn * PAGE_SIZE, (size + PAGE_SIZE - 1) / PAGE_SIZE);
-	q->desc = (volatile struct vring_desc *)ring;
-	q->avail = (volatile uint16_t *)(ring + 16 * num);
-	q->used = (volatile uint16_t *)(ring + used_offset(num));
+	vq_layout(q, ring, ring + 16 * num, ring + used_offset(num));
+}
+#endif /* !GEN_PCI */
+
+void vq_layout(struct vq *q, void *desc, void *avail, void *used)
+{
+	q->desc = desc;
+	q->avail = avail;
+	q->used = used;
 	q->last_used = q->used[1];
 	q->next_desc = 0;
 }
@@ -211,8 +229,13 @@ void vq_repost(struct vq *q, uint16_t head)
 void vq_kick(struct vq *q)
 {
 	__asm__ volatile("lock; addl $0, (%%esp)" ::: "memory"); /* idx before flags */
-	if (!(q->used[0] & VRING_USED_F_NO_NOTIFY))
-		hcall(LHCALL_NOTIFY, q->cfg.pfn * PAGE_SIZE, 0, 0);
+	if (q->used[0] & VRING_USED_F_NO_NOTIFY)
+		return;
+#if GEN_PCI
+	*q->doorbell = q->index;
+#else
+	hcall(LHCALL_NOTIFY, q->cfg.pfn * PAGE_SIZE, 0, 0);
+#endif
 }
 
 int vq_used(struct vq *q, uint32_t *id, uint32_t *len)
