@@ -134,7 +134,9 @@ void vbus_put_le32(uint8_t *p, uint32_t v)
 	vbus_put_le16(p + 2, (uint16_t)(v >> 16));
 }
 
-int vbus_alloc_irq(struct vm *vm, const char *who)
+/* The next free lguest interrupt line (1..31; 0 is the timer), or -1 after
+ * one sentence. */
+static int vbus_alloc_irq(struct vm *vm, const char *who)
 {
 	/* lguest has 32 interrupt lines and the timer has the first. */
 	if (vm->bus.next_irq >= LG_IRQS) {

@@ -51,9 +51,6 @@ uint8_t *vbus_area_ptr(const struct vm *vm, uint64_t gpa, uint64_t len);
 /* Ring pages for q (q->num entries) from the device area, and the next
  * interrupt line: what both device page formats do for a new queue. */
 int devpage_alloc_ring(struct vm *vm, struct vdev *dev, struct vqueue *q);
-/* The next free lguest interrupt line (1..31; 0 is the timer), or -1 after
- * one sentence. */
-int vbus_alloc_irq(struct vm *vm, const char *who);
 /* virtio-PCI: bus 0 with its host bridge (vbus_init). */
 void vpci_init(struct vm *vm);
 void vbus_put_le16(uint8_t *p, uint16_t v);

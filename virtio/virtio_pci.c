@@ -9,9 +9,6 @@
  *	00:01.0	 the console, always: the early console looks for it there
  *	00:02.0	 then every --disk and --net, in command-line order
  *
- * (The device pages list the console last, and lgkvm adds it last; the slots
- * are handed out when the bus is finished.)
- *
  * Each virtio function has one 4 KiB memory BAR, laid out as its
  * capabilities say: the common configuration (features, status, queue
  * setup) at 0x000, one 16-bit doorbell at 0x100 shared by all its queues
@@ -416,22 +413,28 @@ static void window_write(void *ctx, unsigned slot, uint32_t off, unsigned len, u
  * The transport interface.
  */
 
+/* Slot 1 is the console's, whenever it comes (lgkvm adds it last, after
+ * the --disk and --net devices, as the device pages listed it); the others
+ * take slots 2, 3... in the order they come.  A device's interrupt line is
+ * its slot number: distinct, below 32, and in slot order. */
 static int pci_add_device(struct vm *vm, struct vdev *dev)
 {
 	struct vbus *bus = &vm->bus;
-	unsigned i = (unsigned)(dev - bus->devs);
-	int irq;
-	if (i >= VPCI_MAX_DEVS || i + 1 >= PCI_SLOTS) {
+	unsigned i = (unsigned)(dev - bus->devs), others = 0;
+	for (unsigned j = 0; j < i; j++)
+		others += bus->devs[j].type != VIRTIO_ID_CONSOLE;
+	unsigned slot = dev->type == VIRTIO_ID_CONSOLE && !bus->pci.by_slot[1] ? 1 : others + 2;
+	if (i >= VPCI_MAX_DEVS || slot >= PCI_SLOTS || bus->pci.by_slot[slot] || slot >= LG_IRQS) {
 		log_msg("too many PCI devices (adding %s)", dev->name);
 		return -1;
 	}
-	if ((irq = vbus_alloc_irq(vm, dev->name)) < 0)
-		return -1;
 	struct vpci_dev *vd = &bus->pci.devs[i];
 	memset(vd, 0, sizeof(*vd));
 	vd->dev = dev;
 	dev->tp = vd;
-	dev->irq = (uint8_t)irq;
+	dev->slot = slot;
+	dev->irq = (uint8_t)slot;
+	bus->pci.by_slot[slot] = vd;
 	return 0;
 }
 
@@ -494,18 +497,6 @@ static uint8_t add_vcap(struct pci_fn *f, uint8_t type, uint32_t off, uint32_t l
 	return pci_add_cap(f, PCI_CAP_ID_VNDR, c, 16 + extra_len);
 }
 
-/* Slot 1 for the console, then the others in the order they came. */
-static void assign_slots(struct vm *vm)
-{
-	struct vbus *bus = &vm->bus;
-	unsigned next = 2;
-	for (unsigned i = 0; i < bus->ndevs; i++) {
-		struct vdev *dev = &bus->devs[i];
-		dev->slot = dev->type == VIRTIO_ID_CONSOLE && !bus->pci.by_slot[1] ? 1 : next++;
-		bus->pci.by_slot[dev->slot] = vd_of(dev);
-	}
-}
-
 static int build_fn(struct vm *vm, struct vdev *dev)
 {
 	struct vpci *p = &vm->bus.pci;
@@ -537,12 +528,13 @@ static int build_fn(struct vm *vm, struct vdev *dev)
 	}
 	pci_set_window(f, w);
 	vpci_changed(p, dev->slot);
+	LOG_DEBUG(vm, "virtio-pci 00:%02x.0: %s, IRQ %u, BAR0 %#x", dev->slot, dev->name, dev->irq,
+		  pci_bar0_addr(f));
 	return 0;
 }
 
 static int pci_finish(struct vm *vm)
 {
-	assign_slots(vm);
 	for (unsigned i = 0; i < vm->bus.ndevs; i++)
 		if (build_fn(vm, &vm->bus.devs[i]) < 0)
 			return -1;

@@ -123,7 +123,8 @@ static const struct {
 	const char *name;
 } kinds[] = {
 	{VIRTIO_ID_CONSOLE, 0x07, 0x00, 12, 2, "console"},
-	{VIRTIO_ID_BLOCK, 0x01, 0x80, 20, 1, "block"},
+	/* capacity, size_max, seg_max: as far as the features offered reach */
+	{VIRTIO_ID_BLOCK, 0x01, 0x80, 16, 1, "block"},
 	{VIRTIO_ID_NET, 0x02, 0x00, 6, 2, "net"},
 };
 
