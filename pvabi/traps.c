@@ -198,6 +198,28 @@ static bool emulate_cpuid(struct vm *vm, struct guest_regs *r, struct mon_frame 
 	return true;
 }
 
+/* `mov %cr4, reg` at ring 1 (0F 20 /r, mod 3, reg 4).  4.4.y stable kernels
+ * read CR4 with the native "safe" read in i386_start_kernel, before they have
+ * an IDT to take the #GP in -- under the reference host that was the end of
+ * them ("unhandled trap 13").  We answer what the guest's own paravirt read
+ * would have: the PAE bit for a PAE guest, nothing else (docs/DESIGN.md §11). */
+static bool read_cr4(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
+{
+	uint8_t insn[3];
+	if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip, insn, 3) || insn[0] != 0x0F ||
+	    insn[1] != 0x20 || (insn[2] & 0xF8) != 0xE0)
+		return false;
+	uint32_t v = vm->lg.pae ? 0x20 : 0; /* X86_CR4_PAE */
+	uint32_t *dst[8] = {&f->eax, &r->ecx, &r->edx, &r->ebx, NULL, &r->ebp, &r->esi, &r->edi};
+	uint32_t *d = dst[insn[2] & 7];
+	if (!d)
+		return false; /* into %esp: no kernel does that */
+	*d = v;
+	r->dirty = true;
+	f->eip += 3;
+	return true;
+}
+
 void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 {
 	unsigned vec = f->vector & 0xFF;
@@ -228,6 +250,8 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 		if (f->errcode == 0 && (f->cs & 3) == 1 && emulate_io(vm, r, f))
 			return;
 		if (f->errcode == 0 && (f->cs & 3) == 1 && lg->abi->skip_cli && skip_cli(vm, f))
+			return;
+		if (f->errcode == 0 && (f->cs & 3) == 1 && read_cr4(vm, r, f))
 			return;
 		/* KVM's emulator refuses a privileged instruction below
 		 * ring 0 before it looks at what it is: on AMD a ring-1
