@@ -20,6 +20,12 @@ struct guest_regs {
 	bool dirty; /* set when a handler changed one */
 };
 
+/* The instruction decoder for MMIO KVM could not decode itself (pvabi/mmio.c):
+ * made before the sandbox for a guest on the PCI platform (after lg_init),
+ * freed at the end.  Without one such a fault is the guest's. */
+bool lg_decoder_open(struct vm *vm);
+void lg_decoder_close(struct vm *vm);
+
 /* Prepare the lguest state for a fresh boot of a generation-`abi` guest. */
 void lg_init(struct vm *vm, uint32_t boot_pgdir, const struct lguest_abi *abi);
 /* An event entered the monitor: a hypercall, a trap to reflect, a kick. */

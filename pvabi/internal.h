@@ -51,4 +51,7 @@ void lg_boot_paging_at_init(struct vm *vm);
 /* shutdown.c: CRASH (2.6.24) and SHUTDOWN (2.6.25+). */
 void lg_shutdown(struct vm *vm, uint32_t msg_gpa, uint32_t reason);
 
+/* mmio.c: a #PF KVM raised at an MMIO instruction it could not fetch. */
+bool lg_emulate_mmio(struct vm *vm, struct guest_regs *r, struct mon_frame *f);
+
 #endif

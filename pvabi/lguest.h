@@ -38,8 +38,10 @@ struct lguest {
 
 	uint32_t ss1, esp1; /* SET_STACK: the ring-3 -> ring-1 stack */
 	unsigned stack_pages;
-	bool pae; /* the guest uses PAE page tables (decided before boot) */
-	bool ts;  /* virtual CR0.TS */
+	bool pae;		    /* the guest uses PAE page tables (decided before boot) */
+	uint64_t mmio_emulated;	    /* MMIO instructions KVM could not fetch (mmio.c) */
+	struct lg_decoder *decoder; /* for those (mmio.c); NULL: reflect the fault */
+	bool ts;		    /* virtual CR0.TS */
 	bool halted;
 
 	/* Virtual interrupts: raised from any thread, consumed by the vCPU. */

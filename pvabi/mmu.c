@@ -14,7 +14,7 @@ static bool pae_entry(const struct guestmem *gm, uint64_t at, uint64_t **e)
 }
 
 static enum mmu_result translate_pae(const struct guestmem *gm, uint32_t pdpt, uint32_t gva,
-				     bool write, uint32_t *gpa)
+				     bool io, bool write, uint32_t *gpa)
 {
 	uint64_t *pdpte, *pmde, *ptee;
 	if (!pae_entry(gm, (uint64_t)(pdpt & ~0x1Fu) + (gva >> 30) * 8, &pdpte))
@@ -40,7 +40,7 @@ static enum mmu_result translate_pae(const struct guestmem *gm, uint32_t pdpt, u
 	if (t >> 32)
 		return MMU_BAD_TABLE;
 	uint32_t addr = ((uint32_t)t & ~0xFFFu) | (gva & 0xFFFu);
-	if (!gm_ptr(gm, addr, 1))
+	if (!io && !gm_ptr(gm, addr, 1))
 		return MMU_BAD_TABLE;
 	if (!(d & PTE_ACCESSED))
 		__atomic_fetch_or(pmde, (uint64_t)PTE_ACCESSED, __ATOMIC_RELAXED);
@@ -51,15 +51,15 @@ static enum mmu_result translate_pae(const struct guestmem *gm, uint32_t pdpt, u
 	return MMU_OK;
 }
 
-enum mmu_result mmu_translate(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva,
-			      bool write, uint32_t *gpa)
+static enum mmu_result translate(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva,
+				 bool write, bool io, uint32_t *gpa)
 {
 	/* The top 4 MiB is the monitor's; the VMM never reaches it through a
 	 * guest mapping (the reference host kills a guest that tries). */
 	if (gva >= MON_GVA)
 		return MMU_HOST_AREA;
 	if (pae)
-		return translate_pae(gm, pgdir, gva, write, gpa);
+		return translate_pae(gm, pgdir, gva, io, write, gpa);
 
 	uint64_t pde_gpa = (uint64_t)(pgdir & ~0xFFFu) + (gva >> 22) * 4;
 	uint32_t *pde = gm_ptr(gm, pde_gpa, 4);
@@ -79,7 +79,7 @@ enum mmu_result mmu_translate(const struct guestmem *gm, uint32_t pgdir, bool pa
 	if (write && !((d & PTE_RW) && (t & PTE_RW)))
 		return MMU_READ_ONLY;
 	uint32_t addr = (t & ~0xFFFu) | (gva & 0xFFFu);
-	if (!gm_ptr(gm, addr, 1))
+	if (!io && !gm_ptr(gm, addr, 1))
 		return MMU_BAD_TABLE;
 
 	/* What the CPU would have done on this access. */
@@ -90,6 +90,18 @@ enum mmu_result mmu_translate(const struct guestmem *gm, uint32_t pgdir, bool pa
 		__atomic_fetch_or(pte, set, __ATOMIC_RELAXED);
 	*gpa = addr;
 	return MMU_OK;
+}
+
+enum mmu_result mmu_translate(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva,
+			      bool write, uint32_t *gpa)
+{
+	return translate(gm, pgdir, pae, gva, write, false, gpa);
+}
+
+enum mmu_result mmu_translate_io(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva,
+				 bool write, uint32_t *gpa)
+{
+	return translate(gm, pgdir, pae, gva, write, true, gpa);
 }
 
 static bool copy(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva, uint8_t *buf,

@@ -27,6 +27,12 @@ enum mmu_result { MMU_OK = 0, MMU_NOT_PRESENT, MMU_READ_ONLY, MMU_BAD_TABLE, MMU
 enum mmu_result mmu_translate(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva,
 			      bool write, uint32_t *gpa);
 
+/* The same for an access that may land outside guest memory -- a device's
+ * BAR (pvabi/mmio.c): the leaf's address is not checked against RAM.  The
+ * tables themselves still must be. */
+enum mmu_result mmu_translate_io(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva,
+				 bool write, uint32_t *gpa);
+
 /* Copy to/from guest virtual memory, page by page; false if any page is
  * unusable (nothing is partially written before the check of that page). */
 bool mmu_read(const struct guestmem *gm, uint32_t pgdir, bool pae, uint32_t gva, void *dst,

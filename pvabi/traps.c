@@ -260,6 +260,8 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 			return;
 		break;
 	case 14:
+		if (lg_emulate_mmio(vm, r, f))
+			return;
 		/* The guest reads CR2 only from lguest_data. */
 		if (lg->initialized && !ld_write32(vm, lg->abi->ld_cr2, f->cr2))
 			return;

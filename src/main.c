@@ -26,6 +26,7 @@
 #include "src/sandbox.h"
 #include "src/signals.h"
 #include "src/vm.h"
+#include "virtio/transport.h"
 
 #define IMAGE_MAX (512u << 20) /* no lguest kernel or initrd comes near this */
 
@@ -143,6 +144,9 @@ static void report(struct vm *vm)
 			(unsigned long long)vm->lg.stats_hcalls,
 			(unsigned long long)vm->lg.stats_irqs, (double)vm->lg.stats_halt_ns / 1e6,
 			(unsigned long long)vm->lg.stats_vmcall_fixups);
+	if (vm->opt.verbose && vm->bus.tp == &virtio_pci)
+		log_msg("virtio-pci: %llu MMIO instructions KVM could not fetch, done by lgkvm",
+			(unsigned long long)vm->lg.mmio_emulated);
 }
 
 static int cmd_run(struct vm *vm)
@@ -255,15 +259,19 @@ static int cmd_run(struct vm *vm)
 		code = EXIT_INTERNAL;
 		goto out;
 	}
-	LOG_DEBUG(vm, "%s kernel, entry %#x, page directory %#x%s, %llu MiB RAM",
+	LOG_DEBUG(vm, "%s kernel, entry %#x, page directory %#x%s, %llu MiB RAM, TSC %u kHz (%s)",
 		  bl.format == BOOT_ELF ? "ELF" : "bzImage", bl.entry, bl.pgdir_gpa,
-		  info.pae ? " (PAE)" : "", (unsigned long long)(opt->mem >> 20));
+		  info.pae ? " (PAE)" : "", (unsigned long long)(opt->mem >> 20), vm->kvm.tsc_khz,
+		  vm->kvm.tsc_measured ? "measured by lgkvm" : "from KVM");
 	/* Everything is opened, mapped and started: from here on the process
 	 * needs only what the run loop does, and the sandbox allows no more
 	 * (src/sandbox.c).  The loop's lazy setup must happen first. */
 	if (vcpu_prepare(vm) < 0)
 		snprintf(err, sizeof(err), "setting up the vCPU's signals: %s", strerror(errno));
-	if (!vm->kvm.timer_set || (!opt->no_sandbox && sandbox_enter(vm, err, sizeof(err)) < 0)) {
+	if (abi->transport == TRANSPORT_PCI && !lg_decoder_open(vm))
+		snprintf(err, sizeof(err), "cannot set up the instruction decoder (Capstone)");
+	if (!vm->kvm.timer_set || (abi->transport == TRANSPORT_PCI && !vm->lg.decoder) ||
+	    (!opt->no_sandbox && sandbox_enter(vm, err, sizeof(err)) < 0)) {
 		log_msg("%s", err);
 		vbus_teardown(vm);
 		code = EXIT_INTERNAL;
@@ -285,6 +293,7 @@ static int cmd_run(struct vm *vm)
 	vbus_teardown(vm);
 	report(vm);
 out:
+	lg_decoder_close(vm);
 	kvm_destroy(vm);
 out_files:
 	files_close(&files);

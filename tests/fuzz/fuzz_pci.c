@@ -121,9 +121,8 @@ static void check(void)
 static uint64_t mmio_addr(struct fake_rd *r)
 {
 	unsigned slot = 1 + rd8(r) % 3;
-	uint32_t base = vm->bus.pci.bus.fn[slot].present
-				? pci_bar0_addr(&vm->bus.pci.bus.fn[slot])
-				: RAM + VBUS_AREA_SIZE;
+	uint32_t base = vm->bus.pci.bus.fn[slot].present ? pci_bar0_addr(&vm->bus.pci.bus.fn[slot])
+							 : RAM + VBUS_AREA_SIZE;
 	switch (rd8(r) & 3) {
 	case 0:
 		return base + (rd16(r) & 0x3F); /* common config */
@@ -156,8 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vbus_pio(vm, (uint16_t)(PCI_CONFIG_DATA + off), len, false, &v);
 			/* Width does not change the bytes (outside the window,
 			 * whose data field is a BAR access). */
-			if (off == 0 && len == 4 && (a & PCI_ADDR_ENABLE) && !(a & PCI_ADDR_RESERVED) &&
-			    !(a & 0xFF0700) && (a & 0xFC) < 0x80) {
+			if (off == 0 && len == 4 && (a & PCI_ADDR_ENABLE) &&
+			    !(a & PCI_ADDR_RESERVED) && !(a & 0xFF0700) && (a & 0xFC) < 0x80) {
 				uint32_t b = 0;
 				vbus_pio(vm, PCI_CONFIG_DATA + 1, 1, false, &b);
 				if (b != ((v >> 8) & 0xFF))

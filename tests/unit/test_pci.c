@@ -18,8 +18,8 @@
 #include "virtio/ring.h"
 #include "virtio/transport.h"
 
-#define RAM	 (4u << 20)
-#define MEM_SIZE (RAM + VBUS_AREA_SIZE)
+#define RAM	  (4u << 20)
+#define MEM_SIZE  (RAM + VBUS_AREA_SIZE)
 #define BAR(slot) (RAM + VBUS_AREA_SIZE + ((slot)-1) * VPCI_BAR_SIZE)
 
 /*
@@ -71,8 +71,7 @@ static uint32_t cfg_in(struct pci_bus *b, uint32_t addr, unsigned port_off, unsi
 	return pci_port_read(b, (uint16_t)(PCI_CONFIG_DATA + port_off), len);
 }
 
-static void cfg_out(struct pci_bus *b, uint32_t addr, unsigned port_off, unsigned len,
-		    uint32_t v)
+static void cfg_out(struct pci_bus *b, uint32_t addr, unsigned port_off, unsigned len, uint32_t v)
 {
 	pci_port_write(b, PCI_CONFIG_ADDRESS, 4, addr);
 	pci_port_write(b, (uint16_t)(PCI_CONFIG_DATA + port_off), len, v);
@@ -105,8 +104,8 @@ static void test_absent_reads_all_ones(void **state)
 	struct window_log l = {0};
 	struct pci_bus *b = one_fn_bus(&l);
 	assert_int_equal(cfg_in(b, ADDR(3, 0), 0, 4), 0x10421AF4);
-	assert_int_equal(cfg_in(b, ADDR(4, 0), 0, 4), 0xFFFFFFFF);		/* empty slot */
-	assert_int_equal(cfg_in(b, ADDR(3, 0) | 1 << 8, 0, 4), 0xFFFFFFFF); /* function 1 */
+	assert_int_equal(cfg_in(b, ADDR(4, 0), 0, 4), 0xFFFFFFFF);	     /* empty slot */
+	assert_int_equal(cfg_in(b, ADDR(3, 0) | 1 << 8, 0, 4), 0xFFFFFFFF);  /* function 1 */
 	assert_int_equal(cfg_in(b, ADDR(3, 0) | 1 << 16, 0, 4), 0xFFFFFFFF); /* bus 1 */
 	assert_int_equal(cfg_in(b, ADDR(3, 0) & ~PCI_ADDR_ENABLE, 0, 2), 0xFFFF);
 	/* Extended registers (AMD's bits 27:24): there is no such space. */
@@ -216,10 +215,10 @@ static void test_window(void **state)
 	struct window_log l = {0};
 	struct pci_bus *b = one_fn_bus(&l);
 	unsigned w = 0x40;
-	cfg_out(b, ADDR(3, w + 4), 0, 1, 0);		 /* bar */
-	cfg_out(b, ADDR(3, w + 8), 0, 4, 0x308);	 /* offset */
-	cfg_out(b, ADDR(3, w + 12), 0, 4, 4);		 /* length */
-	cfg_out(b, ADDR(3, w + 16), 0, 4, 0x41);	 /* data: write it */
+	cfg_out(b, ADDR(3, w + 4), 0, 1, 0);	 /* bar */
+	cfg_out(b, ADDR(3, w + 8), 0, 4, 0x308); /* offset */
+	cfg_out(b, ADDR(3, w + 12), 0, 4, 4);	 /* length */
+	cfg_out(b, ADDR(3, w + 16), 0, 4, 0x41); /* data: write it */
 	assert_int_equal(l.writes, 1);
 	assert_int_equal(l.slot, 3);
 	assert_int_equal(l.off, 0x308);
