@@ -50,7 +50,8 @@ static bool gpr(struct guest_regs *r, struct mon_frame *f, x86_reg reg, struct g
 		{X86_REG_BL, 3, 0, 1},	{X86_REG_AH, 0, 8, 1},	{X86_REG_CH, 1, 8, 1},
 		{X86_REG_DH, 2, 8, 1},	{X86_REG_BH, 3, 8, 1},
 	};
-	uint32_t *regs[8] = {&f->eax, &r->ecx, &r->edx, &r->ebx, &f->esp, &r->ebp, &r->esi, &r->edi};
+	uint32_t *regs[8] = {&f->eax, &r->ecx, &r->edx, &r->ebx,
+			     &f->esp, &r->ebp, &r->esi, &r->edi};
 	for (unsigned i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].reg == reg) {
 			*g = (struct gpr){regs[map[i].n], map[i].shift, map[i].size};
@@ -98,8 +99,7 @@ static bool effective_address(struct guest_regs *r, struct mon_frame *f, const x
 
 /* Decode and perform one instruction at f->eip; false if it is not an MMIO
  * move we can do (nothing has changed then). */
-static bool emulate(struct vm *vm, struct guest_regs *r, struct mon_frame *f, csh cs,
-		    cs_insn *insn)
+static bool emulate(struct vm *vm, struct guest_regs *r, struct mon_frame *f, csh cs, cs_insn *insn)
 {
 	struct lguest *lg = &vm->lg;
 	uint8_t code[15];
