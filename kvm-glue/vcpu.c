@@ -282,9 +282,10 @@ static void mmio_exit(struct vm *vm)
 			   run->mmio.is_write ? "write to" : "access to", (unsigned long long)gpa,
 			   eip);
 	else if (!vbus_mmio(vm, gpa, run->mmio.data, run->mmio.len, run->mmio.is_write))
-		guest_kill(vm, "MMIO %s guest-physical %#llx at EIP %#llx: no device there",
-			   run->mmio.is_write ? "write to" : "read of", (unsigned long long)gpa,
-			   eip);
+		guest_kill(vm,
+			   "access to unbacked guest-physical address %#llx (%s at EIP %#llx): no "
+			   "device there",
+			   (unsigned long long)gpa, run->mmio.is_write ? "write" : "read", eip);
 }
 
 static void describe_fail_entry(struct vm *vm)
