@@ -560,9 +560,33 @@ static int bzimage_place(struct loader *l, const struct kernel_plan *kp)
 
 static void bzimage_load(const struct loader *l, const struct kernel_plan *kp, uint8_t *ram)
 {
-	/* Note what we don't do: copy the file's setup header into the zero page.
-	 * The guest sees only what write_zero_page() says, like the reference. */
 	memcpy(ram + BOOT_KERNEL_LOAD, l->k + kp->payload_off, kp->payload_len);
+}
+
+/* A bzImage's setup header, copied into the zero page as a real boot loader
+ * copies it (boot protocol §"the real-mode kernel header"): the kernel's own
+ * sizes and alignment (kernel_alignment from 2.10, init_size from 2.10, which
+ * 4.9+ images are built to find there) come with it; write_zero_page() then
+ * writes the loader's fields over it.  An ELF has no such header: nothing in
+ * a decompressed kernel reads those fields (they are the decompressor's). */
+#define ZP_HDR_END 0x290 /* struct setup_header ends before the e820 fields */
+
+static void copy_setup_header(const struct loader *l, const struct kernel_plan *kp, uint8_t *ram)
+{
+	if (kp->format != BOOT_BZIMAGE || l->klen <= ZP_HEADER + 1)
+		return;
+	/* The header's length is the jump at 0x200: 0x202 + its byte. */
+	size_t end = (size_t)ZP_HEADER + l->k[ZP_HEADER - 1];
+	if (end > ZP_HDR_END)
+		end = ZP_HDR_END;
+	if (end > l->klen)
+		end = l->klen;
+	memcpy(ram + ZP_SETUP_SECTS, l->k + ZP_SETUP_SECTS, end - ZP_SETUP_SECTS);
+	/* Fields a loader writes, not the kernel: cleared before ours go in. */
+	ram[ZP_TYPE_OF_LOADER] = 0;
+	put32(ram + ZP_RAMDISK_IMAGE, 0);
+	put32(ram + ZP_RAMDISK_SIZE, 0);
+	put32(ram + ZP_CMD_LINE_PTR, 0);
 }
 
 /* Which kind of kernel, where it wants to go and where it starts. */
@@ -587,8 +611,10 @@ static void write_zero_page(uint8_t *ram, uint64_t mem, const struct top *t)
 {
 	/* Protocol 2.07 is what makes the guest honour KEEP_SEGMENTS (it runs at
 	 * ring 1, so it could not load its own GDT or segments anyway) and look at
-	 * hardware_subarch, which sends it to lguest_entry. */
-	put16(ram + ZP_VERSION, BOOT_PROTOCOL);
+	 * hardware_subarch, which sends it to lguest_entry.  A newer kernel's own
+	 * version (copied with its header) stays. */
+	if (get16(ram + ZP_VERSION) < BOOT_PROTOCOL)
+		put16(ram + ZP_VERSION, BOOT_PROTOCOL);
 	ram[ZP_LOADFLAGS] |= KEEP_SEGMENTS;
 	put32(ram + ZP_HARDWARE_SUBARCH, SUBARCH_LGUEST);
 	put32(ram + ZP_CMD_LINE_PTR, BOOT_CMDLINE_GPA);
@@ -753,6 +779,7 @@ int boot_load_paging(uint8_t *ram, uint64_t mem, const uint8_t *kernel, size_t k
 	}
 
 	memset(ram, 0, LOW_RESERVED);
+	copy_setup_header(&l, &kp, ram);
 	write_zero_page(ram, mem, &l.top);
 	memcpy(ram + BOOT_CMDLINE_GPA, cmdline, strlen(cmdline) + 1);
 	if (pae)

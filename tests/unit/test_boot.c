@@ -234,6 +234,8 @@ static struct image bz_new(unsigned setup_sects, size_t payload_len, uint32_t co
 	img.buf[ZP_SETUP_SECTS] = (uint8_t)setup_sects;
 	w32(img.buf + ZP_SYSSIZE, (uint32_t)((payload_len + 15) / 16));
 	w16(img.buf + 0x1FE, 0xAA55);
+	img.buf[0x200] = 0xEB; /* jmp over the header, to 0x202 + 0x66 */
+	img.buf[0x201] = 0x66;
 	memcpy(img.buf + ZP_HEADER, "HdrS", 4);
 	w16(img.buf + ZP_VERSION, 0x020A);
 	img.buf[ZP_TYPE_OF_LOADER] = 0x33;
@@ -469,22 +471,32 @@ static void test_bzimage_setup_sects_zero_means_four(void **state)
 	image_free(&k);
 }
 
-/* The file's own setup header must not leak into the guest's zero page: the
- * guest sees exactly the fields of docs/abi.md §2.3. */
-static void test_bzimage_header_not_copied(void **state)
+/* The file's own setup header is copied into the guest's zero page, as a real
+ * boot loader copies it (4.9+ images expect their init_size there), and the
+ * loader's own fields are then written over it (docs/abi.md §2.3). */
+static void test_bzimage_header_copied(void **state)
 {
 	struct image k = bz_new(2, 0x1000, 0x100000);
 	struct boot b;
 
 	(void)state;
+	w32(k.buf + ZP_INIT_SIZE, 0x5000);
+	w32(k.buf + ZP_CMD_LINE_PTR, 0xDEAD);
+	w32(k.buf + 0x270, 0x12345678); /* past the header's end (0x268): not copied */
 	boot_ok(&b, 8 * MiB, &k, NULL, 0, "", 0);
-	assert_int_equal(r32(b.ram + ZP_HEADER), 0);
-	assert_int_equal(b.ram[ZP_SETUP_SECTS], 0);
-	assert_int_equal(r16(b.ram + ZP_VERSION), 0x0207);
-	assert_int_equal(b.ram[ZP_LOADFLAGS], 0x40);
+	assert_memory_equal(b.ram + ZP_HEADER, "HdrS", 4);
+	assert_int_equal(b.ram[ZP_SETUP_SECTS], 2);
+	assert_int_equal(r16(b.ram + ZP_VERSION), 0x020A); /* the kernel's, newer than 2.07 */
+	assert_int_equal(r32(b.ram + 0x230), 0x100000);	   /* kernel_alignment */
+	assert_int_equal(r32(b.ram + 0x238), 2047);	   /* cmdline_size */
+	assert_int_equal(r32(b.ram + ZP_INIT_SIZE), 0x5000);
+	assert_int_equal(r32(b.ram + 0x270), 0);
+	/* The loader's fields are ours. */
+	assert_int_equal(b.ram[ZP_LOADFLAGS], 0x41);
 	assert_int_equal(b.ram[ZP_TYPE_OF_LOADER], 0);
-	assert_int_equal(r32(b.ram + ZP_CODE32_START), 0);
-	assert_int_equal(r32(b.ram + 0x238), 0);
+	assert_int_equal(r32(b.ram + ZP_CMD_LINE_PTR), 0x1000);
+	assert_int_equal(r32(b.ram + ZP_HARDWARE_SUBARCH), 1);
+	assert_int_equal(b.ram[ZP_E820_ENTRIES], 1);
 	boot_end(&b);
 	image_free(&k);
 }
@@ -1393,7 +1405,7 @@ int main(void)
 		cmocka_unit_test(test_elf_above_capped_initrd),
 		cmocka_unit_test(test_bzimage_payload_at_1mib),
 		cmocka_unit_test(test_bzimage_setup_sects_zero_means_four),
-		cmocka_unit_test(test_bzimage_header_not_copied),
+		cmocka_unit_test(test_bzimage_header_copied),
 		cmocka_unit_test(test_zero_page_without_initrd),
 		cmocka_unit_test(test_zero_page_with_initrd),
 		cmocka_unit_test(test_zero_page_overwrites_garbage),
