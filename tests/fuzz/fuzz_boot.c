@@ -304,7 +304,25 @@ static void check_layout(const struct input *in, const uint8_t *ram, const struc
 		if (rd32(ram, 0x218) != b->initrd_gpa || ram[0x210] != 0xFF)
 			die("zero page lacks the initrd", NULL);
 	}
-	if ((ram[0x206] | ram[0x207] << 8) != 0x0207 || ram[0x211] != 0x40 ||
+	/* A bzImage's own setup header is copied first (the kernel's protocol
+	 * version stays when it is newer than 2.07, its loadflags keep their
+	 * bits); then the loader's fields are ours whatever the file said. */
+	uint16_t want_version = 0x0207, got_version = ram[0x206] | ram[0x207] << 8;
+	uint8_t flags_from_file = 0;
+	if (b->format == BOOT_BZIMAGE) {
+		const uint8_t *k = in->kernel;
+		size_t end = 0x202u + k[0x201];
+		if (end > 0x290)
+			end = 0x290;
+		if (end > in->kernel_len)
+			end = in->kernel_len;
+		uint16_t file_version = k[0x206] | k[0x207] << 8;
+		if (end >= 0x208 && file_version > want_version)
+			want_version = file_version;
+		if (end > 0x211)
+			flags_from_file = k[0x211];
+	}
+	if (got_version != want_version || ram[0x211] != (flags_from_file | 0x40) ||
 	    rd32(ram, 0x23C) != 1 || rd32(ram, 0x228) != 0x1000 ||
 	    rd32(ram, 0x2D8) != (uint32_t)in->mem)
 		die("zero page wrong", NULL);
