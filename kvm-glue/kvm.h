@@ -84,8 +84,6 @@ int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen);
 /* Set the vCPU's initial state for an lguest boot (docs/abi.md §2.7). */
 int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, bool pae, char *err,
 		  size_t errlen);
-/* Run until the guest stops; returns the process exit status. */
-int kvm_run_loop(struct vm *vm);
 /* Wake the vCPU thread (from any thread). */
 void kvm_kick(struct vm *vm);
 /* Arm the kick timer for absolute CLOCK_MONOTONIC time `ns` (0 = disarm). */

@@ -40,7 +40,7 @@ void lg_init(struct vm *vm, uint32_t boot_pgdir, const struct lguest_abi *abi)
 	lg->gdt[13] = 0x00CFB3000000FFFFull;
 }
 
-static const char *hcall_name(const struct lguest_abi *abi, uint32_t nr)
+const char *lg_hcall_name(const struct lguest_abi *abi, uint32_t nr)
 {
 	static const char *names[] = {
 		[LHCALL_FLUSH_ASYNC] = "FLUSH_ASYNC",
@@ -161,8 +161,10 @@ static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 	struct lguest *lg = &vm->lg;
 	const struct lguest_abi *abi = lg->abi;
 
-	LOG_DEBUG(vm, "hcall %s(%#x, %#x, %#x, %#x)", hcall_name(abi, nr), a[0], a[1], a[2], a[3]);
+	LOG_DEBUG(vm, "hcall %s(%#x, %#x, %#x, %#x)", lg_hcall_name(abi, nr), a[0], a[1], a[2],
+		  a[3]);
 	lg->stats_hcalls++;
+	lg->stats_hcall_nr[nr & 31]++;
 	uint32_t valid = abi->hcalls | (lg->pae ? abi->hcalls_pae : 0);
 	if (nr >= 32 || !(valid & (1u << nr))) {
 		guest_kill(vm, "Bad hypercall %u", nr);

@@ -26,6 +26,9 @@ struct guest_regs {
 bool lg_decoder_open(struct vm *vm);
 void lg_decoder_close(struct vm *vm);
 
+/* The name of hypercall `nr` in generation `abi` ("SET_STACK"), for messages. */
+const char *lg_hcall_name(const struct lguest_abi *abi, uint32_t nr);
+
 /* Prepare the lguest state for a fresh boot of a generation-`abi` guest. */
 void lg_init(struct vm *vm, uint32_t boot_pgdir, const struct lguest_abi *abi);
 /* An event entered the monitor: a hypercall, a trap to reflect, a kick. */

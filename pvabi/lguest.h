@@ -51,6 +51,7 @@ struct lguest {
 
 	/* A NOTIFY met in the async ring postpones the synchronous call. */
 	uint64_t stats_exits, stats_hcalls, stats_irqs, stats_halt_ns, stats_vmcall_fixups;
+	uint64_t stats_hcall_nr[32]; /* hypercalls by number (async ones too) */
 };
 
 #endif

@@ -23,6 +23,7 @@
 #include "src/batch_cli.h"
 #include "src/files.h"
 #include "src/log.h"
+#include "src/run.h"
 #include "src/sandbox.h"
 #include "src/signals.h"
 #include "src/vm.h"
@@ -138,12 +139,12 @@ static void report(struct vm *vm)
 			(double)(vm->end_ns - vm->boot_ns) / 1e6,
 			(double)(vm->end_ns - vm->start_ns) / 1e6);
 	if (vm->opt.verbose)
-		log_msg("%llu monitor exits, %llu hypercalls, %llu interrupts delivered, "
-			"%.3f ms halted, %llu vmcalls rewritten at run time",
-			(unsigned long long)vm->lg.stats_exits,
-			(unsigned long long)vm->lg.stats_hcalls,
+		log_msg("%llu interrupts delivered, %.3f ms halted, %llu vmcalls rewritten at run "
+			"time",
 			(unsigned long long)vm->lg.stats_irqs, (double)vm->lg.stats_halt_ns / 1e6,
 			(unsigned long long)vm->lg.stats_vmcall_fixups);
+	if (vm->opt.verbose)
+		run_report(vm);
 	if (vm->opt.verbose && vm->bus.tp == &virtio_pci)
 		log_msg("virtio-pci: %llu MMIO instructions KVM could not fetch, done by lgkvm",
 			(unsigned long long)vm->lg.mmio_emulated);
@@ -288,7 +289,7 @@ static int cmd_run(struct vm *vm)
 		  (double)(vm->boot_ns - vm->start_ns) / 1e6,
 		  (double)(t_files - vm->start_ns) / 1e6, (double)(t_vm - t_files) / 1e6,
 		  (double)(t_test - t_vm) / 1e6, (double)(vm->boot_ns - t_test) / 1e6);
-	code = kvm_run_loop(vm);
+	code = vm_run(vm);
 	vm->end_ns = now_ns();
 	vbus_teardown(vm);
 	report(vm);

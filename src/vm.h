@@ -20,12 +20,23 @@
 #include "src/options.h"
 #include "virtio/bus.h"
 
+/* Why the vCPU left KVM_RUN, counted (src/run.c). */
+struct exit_stats {
+	uint64_t monitor;     /* the monitor's port: hypercalls, traps, our kick */
+	uint64_t vector[256]; /* ...by the vector that entered the monitor */
+	uint64_t mmio;	      /* KVM_EXIT_MMIO: device BARs */
+	uint64_t kicks;	      /* a signal ended KVM_RUN */
+	uint64_t windows;     /* an interrupt window opened */
+};
+
 struct vm {
 	struct options opt;
 	struct guestmem mem;  /* RAM + device page + rings: all the guest may name */
 	struct kvm_state kvm; /* /dev/kvm, the VM, the vCPU, the monitor (kvm-glue/) */
 	struct lguest lg;     /* the lguest host's view of the guest (pvabi/) */
 	struct vbus bus;      /* the lguest device bus (virtio/) */
+
+	struct exit_stats exits;
 
 	uint64_t timeout_deadline;	    /* CLOCK_MONOTONIC ns, when --timeout is set */
 	uint64_t start_ns, boot_ns, end_ns; /* lgkvm start, first KVM_RUN, guest end */

@@ -53,6 +53,15 @@ awk -v n="$null_boot" -v d="$demo_boot" -v nt="$null_total" 'BEGIN {
 	printf "  lgkvm set-up before the first instruction (probe, VM, load): %.1f ms\n", nt - n
 }'
 
+# What still leaves the VM (docs/DESIGN.md §2.9): every exit to lgkvm, by
+# cause, for one boot of a few guests of different eras.
+echo "== exits to lgkvm per boot (lgkvm -v), by cause"
+for g in demo g7/abi_gen g9/abi_gen; do
+	[ -f "$g.elf" ] || continue
+	"$lgkvm" run -v --timeout 60 "$g.elf" 2>&1 >/dev/null |
+		sed -n "s|^lgkvm: exits to lgkvm: |  $g: |p; s|^lgkvm: hypercalls: |    hypercalls: |p"
+done
+
 # A farm's cost per guest: tests/bench/batch.sh (lgkvm batch vs bare runs).
 if [ -f "$here/batch.sh" ]; then
 	echo "== farm: demo guests through lgkvm batch, vs bare lgkvm runs"
