@@ -128,6 +128,8 @@ struct blk_dev {
 	/* Everything below belongs to the I/O thread alone. */
 	bool live;			 /* the guest has kicked: its ring is set up */
 	unsigned inflight;		 /* popped and not yet completed (parked included) */
+	bool irq_owed;			 /* used entries pushed since the last interrupt */
+	bool no_notify;			 /* we told the guest not to kick */
 	struct blk_req *parked;		 /* an ordered request waiting for the others */
 	bool ordered_busy;		 /* an ordered request is running: take nothing new */
 	struct blk_req *free;		 /* unused request slots */
@@ -171,7 +173,10 @@ static void req_finish(struct blk_dev *d, struct blk_req *r, uint8_t status)
 	if (status == BLK_S_IOERR)
 		d->n_err++;
 	__atomic_store_n(r->status, status, __ATOMIC_RELAXED);
-	vring_complete(d->vm, d->q, r->c.head, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+	/* The interrupt waits for the batch (irq_flush): every request the
+	 * kernel finished together costs the guest one. */
+	vring_push(d->vm, d->q, r->c.head, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+	d->irq_owed = true;
 
 	if (r->ordered)
 		d->ordered_busy = false;
@@ -467,6 +472,33 @@ static void take_requests(struct blk_dev *d)
  * The I/O thread.
  */
 
+/* One interrupt for everything completed since the last one, if the guest
+ * wants it.  Called before the thread sleeps. */
+static void irq_flush(struct blk_dev *d)
+{
+	if (!d->irq_owed)
+		return;
+	d->irq_owed = false;
+	if (vring_wants_irq(d->vm, d->q))
+		vbus_interrupt(d->vm, d->q);
+}
+
+/* While requests are in flight this thread wakes at each completion and
+ * looks at the ring then: the guest need not kick (which costs it an exit
+ * each).  Idle again, kicks are wanted, and one more look catches a request
+ * offered in between. */
+static void notify_policy(struct blk_dev *d)
+{
+	bool suppress = d->inflight > 0;
+
+	if (suppress == d->no_notify || !d->live)
+		return;
+	vring_suppress_notify(d->vm, d->q, suppress);
+	d->no_notify = suppress;
+	if (!suppress)
+		take_requests(d);
+}
+
 static void doorbell_drain(struct blk_dev *d)
 {
 	uint64_t v;
@@ -498,6 +530,8 @@ static void uring_loop(struct blk_dev *d)
 		unsigned head, n = 0;
 
 		take_requests(d);
+		notify_policy(d);
+		irq_flush(d);
 		if (atomic_load(&d->stop) && !d->inflight)
 			return;
 		/* Push the new steps and sleep until one of them (or the
@@ -545,6 +579,7 @@ static void sync_loop(struct blk_dev *d)
 				break;
 			sync_run(d);
 		}
+		irq_flush(d);
 	}
 }
 

@@ -227,6 +227,17 @@ bool vring_wants_irq(struct vm *vm, const struct vqueue *q)
 	return !(LOAD(&r.avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
 }
 
+void vring_suppress_notify(struct vm *vm, struct vqueue *q, bool suppress)
+{
+	struct ring_view r;
+
+	if (ring_view(vm, q, &r) <= 0)
+		return;
+	STORE(&r.used->flags, suppress ? VRING_USED_F_NO_NOTIFY : 0);
+	if (!suppress)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 void vring_complete(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len)
 {
 	vring_push(vm, q, head, len);

@@ -119,6 +119,13 @@ void vring_push(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len);
  * NO_INTERRUPT in avail.flags.  Call after vring_push(). */
 bool vring_wants_irq(struct vm *vm, const struct vqueue *q);
 
+/* Tell the guest whether to kick q (used.flags NO_NOTIFY): a device that will
+ * look at the ring again anyway (requests in flight) says "no need".  Turning
+ * kicks back on is followed by a full barrier: the caller must then look at
+ * the ring once more, for a buffer offered while the guest thought it need
+ * not kick.  The flag is advice the guest may ignore, never a promise. */
+void vring_suppress_notify(struct vm *vm, struct vqueue *q, bool suppress);
+
 /* vring_push(), then raise q's IRQ if the guest wants one. */
 void vring_complete(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len);
 

@@ -399,6 +399,20 @@ static void test_many_reads_in_flight(void **state)
 		for (unsigned b = 0; b < 1024; b++)
 			assert_int_equal(mem(f, data[i])[b], pattern(3 * i * 512 + b));
 	}
+	/* The interrupt came (once per batch, but it came), and once idle the
+	 * device wants kicks again: used.flags NO_NOTIFY is off. */
+	assert_true(atomic_load(&f->vm->lg.pending) & (1u << f->q->irq));
+	uint64_t end = now_ns() + WAIT_NS;
+	while (__atomic_load_n(&f->used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY) {
+		if (now_ns() > end)
+			fail_msg("used.flags still says NO_NOTIFY with nothing in flight");
+		usleep(200);
+	}
+	/* A request offered after that is served on its kick. */
+	struct req last = rw(f, T_IN, 0, 1, 512, &data[0]);
+	kick(f);
+	wait_used(f, 43);
+	assert_status(f, last, S_OK, 1 + 512);
 }
 
 /* A barrier orders: a write, a barrier write, a write, all to one sector
