@@ -103,6 +103,7 @@ struct net_dev {
 	bool rx_listen;	     /* the guest may have a buffer: watch the fd */
 	bool rx_broken;	     /* the fd failed: never read it again */
 	uint64_t hold_until; /* CLOCK_MONOTONIC ns: do not deliver before this */
+	bool rx_batch;	     /* frames went in this round, not yet announced */
 	bool irq_owed;	     /* frames went in while the guest said NO_INTERRUPT... */
 	uint64_t owed_since; /* ...since this time */
 	struct vchain rxc;
@@ -162,6 +163,7 @@ static void tx_flush(struct net_dev *nd)
 {
 	struct vchain *c = &nd->txc;
 	struct iovec *frame = nd->txframe;
+	bool sent = false;
 
 	/* The guest has at most num chains queued, and cannot add more while
 	 * we hold its only vCPU. */
@@ -169,7 +171,7 @@ static void tx_flush(struct net_dev *nd)
 		ssize_t n;
 
 		if (vring_pop(nd->vm, nd->tx, c) <= 0 || !tx_chain_ok(nd, c))
-			return;
+			break;
 		int nf = frame_iov(nd, c, frame);
 		do
 			n = writev(nd->fd, frame, nf);
@@ -182,8 +184,12 @@ static void tx_flush(struct net_dev *nd)
 		}
 		/* Like the reference, the used length is what we sent; the
 		 * driver does not look at it. */
-		vring_complete(nd->vm, nd->tx, c->head, (uint32_t)n);
+		vring_push(nd->vm, nd->tx, c->head, (uint32_t)n);
+		sent = true;
 	}
+	/* One kick sent everything queued; the guest hears about it once. */
+	if (sent && !nd->vm->dead && vring_wants_irq(nd->vm, nd->tx))
+		vbus_interrupt(nd->vm, nd->tx);
 }
 
 /*
@@ -268,6 +274,17 @@ static bool rx_one(struct net_dev *nd)
 	vchain_scatter(c, nd->rxbuf, nd->hdr_len + (size_t)n);
 	atomic_fetch_add(&nd->rx_frames, 1);
 	vring_push(nd->vm, nd->rx, c->head, nd->hdr_len + (uint32_t)n);
+	nd->rx_batch = true;
+	return true;
+}
+
+/* Frames went in this round: one interrupt for all of them, if the guest
+ * wants it; if it said NO_INTERRUPT, remember since when (rx_nudge). */
+static void rx_interrupt(struct net_dev *nd)
+{
+	if (!nd->rx_batch)
+		return;
+	nd->rx_batch = false;
 	if (vring_wants_irq(nd->vm, nd->rx)) {
 		vbus_interrupt(nd->vm, nd->rx);
 		nd->irq_owed = false;
@@ -275,7 +292,6 @@ static bool rx_one(struct net_dev *nd)
 		nd->irq_owed = true;
 		nd->owed_since = mono_ns();
 	}
-	return true;
 }
 
 static void doorbell_drain(int efd)
@@ -368,6 +384,7 @@ static void *rx_thread(void *arg)
 		for (unsigned i = 0; i < nd->rx->num && nd->rx_listen && !nd->vm->dead; i++)
 			if (!rx_one(nd))
 				break;
+		rx_interrupt(nd);
 	}
 	return NULL;
 }
