@@ -271,6 +271,14 @@ static int cmd_run(struct vm *vm)
 		snprintf(err, sizeof(err), "setting up the vCPU's signals: %s", strerror(errno));
 	if (abi->transport == TRANSPORT_PCI && !lg_decoder_open(vm))
 		snprintf(err, sizeof(err), "cannot set up the instruction decoder (Capstone)");
+	vm->api.listen_fd = -1;
+	if (opt->api_sock && (api_open(vm, opt->api_sock, err, sizeof(err)) < 0 ||
+			      api_start(vm, err, sizeof(err)) < 0)) {
+		log_msg("%s", err);
+		vbus_teardown(vm);
+		code = EXIT_USAGE;
+		goto out;
+	}
 	if (!vm->kvm.timer_set || (abi->transport == TRANSPORT_PCI && !vm->lg.decoder) ||
 	    (!opt->no_sandbox && sandbox_enter(vm, err, sizeof(err)) < 0)) {
 		log_msg("%s", err);
@@ -294,6 +302,7 @@ static int cmd_run(struct vm *vm)
 	vbus_teardown(vm);
 	report(vm);
 out:
+	api_close(vm);
 	lg_decoder_close(vm);
 	kvm_destroy(vm);
 out_files:
@@ -343,13 +352,17 @@ static int run_with_reboots(struct vm *vm)
 				forwarded = sig;
 			}
 		}
+		/* The boot's control socket goes with it: the sandboxed child
+		 * may not remove a file; the next boot makes a new one. */
+		if (opt->api_sock)
+			unlink(opt->api_sock);
 		if (WIFSIGNALED(status)) {
 			log_msg("the guest process died of signal %d (%s)", WTERMSIG(status),
 				strsignal(WTERMSIG(status)));
 			return EXIT_INTERNAL;
 		}
 		int code = WEXITSTATUS(status);
-		if (code != EXIT_RESTART)
+		if (code != EXIT_RESTART || opt->no_reboot)
 			return code;
 		if (signals_pending_stop())
 			return EXIT_INTERRUPTED;
@@ -379,6 +392,9 @@ int main(int argc, char **argv)
 	/* batch runs lgkvm run processes; it needs no VM of its own. */
 	if (argc >= 2 && !strcmp(argv[1], "batch"))
 		return batch_main(argc, argv);
+	/* A client of another lgkvm's --api-sock. */
+	if (argc >= 2 && !strcmp(argv[1], "api"))
+		return api_client_main(argc, argv);
 	struct vm *vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		log_msg("out of memory");
@@ -394,7 +410,7 @@ int main(int argc, char **argv)
 		code = cmd_probe(&vm->opt);
 	else if (vm->opt.cmd == CMD_INSPECT)
 		code = cmd_inspect(&vm->opt);
-	else if (vm->opt.no_reboot || vm->opt.max_reboots == 0)
+	else if (!vm->opt.api_sock && (vm->opt.no_reboot || vm->opt.max_reboots == 0))
 		code = cmd_run(vm);
 	else
 		code = run_with_reboots(vm);

@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"       lgkvm probe [-v]\n"
 	"       lgkvm batch [options] MANIFEST\n"
 	"       lgkvm batch --merge [--out DIR] RESULTS...\n"
+	"       lgkvm api SOCKET JSON\n"
 	"\n"
 	"Boot an unmodified lguest (Linux 2.6.24-4.13, i386) kernel on KVM.\n"
 	"KERNEL is an ELF vmlinux or a bzImage built with CONFIG_LGUEST_GUEST; its\n"
@@ -48,6 +49,9 @@ static const char usage_text[] =
 	"      --pae yes|no        whether KERNEL uses PAE page tables, not detected\n"
 	"      --no-reboot         a guest restart ends lgkvm with exit 3\n"
 	"      --max-reboots N     restarts in place before exit 3 (default 5)\n"
+	"      --api-sock PATH     a control socket (owner-only; must not exist): one\n"
+	"                          JSON request a line, {\"cmd\":\"status|pause|resume|stop\"};\n"
+	"                          send one with `lgkvm api PATH JSON`\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           print the version\n"
 	"\n"
@@ -195,6 +199,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"pae", required_argument, NULL, 'P'},
 		{"no-reboot", no_argument, NULL, 'R'},
 		{"max-reboots", required_argument, NULL, 'M'},
+		{"api-sock", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(opt, 0, sizeof(*opt));
@@ -229,7 +234,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 	int c;
 	/* Options that take one value: a second one is a mistake (which did
 	 * the user mean?), not a silent replacement. */
-	static const char once[] = "milLtIAPM";
+	static const char once[] = "milLtIAPMK";
 	bool seen[sizeof(once)] = {false};
 	while ((c = getopt_long(argc, argv, "+:m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
 		const char *o = c ? strchr(once, c) : NULL;
@@ -312,6 +317,13 @@ int options_parse(struct options *opt, int argc, char **argv)
 			opt->max_reboots = (unsigned)n;
 			break;
 		}
+		case 'K':
+			if (opt->cmd != CMD_RUN)
+				return usage_error("%s", "--api-sock is for run");
+			if (!optarg[0])
+				return usage_error("%s", "--api-sock needs a path");
+			opt->api_sock = optarg;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 1;

@@ -40,6 +40,7 @@ struct options {
 	bool no_reboot;	      /* --no-reboot: a restart request ends lgkvm (exit 3) */
 	bool log_keep;	      /* (not an option) a restart: append to the console log */
 	unsigned max_reboots; /* --max-reboots N: restarts before exit 3 */
+	const char *api_sock; /* --api-sock PATH: the control channel (src/api.c) */
 };
 
 /* Parse argv.  Returns -1 (and prints one sentence) on bad usage, 1 when

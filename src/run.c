@@ -32,6 +32,7 @@
 
 #include "kvm-glue/vcpu.h"
 #include "pvabi/host.h"
+#include "src/api.h"
 #include "src/log.h"
 #include "src/signals.h"
 #include "src/vm.h"
@@ -145,6 +146,7 @@ static void monitor_event(struct vm *vm)
 	uint64_t deadline = vm->opt.timeout_s ? vm->timeout_deadline : 0;
 	housekeeping(vm, deadline);
 	while (!vm->dead && vm->lg.halted) {
+		api_pause_point(vm);
 		if (lg_irq_deliverable(vm, f->eip))
 			break;
 		uint64_t t0 = now_ns();
@@ -218,6 +220,7 @@ int vm_run(struct vm *vm)
 	housekeeping(vm, deadline);
 
 	while (!vm->dead) {
+		api_pause_point(vm);
 		int r = vcpu_enter(vm);
 		if (r > 0) {
 			x->kicks++;

@@ -174,6 +174,14 @@ static const struct rule pci_rules[] = {
 	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VM_FD), ARG_EQ(1, KVM_IOEVENTFD)),
 };
 
+/* The control channel (src/api.c): its thread accepts one client at a time
+ * on the listening socket, reads requests and writes replies. */
+static const struct rule api_rules[] = {
+	ALLOW(accept4),
+	ALLOW(read),
+	ALLOW(poll),
+};
+
 static const struct {
 	uint8_t type;
 	const char *name;
@@ -291,6 +299,8 @@ int sandbox_enter(const struct vm *vm, char *err, size_t errlen)
 				      &failed);
 	if (!e && bus->tp == &virtio_pci)
 		e = add_rules(ctx, pci_rules, N(pci_rules), &vm->kvm, &failed);
+	if (!e && vm->api.started)
+		e = add_rules(ctx, api_rules, N(api_rules), &vm->kvm, &failed);
 #ifdef SANITIZER_RULES
 	if (!e)
 		e = add_rules(ctx, sanitizer_rules, N(sanitizer_rules), &vm->kvm, &failed);

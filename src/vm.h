@@ -16,6 +16,7 @@
 #include "kvm-glue/kvm.h"
 #include "pvabi/guestmem.h"
 #include "pvabi/lguest.h"
+#include "src/api.h"
 #include "src/exitcodes.h"
 #include "src/options.h"
 #include "virtio/bus.h"
@@ -37,6 +38,7 @@ struct vm {
 	struct vbus bus;      /* the lguest device bus (virtio/) */
 
 	struct exit_stats exits;
+	struct api api; /* --api-sock: the control channel (src/api.c) */
 
 	uint64_t timeout_deadline;	    /* CLOCK_MONOTONIC ns, when --timeout is set */
 	uint64_t start_ns, boot_ns, end_ns; /* lgkvm start, first KVM_RUN, guest end */

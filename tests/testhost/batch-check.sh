@@ -9,6 +9,7 @@
 # retries run out, a job writing its private copy of a disk, a matrix -- and checks every
 # record of results.jsonl, junit.xml, the summary and --resume; then interrupts a second
 # batch with SIGINT and checks that it stops at once, exits 8 and keeps what finished.
+# Then the control socket of a running guest (`lgkvm run --api-sock`, `lgkvm api`).
 # TAP out; the last line is "N passed, N failed"; exit status 1 if any check failed.
 set -u
 [ $# = 2 ] || {
@@ -148,8 +149,43 @@ check "prepared kernels: removed after the batch" sh -c '[ ! -e out3/tmp/kernels
 check "a guest that keeps restarting: exit 3 after --max-reboots, met" \
 	sh -c 'grep -q "\"name\":\"restart\",.*\"status\":\"met\",\"exit\":3," out3/results.jsonl'
 
+# The control socket of a running guest (lgkvm run --api-sock, src/api.c): on a
+# halted guest (the vCPU asleep in the halt) and a spinning one (kicked out of
+# KVM_RUN), status, pause, resume, a bad request, stop.
+api() { "$lgkvm" api "$sock" "$1"; }
+state_is() { api '{"cmd":"status"}' | grep -q "\"state\":\"$1\""; }
+for guest in halt_forever spin; do
+	sock=$w/$guest.sock
+	"$lgkvm" run --timeout 60 --api-sock "$sock" "$g/$guest.elf" >"api-$guest.out" 2>&1 &
+	apid=$!
+	i=0
+	while [ ! -S "$sock" ] && [ $i -lt 200 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	check "api $guest: the socket is owner-only" sh -c "ls -l '$sock' | grep -q '^s..[x-]------'"
+	check "api $guest: status: running" state_is running
+	check "api $guest: pause" api '{"cmd":"pause"}'
+	check "api $guest: status: paused" state_is paused
+	check "api $guest: resume" api '{"cmd":"resume"}'
+	check "api $guest: status: running again" state_is running
+	check "api $guest: a bad request is answered (exit 1), not fatal" \
+		sh -c "'$lgkvm' api '$sock' 'not json'; [ \$? = 1 ]"
+	check "api $guest: snapshot is not there yet, and says so" \
+		sh -c "'$lgkvm' api '$sock' '{\"cmd\":\"snapshot\"}' | grep -q 'not in this lgkvm yet'"
+	check "api $guest: stop" api '{"cmd":"stop"}'
+	wait $apid
+	status=$?
+	check "api $guest: the stopped guest exits 8 (exit $status)" [ "$status" = 8 ]
+	check "api $guest: the reason says the API" grep -q "stopped through the API socket" "api-$guest.out"
+	check "api $guest: the socket is gone after" [ ! -e "$sock" ]
+done
+check "api: a socket path that exists is refused (exit 2)" \
+	sh -c "touch taken; '$lgkvm' run --api-sock taken '$g/hello.elf'; [ \$? = 2 ]"
+check "api: no lgkvm at the socket: exit 2" sh -c "'$lgkvm' api '$w/none.sock' '{}'; [ \$? = 2 ]"
+
 if [ $failed != 0 ]; then
-	for f in stderr stderr2 out/logs/*.stderr; do
+	for f in stderr stderr2 out/logs/*.stderr api-*.out; do
 		[ -f "$f" ] && sed "s|^|# $f: |" "$f" | tail -n 5
 	done
 	sed 's/^/# /' out/results.jsonl

@@ -1,0 +1,385 @@
+/* The control channel: `lgkvm run --api-sock PATH` (docs/DESIGN.md §3.7).
+ *
+ * A Unix stream socket, created owner-only before the guest starts.  A client
+ * sends one JSON object per line and gets one JSON object per line back:
+ *
+ *	{"cmd":"status"}   {"ok":true,"state":"running","generation":"G9",...}
+ *	{"cmd":"pause"}    the vCPU stops running guest code (answered once it has)
+ *	{"cmd":"resume"}   it runs again
+ *	{"cmd":"stop"}     the guest ends, lgkvm exits 8 ("stopped through the API")
+ *
+ * Anything else is answered {"ok":false,"error":"..."}; snapshot and migrate
+ * are named as not there yet.  One client at a time, served by one thread
+ * that the sandbox lets accept, read, write and poll, nothing more.  The
+ * requests are untrusted input like the guest's: parsed by json-c, bounded
+ * (API_LINE_MAX per line, an idle client dropped), fuzzed (tests/fuzz/
+ * fuzz_api.c).  Signals keep their meaning; the API adds, it replaces nothing.
+ *
+ * Pausing holds the vCPU thread in api_pause_point(), between exits, asleep
+ * on an eventfd with the kick signal unblocked, so a stop (or a signal) still
+ * ends it.  The guest's clock is the host's: a paused guest finds the time
+ * moved on when it resumes, as after a host suspend. */
+#include "src/api.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "kvm-glue/vcpu.h"
+#include "pvabi/host.h"
+#include "src/log.h"
+#include "src/vm.h"
+
+#define CLIENT_IDLE_MS 30000 /* a client that sends nothing this long is dropped */
+#define PAUSE_WAIT_MS  5000  /* how long "pause" waits for the vCPU to hold */
+
+static void efd_signal(int fd)
+{
+	uint64_t one = 1;
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_msg("api: eventfd: %s", strerror(errno));
+}
+
+static void efd_drain(int fd)
+{
+	uint64_t v;
+	while (read(fd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+int api_open(struct vm *vm, const char *path, char *err, size_t errlen)
+{
+	struct api *a = &vm->api;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "--api-sock %s: the path is too long for a socket", path);
+		return -1;
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		snprintf(err, errlen, "--api-sock %s: already exists (remove it first)", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	a->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	a->ack_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	a->resume_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a->listen_fd < 0 || a->stop_efd < 0 || a->ack_efd < 0 || a->resume_efd < 0) {
+		snprintf(err, errlen, "--api-sock: %s", strerror(errno));
+		api_close(vm);
+		return -1;
+	}
+	/* Owner-only from the moment it exists: the socket can stop the guest. */
+	mode_t old = umask(077);
+	int r = bind(a->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(a->listen_fd, 4) < 0) {
+		snprintf(err, errlen, "--api-sock %s: %s", path, strerror(errno));
+		api_close(vm);
+		return -1;
+	}
+	strcpy(a->path, path);
+	/* json-c seeds its string hash from the kernel (getrandom) the first
+	 * time it hashes a key: have that happen now, before the sandbox. */
+	json_object *warm = json_tokener_parse("{\"cmd\":\"status\"}");
+	json_object_put(warm);
+	return 0;
+}
+
+/*
+ * The protocol.
+ */
+
+static size_t reply_json(json_object *o, char *reply, size_t size)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	int n = snprintf(reply, size, "%s", s);
+	json_object_put(o);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+static size_t reply_error(const char *msg, char *reply, size_t size)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return reply_json(o, reply, size);
+}
+
+static size_t reply_ok(json_object *o, char *reply, size_t size)
+{
+	if (!o)
+		o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	return reply_json(o, reply, size);
+}
+
+static json_object *status(struct vm *vm)
+{
+	json_object *o = json_object_new_object();
+	uint64_t now = now_ns();
+	const char *state = vm->dead			      ? "stopping"
+			    : atomic_load(&vm->api.paused)    ? "paused"
+			    : atomic_load(&vm->api.pause_req) ? "pausing"
+							      : "running";
+	json_object_object_add(o, "state", json_object_new_string(state));
+	if (vm->lg.abi)
+		json_object_object_add(o, "generation", json_object_new_string(vm->lg.abi->name));
+	json_object_object_add(o, "kernel",
+			       json_object_new_string(vm->opt.kernel ? vm->opt.kernel : ""));
+	json_object_object_add(o, "mem_mib", json_object_new_int64((int64_t)(vm->opt.mem >> 20)));
+	json_object_object_add(
+		o, "uptime_ms",
+		json_object_new_int64(vm->boot_ns ? (int64_t)((now - vm->boot_ns) / 1000000) : 0));
+	json_object_object_add(o, "paused_ms",
+			       json_object_new_int64((int64_t)(vm->api.paused_ns / 1000000)));
+	json_object_object_add(
+		o, "exits",
+		json_object_new_int64((int64_t)(vm->exits.monitor + vm->exits.mmio +
+						vm->exits.kicks + vm->exits.windows)));
+	json_object_object_add(o, "hypercalls",
+			       json_object_new_int64((int64_t)vm->lg.stats_hcalls));
+	json_object_object_add(o, "interrupts", json_object_new_int64((int64_t)vm->lg.stats_irqs));
+	return o;
+}
+
+/* Ask the vCPU to hold and wait (bounded) until it does. */
+static bool pause_vcpu(struct vm *vm)
+{
+	struct api *a = &vm->api;
+	if (atomic_load(&a->paused))
+		return true;
+	efd_drain(a->ack_efd);
+	atomic_store(&a->pause_req, true);
+	kvm_kick(vm);
+	struct pollfd p = {.fd = a->ack_efd, .events = POLLIN};
+	uint64_t end = now_ns() + (uint64_t)PAUSE_WAIT_MS * 1000000u;
+	while (!atomic_load(&a->paused) && !vm->dead && now_ns() < end)
+		if (poll(&p, 1, 100) > 0)
+			efd_drain(a->ack_efd);
+	return atomic_load(&a->paused);
+}
+
+size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size_t size)
+{
+	struct json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return reply_error("out of memory", reply, size);
+	if (len > API_LINE_MAX)
+		len = API_LINE_MAX;
+	json_object *req = json_tokener_parse_ex(tok, line, (int)len);
+	bool complete = json_tokener_get_error(tok) == json_tokener_success;
+	/* One object and nothing after it but blanks. */
+	for (size_t i = complete ? json_tokener_get_parse_end(tok) : len; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			complete = false;
+	json_tokener_free(tok);
+	json_object *cmdv;
+	size_t n;
+	if (!req || !complete || !json_object_is_type(req, json_type_object))
+		n = reply_error("a request is one JSON object per line", reply, size);
+	else if (!json_object_object_get_ex(req, "cmd", &cmdv) ||
+		 !json_object_is_type(cmdv, json_type_string))
+		n = reply_error("the request has no \"cmd\" string", reply, size);
+	else {
+		const char *cmd = json_object_get_string(cmdv);
+		if (!strcmp(cmd, "status")) {
+			n = reply_ok(status(vm), reply, size);
+		} else if (!strcmp(cmd, "pause")) {
+			n = vm->dead ? reply_error("the guest has ended", reply, size)
+			    : pause_vcpu(vm)
+				    ? reply_ok(NULL, reply, size)
+				    : reply_error("the vCPU did not stop in time", reply, size);
+		} else if (!strcmp(cmd, "resume")) {
+			atomic_store(&vm->api.pause_req, false);
+			efd_signal(vm->api.resume_efd);
+			n = reply_ok(NULL, reply, size);
+		} else if (!strcmp(cmd, "stop")) {
+			vm_stop(vm, EXIT_INTERRUPTED, "stopped through the API socket");
+			efd_signal(vm->api.resume_efd);
+			n = reply_ok(NULL, reply, size);
+		} else if (!strcmp(cmd, "snapshot") || !strcmp(cmd, "migrate")) {
+			n = reply_error("not in this lgkvm yet", reply, size);
+		} else {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "unknown cmd \"%.40s\"", cmd);
+			n = reply_error(msg, reply, size);
+		}
+	}
+	json_object_put(req);
+	return n;
+}
+
+/*
+ * The vCPU side.
+ */
+
+void api_pause_point(struct vm *vm)
+{
+	struct api *a = &vm->api;
+	if (!atomic_load(&a->pause_req) || vm->dead)
+		return;
+	uint64_t t0 = now_ns();
+	atomic_store(&a->paused, true);
+	efd_signal(a->ack_efd);
+	while (atomic_load(&a->pause_req) && !vm->dead) {
+		struct pollfd p = {.fd = a->resume_efd, .events = POLLIN};
+		vcpu_wait(&p, 1);
+		efd_drain(a->resume_efd);
+		vcpu_eat_kicks();
+	}
+	atomic_store(&a->paused, false);
+	a->paused_ns += now_ns() - t0;
+}
+
+/*
+ * The thread.
+ */
+
+/* Serve one client until it goes, idles or breaks the rules. */
+static void serve(struct vm *vm, int fd)
+{
+	struct api *a = &vm->api;
+	char buf[API_LINE_MAX + 1], reply[1024];
+	size_t have = 0;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = a->stop_efd, .events = POLLIN}};
+		int r = poll(p, 2, CLIENT_IDLE_MS);
+		if (r <= 0 || (p[1].revents & POLLIN))
+			return;
+		ssize_t got = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (got <= 0)
+			return;
+		have += (size_t)got;
+		char *nl;
+		while ((nl = memchr(buf, '\n', have))) {
+			size_t len = (size_t)(nl - buf);
+			size_t n = api_handle(vm, buf, len, reply, sizeof(reply) - 1);
+			reply[n++] = '\n';
+			if (write(fd, reply, n) != (ssize_t)n)
+				return;
+			memmove(buf, nl + 1, have - len - 1);
+			have -= len + 1;
+		}
+		if (have == sizeof(buf) - 1) {
+			size_t n = reply_error("request line too long", reply, sizeof(reply) - 1);
+			reply[n++] = '\n';
+			if (write(fd, reply, n) < 0)
+				return;
+			return;
+		}
+	}
+}
+
+static void *api_thread(void *arg)
+{
+	struct vm *vm = arg;
+	struct api *a = &vm->api;
+	for (;;) {
+		struct pollfd p[2] = {{.fd = a->listen_fd, .events = POLLIN},
+				      {.fd = a->stop_efd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (p[1].revents & POLLIN)
+			return NULL;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		serve(vm, fd);
+		close(fd);
+	}
+}
+
+int api_start(struct vm *vm, char *err, size_t errlen)
+{
+	struct api *a = &vm->api;
+	if (a->listen_fd < 0 || !a->path[0])
+		return 0;
+	int r = pthread_create(&a->thread, NULL, api_thread, vm);
+	if (r) {
+		snprintf(err, errlen, "--api-sock: cannot start its thread: %s", strerror(r));
+		return -1;
+	}
+	a->started = true;
+	return 0;
+}
+
+void api_close(struct vm *vm)
+{
+	struct api *a = &vm->api;
+	if (a->started) {
+		efd_signal(a->stop_efd);
+		pthread_join(a->thread, NULL);
+		a->started = false;
+	}
+	int *fds[] = {&a->listen_fd, &a->stop_efd, &a->ack_efd, &a->resume_efd};
+	for (unsigned i = 0; i < 4; i++)
+		if (*fds[i] > 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	/* The file itself is removed by the unsandboxed parent (src/main.c,
+	 * run_with_reboots): this process may not remove files. */
+	a->path[0] = '\0';
+}
+
+/*
+ * `lgkvm api PATH JSON`: the client.
+ */
+
+int api_client_main(int argc, char **argv)
+{
+	if (argc != 4) {
+		log_msg("usage: lgkvm api SOCKET JSON   (e.g. lgkvm api /run/vm.sock "
+			"'{\"cmd\":\"status\"}')");
+		return 2;
+	}
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(argv[2]) >= sizeof(sa.sun_path)) {
+		log_msg("%s: the path is too long for a socket", argv[2]);
+		return 2;
+	}
+	strcpy(sa.sun_path, argv[2]);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		log_msg("%s: no lgkvm answers there (%s)", argv[2], strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 2;
+	}
+	size_t len = strlen(argv[3]);
+	if (write(fd, argv[3], len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		log_msg("%s: %s", argv[2], strerror(errno));
+		close(fd);
+		return 2;
+	}
+	char buf[4096];
+	size_t have = 0;
+	ssize_t got;
+	while (have < sizeof(buf) - 1 && (got = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		have += (size_t)got;
+		if (memchr(buf, '\n', have))
+			break;
+	}
+	close(fd);
+	buf[have] = '\0';
+	if (!have) {
+		log_msg("%s: lgkvm closed the connection without a reply", argv[2]);
+		return 2;
+	}
+	fputs(buf, stdout);
+	if (buf[have - 1] != '\n')
+		putchar('\n');
+	return strstr(buf, "\"ok\":true") ? 0 : 1;
+}

@@ -1,0 +1,53 @@
+/* The control channel of a running guest: `lgkvm run --api-sock PATH`
+ * (src/api.c, docs/DESIGN.md §3.7).  A Unix stream socket, owner-only; one
+ * JSON request per line, one JSON reply per line. */
+#ifndef LGKVM_API_H
+#define LGKVM_API_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm;
+
+#define API_LINE_MAX 4096 /* a longer request is refused and the connection closed */
+
+struct api {
+	int listen_fd;	       /* -1: no API */
+	int stop_efd;	       /* wakes the API thread to end */
+	int ack_efd;	       /* vCPU -> API: "paused" */
+	int resume_efd;	       /* API -> vCPU: "go on" */
+	atomic_bool pause_req; /* the API wants the vCPU held */
+	atomic_bool paused;    /* the vCPU is held */
+	uint64_t paused_ns;    /* time spent held (not the guest's) */
+	pthread_t thread;
+	bool started;
+	char path[108];
+};
+
+/* Before the sandbox: create the socket at `path` (which must not exist) and
+ * the thread's eventfds.  0, or -1 with one sentence in err. */
+int api_open(struct vm *vm, const char *path, char *err, size_t errlen);
+/* Start serving (a thread).  0 or -1 with err. */
+int api_start(struct vm *vm, char *err, size_t errlen);
+/* Stop the thread, close everything (the parent process removes the socket
+ * file: src/main.c).  Safe to call twice and on a VM that never had an API. */
+void api_close(struct vm *vm);
+
+/* One request line in, one reply line out (no newline), as the thread does:
+ * the whole protocol, for tests and the fuzzer.  Returns the reply's
+ * length. */
+size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size_t size);
+
+/* The vCPU thread, between exits: if the API asked for a pause, hold here
+ * until it asks to resume (or the guest ends). */
+void api_pause_point(struct vm *vm);
+
+/* `lgkvm api PATH JSON`: send one request to a running lgkvm, print the
+ * reply.  Exit status 0 (ok), 1 (the request failed), 2 (usage, no lgkvm
+ * there). */
+int api_client_main(int argc, char **argv);
+
+#endif
