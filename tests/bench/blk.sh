@@ -75,4 +75,16 @@ if [ -n "$g_rread" ]; then
 	echo "  ratio guest random read qd1 / host seq read:    $(ratio "$g_rread" "$h_read")"
 	echo "  ratio guest random read qd32 / host seq read:   $(ratio "$g_rread32" "$h_read")"
 fi
+g_bwrite=$(echo "$out" | grep 'blk write 128k qd1' | field kib_per_s)
+g_bread=$(echo "$out" | grep 'blk read 128k qd1' | field kib_per_s)
+g_bread8=$(echo "$out" | grep 'blk read 128k qd8' | field kib_per_s)
+if [ -n "$g_bread" ]; then
+	echo "== block I/O: 128 KiB requests over $mib MiB (an ext2-style workload)"
+	hb_write=$(rate_kib dd if=/dev/zero of="$img" bs=131072 count=$((blocks / 32)) conv=notrunc,fsync)
+	hb_read=$(rate_kib dd if="$img" of=/dev/null bs=131072 count=$((blocks / 32)))
+	echo "  host dd, 128 KiB blocks: write+fsync $hb_write KiB/s, read $hb_read KiB/s"
+	echo "  ratio guest/host write 128k qd1 (no flush):     $(ratio "$g_bwrite" "$hb_write")"
+	echo "  ratio guest/host read 128k qd1:                 $(ratio "$g_bread" "$hb_read")"
+	echo "  ratio guest/host read 128k qd8:                 $(ratio "$g_bread8" "$hb_read")"
+fi
 rm -f "$img"

@@ -8,7 +8,8 @@
  *   read   32 requests in flight at once (the driver's batching);
  * then the same number of requests at random 4 KiB-aligned offsets within
  * that area (an LCG in the guest, so every run asks for the same ones):
- *   write rand qd1, read rand qd1, read rand qd32.
+ *   write rand qd1, read rand qd1, read rand qd32, then 128 KiB requests
+ *   (an ext2-style workload): write 128k qd1, read 128k qd1, read 128k qd8.
  * Each line reads "bench: blk <what> ... kib_per_s=N": KiB per second of
  * guest time (tsc_khz from the host).  Every request waits in HALT for the
  * queue's interrupt, the way the kernel's idle loop would. */
@@ -35,6 +36,12 @@ static struct blk_hdr hdrs[DEPTH];
 static volatile uint8_t status[DEPTH];
 static uint8_t data[DEPTH][BLOCK] __attribute__((aligned(4096)));
 
+/* An ext2-style workload: 128 KiB requests, each one buffer (what a driver
+ * sends once the block layer has merged 32 pages), one or 8 at a time. */
+#define BIG	  (128u * 1024)
+#define BIG_DEPTH 8u
+static uint8_t big[BIG_DEPTH][BIG] __attribute__((aligned(4096)));
+
 static void submit(unsigned slot, uint32_t type, uint64_t sector, int with_data)
 {
 	struct vbuf b[3];
@@ -57,6 +64,29 @@ static void wait_n(unsigned n)
 		CHECK(vq_wait(&q, &id, &len, 20000), "request never completed");
 	for (unsigned s = 0; s < n; s++)
 		CHECK(status[s] == 0, "request %u: status %u", s, status[s]);
+}
+
+static uint64_t run_big(uint32_t type, uint32_t bytes_total, unsigned depth)
+{
+	uint32_t reqs = bytes_total / BIG;
+	uint64_t t0 = rdtsc();
+
+	for (uint32_t r = 0; r < reqs; r += depth) {
+		unsigned n = reqs - r < depth ? reqs - r : depth;
+		for (unsigned s = 0; s < n; s++) {
+			struct vbuf b[3];
+			hdrs[s] = (struct blk_hdr){.type = type,
+						   .sector = (uint64_t)(r + s) * (BIG / 512)};
+			status[s] = 0xEE;
+			b[0] = (struct vbuf){&hdrs[s], sizeof(hdrs[s]), 0};
+			b[1] = (struct vbuf){big[s], BIG, type == T_IN};
+			b[2] = (struct vbuf){&status[s], 1, 1};
+			vq_add(&q, b, 3);
+		}
+		vq_kick(&q);
+		wait_n(n);
+	}
+	return rdtsc() - t0;
 }
 
 /* Random block numbers: a fixed-seed LCG (Numerical Recipes' constants),
@@ -169,5 +199,15 @@ void test_main(void)
 	report("read rand qd1", blocks, c);
 	c = run(T_IN, blocks, DEPTH, 1);
 	report("read rand qd32", blocks, c);
+	/* 128 KiB requests over the same bytes (blocks counted in 4 KiB). */
+	uint32_t bytes = blocks / (BIG / BLOCK) * BIG;
+	if (bytes) {
+		c = run_big(T_OUT, bytes, 1);
+		report("write 128k qd1", bytes / BLOCK, c);
+		c = run_big(T_IN, bytes, 1);
+		report("read 128k qd1", bytes / BLOCK, c);
+		c = run_big(T_IN, bytes, BIG_DEPTH);
+		report("read 128k qd8", bytes / BLOCK, c);
+	}
 	pass();
 }
