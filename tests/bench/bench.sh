@@ -31,6 +31,15 @@ else
 	echo "  (bench_hcall gave no numbers: $(echo "$out" | tail -n 1))"
 fi
 
+echo "== interrupt delivery: a clock event's deadline to the guest's handler (bench_hcall)"
+echo "$out" | grep 'bench: irq_latency' | sed 's/^/  /'
+lat=$(echo "$out" | grep 'bench: irq_latency' | sed -n 's/.*spinning us=\([0-9]*\).*/\1/p')
+if [ -n "$lat" ] && [ -n "$hcall_c" ] && [ -n "$io_c" ]; then
+	awk -v l="$lat" -v h="$hcall_c" -v t="$(echo "$out" | grep 'bench: tsc_khz' | field tsc_khz)" 'BEGIN {
+		if (t > 0) printf "  ratio irq latency (spinning) / hypercall round trip: %.1fx\n", l * t / 1000 / h
+	}'
+fi
+
 echo "== boot to power-off, median of $runs (lgkvm -v timings, ms)"
 for g in bench_null demo; do
 	: >"/tmp/bench.$g"
