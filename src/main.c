@@ -75,6 +75,12 @@ static int cmd_inspect(struct options *opt)
 	struct image_info in;
 	int r = inspect_kernel(opt, kernel, klen, &in);
 	const struct lguest_abi *abi = in.gen < GEN_COUNT ? abi_get(in.gen) : NULL;
+	/* 2.6.23: where the marker is and which PAGE_OFFSET, as `run` finds them. */
+	struct g0_kernel g0 = {0};
+	if (r == 0 && abi && abi->paging == PAGING_PAGE_OFFSET &&
+	    boot_g0_prepare(kernel, klen, &g0, in.reason, sizeof(in.reason)) < 0)
+		r = -1;
+	free(g0.elf);
 	printf("file:        %s (%zu bytes)\n", opt->kernel, klen);
 	if (in.bzimage)
 		printf("format:      bzImage, boot protocol %u.%02u\n",
@@ -83,7 +89,11 @@ static int cmd_inspect(struct options *opt)
 		printf("format:      ELF vmlinux\n");
 	printf("compression: %s\n", in.compression ? in.compression : "unknown");
 	printf("version:     %s\n", in.has_version ? in.version : "(none found)");
-	if (in.fp_found)
+	if (g0.entry_pa)
+		printf("entry:       after the GenuineLguest marker: physical %#x, PAGE_OFFSET %#x, "
+		       "entered at virtual %#x\n",
+		       g0.entry_pa, g0.page_offset, g0.entry_pa + g0.page_offset);
+	else if (in.fp_found)
 		printf("entry:       lguest_entry at offset %#x of the kernel, lguest_data at "
 		       "physical %#x (%s-era pattern)\n",
 		       in.entry_pa, in.lguest_data_pa,
@@ -103,7 +113,9 @@ static int cmd_inspect(struct options *opt)
 	if (abi && abi->vmcall)
 		printf("vmcall:      %u sites rewritten to int $0x1f at load\n", in.vmcall_sites);
 	if (r == 0)
-		printf("boots:       %s\n", !in.boots_elf ? "the file as it is"
+		printf("boots:       %s\n", g0.entry_pa && in.bzimage
+						    ? "the kernel unpacked from the file, at 1 MiB"
+					    : !in.boots_elf ? "the file as it is"
 					    : in.bzimage
 						    ? "the decompressed kernel (ELF), directly"
 						    : "a copy of the file, its vmcalls rewritten");
