@@ -123,7 +123,7 @@ struct lguest_abi {
 	unsigned ld_size, ld_irq_enabled, ld_blocked, ld_cr2, ld_time, ld_irq_pending,
 		ld_reserve_mem, ld_tsc_khz, ld_pgdir, ld_noirq_start, ld_noirq_end,
 		ld_kernel_address, ld_syscall_vec,
-		ld_guestid; /* L0 only: a u16 the 2.6.23 net driver makes its MAC of */
+		ld_guestid;   /* L0 only: a u16 the 2.6.23 net driver makes its MAC of */
 	uint32_t reserve_mem; /* what we tell the guest to keep free at the top */
 };
 

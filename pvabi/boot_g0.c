@@ -116,7 +116,8 @@ static int from_elf(const uint8_t *e, size_t len, struct g0_kernel *out, char *e
 	for (unsigned i = 0; i < phnum && i < 2048; i++) {
 		uint64_t at = (uint64_t)phoff + (uint64_t)i * sizeof(Elf32_Phdr);
 		if (at + sizeof(Elf32_Phdr) > len)
-			return fail(err, errlen, "ELF program headers run past the end of the file");
+			return fail(err, errlen,
+				    "ELF program headers run past the end of the file");
 		const uint8_t *ph = e + at;
 		if (rd32(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
 			continue;
@@ -135,7 +136,8 @@ static int from_elf(const uint8_t *e, size_t len, struct g0_kernel *out, char *e
 	}
 	if (!have_po || !out->entry_pa)
 		return fail(err, errlen,
-			    "the %s marker is not in a loadable segment of this vmlinux", G0_MARKER);
+			    "the %s marker is not in a loadable segment of this vmlinux",
+			    G0_MARKER);
 	return 0;
 }
 
@@ -219,8 +221,7 @@ static int from_bzimage(const uint8_t *img, size_t len, struct g0_kernel *out, c
 	return r;
 }
 
-int boot_g0_prepare(const uint8_t *img, size_t len, struct g0_kernel *out, char *err,
-		    size_t errlen)
+int boot_g0_prepare(const uint8_t *img, size_t len, struct g0_kernel *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	int r;
@@ -231,8 +232,7 @@ int boot_g0_prepare(const uint8_t *img, size_t len, struct g0_kernel *out, char 
 	else
 		r = fail(err, errlen, "not a vmlinux or a bzImage");
 	if (r == 0 && !page_offset_ok(out->page_offset)) {
-		r = fail(err, errlen, "PAGE_OFFSET %#x is not one lgkvm can map",
-			 out->page_offset);
+		r = fail(err, errlen, "PAGE_OFFSET %#x is not one lgkvm can map", out->page_offset);
 	}
 	if (r < 0) {
 		free(out->elf);

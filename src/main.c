@@ -90,7 +90,7 @@ static int cmd_inspect(struct options *opt)
 	printf("compression: %s\n", in.compression ? in.compression : "unknown");
 	printf("version:     %s\n", in.has_version ? in.version : "(none found)");
 	if (g0.entry_pa)
-		printf("entry:       after the GenuineLguest marker: physical %#x, PAGE_OFFSET %#x, "
+		printf("entry:       after GenuineLguest: physical %#x, PAGE_OFFSET %#x, "
 		       "entered at virtual %#x\n",
 		       g0.entry_pa, g0.page_offset, g0.entry_pa + g0.page_offset);
 	else if (in.fp_found)
@@ -113,12 +113,11 @@ static int cmd_inspect(struct options *opt)
 	if (abi && abi->vmcall)
 		printf("vmcall:      %u sites rewritten to int $0x1f at load\n", in.vmcall_sites);
 	if (r == 0)
-		printf("boots:       %s\n", g0.entry_pa && in.bzimage
-						    ? "the kernel unpacked from the file, at 1 MiB"
-					    : !in.boots_elf ? "the file as it is"
-					    : in.bzimage
-						    ? "the decompressed kernel (ELF), directly"
-						    : "a copy of the file, its vmcalls rewritten");
+		printf("boots:       %s\n",
+		       g0.entry_pa && in.bzimage ? "the kernel unpacked from the file, at 1 MiB"
+		       : !in.boots_elf		 ? "the file as it is"
+		       : in.bzimage		 ? "the decompressed kernel (ELF), directly"
+						 : "a copy of the file, its vmcalls rewritten");
 	if (in.note[0])
 		printf("note:        %s\n", in.note);
 	printf("bootable:    %s\n", r == 0 ? "yes" : "no");

@@ -100,7 +100,7 @@ struct vbus {
 	struct vdev devs[VBUS_MAX_DEVS];
 	struct vqueue queues[VBUS_MAX_QUEUES];
 	struct console_state *console;
-	struct vpci pci; /* virtio-PCI: bus 0 and its functions */
+	struct vpci pci;    /* virtio-PCI: bus 0 and its functions */
 	struct dma_bus dma; /* 2.6.23: bindings and devices (virtio/dma_bus.c) */
 };
 

@@ -32,11 +32,11 @@
 struct vm;
 struct vtransport;
 
-#define DMA_MAX_BINDINGS 32  /* LGUEST_MAX_DMA: the reference's table size */
-#define DMA_SECTIONS	 16  /* LGUEST_MAX_DMA_SECTIONS */
-#define DMA_STRUCT_LEN	 100 /* sizeof(struct lguest_dma) on i386 */
-#define DMA_MAX_DEVS	 16  /* descriptors in the page (LGUEST_MAX_DEVICES) */
-#define DMA_DESC_LEN	 12  /* sizeof(struct lguest_device_desc) */
+#define DMA_MAX_BINDINGS 32	/* LGUEST_MAX_DMA: the reference's table size */
+#define DMA_SECTIONS	 16	/* LGUEST_MAX_DMA_SECTIONS */
+#define DMA_STRUCT_LEN	 100	/* sizeof(struct lguest_dma) on i386 */
+#define DMA_MAX_DEVS	 16	/* descriptors in the page (LGUEST_MAX_DEVICES) */
+#define DMA_DESC_LEN	 12	/* sizeof(struct lguest_device_desc) */
 #define DMA_MAX_ARRAY	 0xFFFF /* BIND_DMA's count: a u16 in the reference */
 
 /* lguest_device_desc types and feature bits (include/linux/lguest_launcher.h). */

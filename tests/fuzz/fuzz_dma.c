@@ -59,8 +59,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	dup2(null, 0);
 	dup2(null, 1);
 	close(null);
-	guest = mmap(NULL, MEM_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		     -1, 0);
+	guest = mmap(NULL, MEM_SIZE + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		     0);
 	if (guest == MAP_FAILED || mprotect(guest + MEM_SIZE, 4096, PROT_NONE))
 		abort();
 	return 0;
@@ -131,8 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	for (unsigned i = 0; i < DMA_MAX_BINDINGS; i++) {
 		const struct dma_binding *b = &vm.bus.dma.bind[i];
-		if (b->irq && (!b->num || !gm_ptr(&vm.mem, b->dmas, (uint64_t)b->num *
-								     DMA_STRUCT_LEN))) {
+		if (b->irq &&
+		    (!b->num || !gm_ptr(&vm.mem, b->dmas, (uint64_t)b->num * DMA_STRUCT_LEN))) {
 			fprintf(stderr, "fuzz_dma: binding %u outside guest memory\n", i);
 			abort();
 		}

@@ -123,7 +123,7 @@ static void check_basics(void)
 	/* The console takes every section, all 16 of them. */
 	static const char *parts[DMA_SECTIONS] = {
 		"dma_bus: ", "console ", "in ", "sixteen ", "sections", ",", " ", "one ",
-		"SEND_DMA", " ", "to ", "key ", "0", ".", ".", "\n"};
+		"SEND_DMA",  " ",	 "to ", "key ",	    "0",	".", ".", "\n"};
 	static struct lguest_dma out;
 	uint32_t total = 0;
 	for (unsigned i = 0; i < DMA_SECTIONS; i++) {
@@ -268,8 +268,9 @@ static void test_net(void)
 	volatile uint8_t *peers = gpa_ptr(net_page);
 	CHECK(peers[0] & 1, "the host's slot is not promiscuous");
 	/* 2.6.23's MAC: 02:00, guestid, 00:00. */
-	uint8_t mac[6] = {0x02, 0x00, (uint8_t)lguest_data.guestid,
-			  (uint8_t)(lguest_data.guestid >> 8), 0, 0};
+	uint8_t mac[6] = {
+		0x02, 0x00, (uint8_t)lguest_data.guestid, (uint8_t)(lguest_data.guestid >> 8),
+		0,    0};
 	memcpy(net.my_mac, mac, 6);
 	for (unsigned b = 0; b < 6; b++)
 		peers[6 * me + b] = mac[b];

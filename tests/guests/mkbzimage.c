@@ -65,7 +65,8 @@ static uint8_t *gzip_buf(const uint8_t *in, long len, long *out_len)
 	gz_header h = {.os = 3}; /* Unix, whatever zlib was built for */
 	uLong cap = compressBound((uLong)len) + 64;
 	uint8_t *out = malloc(cap);
-	if (!out || deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+	if (!out ||
+	    deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
 	    deflateSetHeader(&z, &h) != Z_OK)
 		exit(1);
 	z.next_in = (Bytef *)in;

@@ -17,11 +17,11 @@
 #include "pvabi/boot_g0.h"
 #include "pvabi/inspect.h"
 
-#define KLEN	  0x4000u
-#define MARK_OFF  0x1230u
-#define PO	  0xC0000000u
-#define MEM	  (16u << 20)
-#define TOP_PDE	  0x12345067u
+#define KLEN	 0x4000u
+#define MARK_OFF 0x1230u
+#define PO	 0xC0000000u
+#define MEM	 (16u << 20)
+#define TOP_PDE	 0x12345067u
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -125,8 +125,8 @@ static void test_bzimage_prepare_and_boot(void **state)
 	 * only, the monitor keeps slot 1023, and EIP is virtual. */
 	uint8_t *ram = calloc(1, MEM);
 	struct boot_layout bl;
-	assert_int_equal(boot_load(ram, MEM, g0.elf, g0.elf_len, NULL, 0, "console=hvc0",
-				   TOP_PDE, &bl, err, sizeof(err)),
+	assert_int_equal(boot_load(ram, MEM, g0.elf, g0.elf_len, NULL, 0, "console=hvc0", TOP_PDE,
+				   &bl, err, sizeof(err)),
 			 0);
 	assert_memory_equal(ram + 0x100000 + MARK_OFF, G0_MARKER, strlen(G0_MARKER));
 	assert_int_equal(boot_g0_map(ram, MEM, &g0, &bl, err, sizeof(err)), 0);

@@ -25,8 +25,8 @@
 #define RAM	   (1u << 20)
 #define MEM_SIZE   (RAM + VBUS_AREA_SIZE)
 #define DISK_BYTES (64u * 512u + 100u) /* a ragged tail, not a sector */
-#define DMA_GPA	   0x10000u		/* our struct lguest_dma arrays */
-#define BUF_GPA	   0x20000u		/* data */
+#define DMA_GPA	   0x10000u	       /* our struct lguest_dma arrays */
+#define BUF_GPA	   0x20000u	       /* data */
 
 static const uint8_t mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
 
@@ -193,8 +193,8 @@ static void test_bind_answers(void **state)
 	struct vm *vm = f->vm;
 
 	assert_int_equal(dma_bind(vm, 0x100, DMA_GPA, 2 << 8 | 3), 1);
-	assert_int_equal(dma_bind(vm, 0x100, DMA_GPA, 0), 1);	 /* unbind */
-	assert_int_equal(dma_bind(vm, 0x100, DMA_GPA, 0), 0);	 /* nothing left */
+	assert_int_equal(dma_bind(vm, 0x100, DMA_GPA, 0), 1);		/* unbind */
+	assert_int_equal(dma_bind(vm, 0x100, DMA_GPA, 0), 0);		/* nothing left */
 	assert_int_equal(dma_bind(vm, 0x100, DMA_GPA, 1 << 8 | 32), 0); /* IRQ too big */
 	for (unsigned i = 0; i < DMA_MAX_BINDINGS; i++)
 		assert_int_equal(dma_bind(vm, 0x200 + 4 * i, DMA_GPA, 1 << 8 | 3), 1);

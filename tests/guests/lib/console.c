@@ -65,8 +65,9 @@ void puts_early(const char *s)
 	uint32_t n = strlen(s);
 
 	while (n) {
-		uint32_t len = n > PAGE_SIZE - ((uint32_t)s & 0xFFF) ? PAGE_SIZE - ((uint32_t)s & 0xFFF)
-								    : n;
+		uint32_t len = n > PAGE_SIZE - ((uint32_t)s & 0xFFF)
+				       ? PAGE_SIZE - ((uint32_t)s & 0xFFF)
+				       : n;
 		dma.addr[0] = (uint32_t)s; /* identity-mapped: the address is the GPA */
 		dma.len[0] = (uint16_t)len;
 		dma.len[1] = 0;

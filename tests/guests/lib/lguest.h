@@ -35,10 +35,10 @@
 #define GEN_SEND_INTERRUPTS (LGUEST_GEN >= 5)
 #define GEN_SKIP_CLI	    (LGUEST_GEN >= 6)
 #define GEN_HAS_PGDIR	    (LGUEST_GEN >= 1 && LGUEST_GEN <= 6) /* L0 had none, L3 dropped it */
-#define GEN_LINEAR	    (LGUEST_GEN >= 7)  /* no boot tables reported */
-#define GEN_PCI		    (LGUEST_GEN >= 8)  /* 4.0+: virtio 1.0 devices on PCI (§H1.7) */
+#define GEN_LINEAR	    (LGUEST_GEN >= 7)			 /* no boot tables reported */
+#define GEN_PCI		    (LGUEST_GEN >= 8) /* 4.0+: virtio 1.0 devices on PCI (§H1.7) */
 #define GEN_NOTIFY	    (LGUEST_GEN >= 1 && LGUEST_GEN <= 7) /* the device page's doorbell */
-#define GEN_DMA		    (LGUEST_GEN == 0) /* 2.6.23: BIND_DMA/SEND_DMA, layout L0 */
+#define GEN_DMA		    (LGUEST_GEN == 0)  /* 2.6.23: BIND_DMA/SEND_DMA, layout L0 */
 #define GEN_NOIRQ_IRET	    (LGUEST_GEN >= 9)  /* layout L4: one no-irq EIP, not a range */
 #define GEN_NO_TS	    (LGUEST_GEN >= 10) /* 4.10+: LHCALL_TS kills */
 
@@ -171,7 +171,7 @@ _Static_assert(offsetof(struct lguest_data, noirq_start) == 1120, "noirq_start")
 _Static_assert(offsetof(struct lguest_data, noirq_end) == 1124, "noirq_end");
 _Static_assert(sizeof(struct lguest_data) == 1128, "lguest_data is 1128 bytes");
 _Static_assert(sizeof(struct hcall_args) == 16, "ring entry is 16 bytes");
-#elif !GEN_LAYOUT_L2 /* L1: 2.6.24-2.6.30 (§4, §H1.3) */
+#elif !GEN_LAYOUT_L2  /* L1: 2.6.24-2.6.30 (§4, §H1.3) */
 _Static_assert(offsetof(struct lguest_data, hcall_status) == 0x014, "hcall_status");
 _Static_assert(offsetof(struct lguest_data, hcalls) == 0x054, "hcalls");
 _Static_assert(offsetof(struct lguest_data, reserve_mem) == 0x454, "reserve_mem");
@@ -296,12 +296,12 @@ _Static_assert(sizeof(struct vring_desc) == 16, "vring_desc");
 
 #if GEN_DMA
 /* The 2.6.23 device bus (§H1.7; lgkvm docs/DESIGN.md §7.4). */
-#define DMA_SECTIONS	 16
-#define DMA_T_CONSOLE	 1
-#define DMA_T_NET	 2
-#define DMA_T_BLOCK	 3
-#define DMA_CONSOLE_KEY	 0
-#define G0_PAGE_OFFSET	 0xC0000000u
+#define DMA_SECTIONS	16
+#define DMA_T_CONSOLE	1
+#define DMA_T_NET	2
+#define DMA_T_BLOCK	3
+#define DMA_CONSOLE_KEY 0
+#define G0_PAGE_OFFSET	0xC0000000u
 struct lguest_dma {
 	volatile uint32_t used_len;
 	uint32_t addr[DMA_SECTIONS];
