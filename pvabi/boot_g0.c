@@ -204,6 +204,18 @@ static int from_bzimage(const uint8_t *img, size_t len, struct g0_kernel *out, c
 	}
 	if (!raw)
 		return fail(err, errlen, "cannot find the kernel in this 2.6.23 bzImage (%s)", why);
+	if (rlen >= SELFMAG && memcmp(raw, ELFMAG, SELFMAG) == 0) {
+		/* Not what 2.6.23's build made (a flat binary), but an ELF
+		 * inside is a vmlinux: load that. */
+		int r = from_elf(raw, rlen, out, err, errlen);
+		if (r == 0) {
+			out->elf = raw;
+			out->elf_len = rlen;
+		} else {
+			free(raw);
+		}
+		return r;
+	}
 	const uint8_t *m = memmem(raw, rlen, G0_MARKER, MARKER_LEN);
 	if (!m) {
 		free(raw);

@@ -210,6 +210,28 @@ static void test_vmlinux(void **state)
 	free(k);
 }
 
+static void test_bzimage_with_elf_inside(void **state)
+{
+	(void)state;
+	size_t elen, len;
+	uint8_t *k = raw_kernel(PO, true), *e = vmlinux(k, PO, &elen);
+	uint8_t *img = bzimage(e, elen, 3, &len);
+	struct g0_kernel g0;
+	char err[200];
+
+	/* Not how 2.6.23 was built, but a vmlinux in the gzip member is loaded as one. */
+	assert_int_equal(boot_g0_prepare(img, len, &g0, err, sizeof(err)), 0);
+	assert_non_null(g0.elf);
+	assert_int_equal(g0.elf_len, elen);
+	assert_memory_equal(g0.elf, e, elen);
+	assert_int_equal(g0.page_offset, PO);
+	assert_int_equal(g0.entry_pa, 0x100000 + MARK_OFF + strlen(G0_MARKER));
+	free(g0.elf);
+	free(img);
+	free(e);
+	free(k);
+}
+
 static void test_map_refuses_low_page_offset(void **state)
 {
 	(void)state;
@@ -255,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_bzimage_wrong_os_byte),
 		cmocka_unit_test(test_page_offset_guessed),
 		cmocka_unit_test(test_vmlinux),
+		cmocka_unit_test(test_bzimage_with_elf_inside),
 		cmocka_unit_test(test_map_refuses_low_page_offset),
 		cmocka_unit_test(test_inspect_names_g0),
 	};
