@@ -200,6 +200,15 @@ static void test_block(void)
 	static uint8_t inv[512] __attribute__((aligned(512)));
 	for (uint32_t b = 0; b < 512; b++)
 		inv[b] = (uint8_t)~blk_pattern(3 * 512 + b);
+	if (cmdline_has("ro")) {
+		/* A read-only disk: the write fails (result 2), the data stays. */
+		CHECK(blk_req(1, 3, inv) == 2, "a write to a read-only disk did not fail");
+		CHECK(blk_req(0, 3, sector_buf[0]) == 1, "read after the refused write failed");
+		CHECK(sector_buf[0][0] == blk_pattern(3 * 512),
+		      "the refused write changed the disk");
+		printf("dma_bus: read-only: writes fail, reads work ok\n");
+		return;
+	}
 	CHECK(blk_req(1, 3, inv) == 1, "write failed");
 	CHECK(blk_req(0, 3, sector_buf[0]) == 1, "read back failed");
 	CHECK(memcmp(sector_buf[0], inv, 512) == 0, "sector 3 does not read back as written");
