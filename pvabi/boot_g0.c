@@ -258,22 +258,22 @@ int boot_g0_map(uint8_t *ram, uint64_t mem, const struct g0_kernel *g0, struct b
 {
 	uint64_t npt = (mem + PDE_SPAN - 1) / PDE_SPAN;
 	unsigned base = g0->page_offset / PDE_SPAN;
+	uint8_t pdes[PDE_MONITOR * 4];
 
-	/* The identity slots are emptied after the copy: the two ranges must
-	 * not meet.  (A guest this large with a PAGE_OFFSET this low would not
-	 * have booted under the Launcher either.) */
-	if (!page_offset_ok(g0->page_offset) || base < npt)
-		return fail(err, errlen,
-			    "PAGE_OFFSET %#x leaves no room to map %llu MiB of RAM above it",
-			    g0->page_offset, (unsigned long long)(mem >> 20));
+	if (!page_offset_ok(g0->page_offset))
+		return fail(err, errlen, "PAGE_OFFSET %#x is not one lgkvm can map",
+			    g0->page_offset);
+	/* As the Launcher: RAM from 0 up, as much as fits between PAGE_OFFSET
+	 * and the top of the address space (here: the monitor's slot); the
+	 * guest maps the rest of its low memory itself at paging_init.  The
+	 * identity slots are read out first and cleared, then written at
+	 * PAGE_OFFSET, so the two ranges may overlap (a low PAGE_OFFSET and a
+	 * lot of RAM). */
+	uint64_t n = npt < PDE_MONITOR - base ? npt : PDE_MONITOR - base;
 	uint8_t *pgdir = ram + bl->pgdir_gpa;
-	for (unsigned i = 0; i < npt; i++) {
-		/* RAM above what fits below the monitor stays unmapped: the
-		 * guest maps its own low memory at paging_init. */
-		if (base + i < PDE_MONITOR)
-			memcpy(pgdir + (base + i) * 4, pgdir + i * 4, 4);
-		memset(pgdir + i * 4, 0, 4);
-	}
+	memcpy(pdes, pgdir, n * 4);
+	memset(pgdir, 0, npt * 4);
+	memcpy(pgdir + base * 4, pdes, n * 4);
 	bl->entry = g0->entry_pa + g0->page_offset;
 	return 0;
 }

@@ -36,8 +36,9 @@ int boot_g0_prepare(const uint8_t *img, size_t len, struct g0_kernel *out, char 
 
 /* After boot_load_paging() laid out RAM with its identity tables: move every
  * RAM mapping from slot i of the boot directory to slot PAGE_OFFSET/4M + i
- * (RAM at PAGE_OFFSET only, as the 2.6.23 Launcher mapped it) and set the
- * entry to the marker's virtual address.  Returns 0 or -1 with err. */
+ * (RAM at PAGE_OFFSET only, as the 2.6.23 Launcher mapped it; what does not
+ * fit below the monitor's slot stays unmapped) and set the entry to the
+ * marker's virtual address.  Returns 0 or -1 with err. */
 int boot_g0_map(uint8_t *ram, uint64_t mem, const struct g0_kernel *g0, struct boot_layout *bl,
 		char *err, size_t errlen);
 

@@ -232,18 +232,40 @@ static void test_bzimage_with_elf_inside(void **state)
 	free(k);
 }
 
-static void test_map_refuses_low_page_offset(void **state)
+static void test_map_overlap_and_cap(void **state)
 {
 	(void)state;
-	/* 16 MiB of RAM is slots 0-3: a PAGE_OFFSET at 8 MiB would overlap. */
-	struct g0_kernel g0 = {.page_offset = 8u << 20, .entry_pa = 0x100000};
-	struct boot_layout bl = {.pgdir_gpa = 0x10000};
-	uint8_t *ram = calloc(1, MEM);
+	uint8_t pgdir[4096];
+	struct boot_layout bl = {.pgdir_gpa = 0};
 	char err[200];
-	assert_int_equal(boot_g0_map(ram, MEM, &g0, &bl, err, sizeof(err)), -1);
-	g0.page_offset = 0xC0000001u;
-	assert_int_equal(boot_g0_map(ram, MEM, &g0, &bl, err, sizeof(err)), -1);
-	free(ram);
+
+	/* A PAGE_OFFSET of 8 MiB over 16 MiB of RAM: the ranges overlap, and
+	 * RAM still ends up at PAGE_OFFSET only. */
+	for (unsigned i = 0; i < 1024; i++)
+		put32(pgdir + i * 4, i < 4 ? 0x1000u * (i + 1) | 7 : 0);
+	struct g0_kernel g0 = {.page_offset = 8u << 20, .entry_pa = 0x100000};
+	assert_int_equal(boot_g0_map(pgdir, MEM, &g0, &bl, err, sizeof(err)), 0);
+	assert_int_equal(get32(pgdir + 0), 0);
+	assert_int_equal(get32(pgdir + 4), 0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(get32(pgdir + (2 + i) * 4), 0x1000u * (i + 1) | 7);
+	assert_int_equal(bl.entry, (8u << 20) + 0x100000);
+
+	/* 3 GiB of RAM at 0xC0000000: what fits below the monitor's slot. */
+	for (unsigned i = 0; i < 1024; i++)
+		put32(pgdir + i * 4, i < 768 ? 0x1000u * (i + 1) | 7 : 0);
+	g0.page_offset = PO;
+	assert_int_equal(boot_g0_map(pgdir, 3ull << 30, &g0, &bl, err, sizeof(err)), 0);
+	for (unsigned i = 0; i < 768; i++)
+		assert_int_equal(get32(pgdir + i * 4), 0);
+	for (unsigned i = 0; i < 255; i++)
+		assert_int_equal(get32(pgdir + (768 + i) * 4), 0x1000u * (i + 1) | 7);
+	assert_int_equal(get32(pgdir + 1023 * 4), 0);
+
+	/* Not a whole number of page-directory slots. */
+	g0.page_offset = 0xC0001000u;
+	assert_int_equal(boot_g0_map(pgdir, MEM, &g0, &bl, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "PAGE_OFFSET 0xc0001000"));
 }
 
 static void test_inspect_names_g0(void **state)
@@ -278,7 +300,7 @@ int main(void)
 		cmocka_unit_test(test_page_offset_guessed),
 		cmocka_unit_test(test_vmlinux),
 		cmocka_unit_test(test_bzimage_with_elf_inside),
-		cmocka_unit_test(test_map_refuses_low_page_offset),
+		cmocka_unit_test(test_map_overlap_and_cap),
 		cmocka_unit_test(test_inspect_names_g0),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
