@@ -382,7 +382,7 @@ static bool input_one_dma(struct vm *vm, struct console_state *cs)
 		return false;
 	}
 	if (r)
-		dma_complete(vm, DMA_CONSOLE_KEY, &b, (uint32_t)len);
+		dma_complete(vm, &b, (uint32_t)len);
 	c.nwrite = b.n;
 	memcpy(c.iov, b.iov, b.n * sizeof(b.iov[0]));
 	return !ctrl_c_check(vm, cs, &c, (size_t)len) && r;

@@ -189,9 +189,8 @@ int dma_take(struct vm *vm, uint32_t key, struct dma_buf *b)
 	return 0;
 }
 
-void dma_complete(struct vm *vm, uint32_t key, const struct dma_buf *b, uint32_t len)
+void dma_complete(struct vm *vm, const struct dma_buf *b, uint32_t len)
 {
-	(void)key;
 	/* The data is in; used_len says so, then the interrupt (the reference
 	 * wrote used_len after a write barrier for the same reason). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
@@ -309,7 +308,7 @@ static void block_request(struct vm *vm, struct dma_dev *dd, const struct dma_bu
 		guest_kill(vm, "block: request page %#x unwritable", dd->page);
 		return;
 	}
-	dma_complete(vm, dd->page, &reply, reply_len);
+	dma_complete(vm, &reply, reply_len);
 }
 
 void dma_send(struct vm *vm, uint32_t key, uint32_t dma)
@@ -375,7 +374,7 @@ static void net_poll(struct vm *vm, struct vdev *dev)
 			dd->frames_dropped++;
 			continue;
 		}
-		dma_complete(vm, key, &b, buf_fill(&b, frame, (size_t)len));
+		dma_complete(vm, &b, buf_fill(&b, frame, (size_t)len));
 		dd->frames_in++;
 	}
 }

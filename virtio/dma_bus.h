@@ -105,7 +105,7 @@ bool dma_buf_read(struct vm *vm, uint32_t gpa, struct dma_buf *b);
 /* An empty buffer bound to key: 1 (b filled in), 0 none, -1 guest killed. */
 int dma_take(struct vm *vm, uint32_t key, struct dma_buf *b);
 /* Fill in the used length of a buffer from dma_take and interrupt. */
-void dma_complete(struct vm *vm, uint32_t key, const struct dma_buf *b, uint32_t len);
+void dma_complete(struct vm *vm, const struct dma_buf *b, uint32_t len);
 
 /* The devices (the console is virtio/console.c's, which adds itself through
  * the transport like on any bus). */
