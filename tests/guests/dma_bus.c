@@ -292,6 +292,28 @@ static void test_net(void)
 	CHECK(irq_count[net_irq], "no receive interrupt");
 }
 
+/* ---- console input (by hand: `(sleep 1; echo hi) | lgkvm run ... -- console_in`) */
+
+static void test_console_in(void)
+{
+	static struct lguest_dma in;
+	static char buf[64];
+	unsigned c = find_dev(DMA_T_CONSOLE);
+
+	dma_set(&in, buf, sizeof(buf) - 1);
+	CHECK(bind(DMA_CONSOLE_KEY, &in, 1, c + 1) == 1, "binding the console input refused");
+	printf("dma_bus: waiting for console input\n");
+	for (unsigned ticks = 0; !in.used_len; ticks++) {
+		CHECK(ticks < 1000, "no console input in 10 s");
+		lguest_data.irq_enabled = 0;
+		hcall(LHCALL_SET_CLOCKEVENT, TICK_MS * MS, 0, 0);
+		hcall(LHCALL_HALT, 0, 0, 0);
+	}
+	buf[in.used_len < sizeof(buf) ? in.used_len : sizeof(buf) - 1] = 0;
+	CHECK(irq_count[c + 1], "no console interrupt");
+	printf("dma_bus: console input: %s", buf);
+}
+
 /* ---- hostile ------------------------------------------------------------- */
 
 static struct lguest_dma hd;
@@ -447,5 +469,7 @@ void test_main(void)
 		test_block();
 	if (cmdline_has("net"))
 		test_net();
+	if (cmdline_has("console_in"))
+		test_console_in();
 	pass();
 }
