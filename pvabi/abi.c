@@ -16,6 +16,10 @@
 	 BIT(LHCALL_NEW_PGTABLE) | BIT(LHCALL_FLUSH_TLB) | BIT(LHCALL_LOAD_IDT_ENTRY) | \
 	 BIT(LHCALL_SET_STACK) | BIT(LHCALL_SET_CLOCKEVENT) | BIT(LHCALL_HALT) |        \
 	 BIT(LHCALL_SET_PTE) | BIT(LHCALL_SET_PMD) | BIT(LHCALL_LOAD_TLS))
+/* 2.6.23: devices by DMA, no NOTIFY yet. */
+#define HC_2_6_23                                                                   \
+	(HC_COMMON | BIT(LHCALL_LOAD_GDT) | BIT(LHCALL_TS) | BIT(LHCALL_BIND_DMA) | \
+	 BIT(LHCALL_SEND_DMA))
 #define HC_2_6_24 (HC_COMMON | BIT(LHCALL_LOAD_GDT) | BIT(LHCALL_TS) | BIT(LHCALL_NOTIFY))
 #define HC_2_6_30 (HC_COMMON | BIT(LHCALL_LOAD_GDT_ENTRY) | BIT(LHCALL_TS) | BIT(LHCALL_NOTIFY))
 #define HC_2_6_31 (HC_2_6_30 | BIT(LHCALL_SEND_INTERRUPTS))
@@ -23,34 +27,48 @@
 #define HC_4_10	  (HC_4_0 & ~BIT(LHCALL_TS))
 
 /* lguest_data layouts (docs/abi.md §H1.3). */
+/* 2.6.23 (include/linux/lguest.h): the ring is {eax, edx, ebx, ecx}; after
+ * the ring come reserve_mem, a u16 guestid (the net driver's MAC), tsc_khz
+ * and the no-interrupt range.  No kernel_address, no syscall_vec, no pgdir. */
+#define LAYOUT_L0                                                                               \
+	.layout = "L0", .ring_status_off = 20, .ring_slots_off = 84, .ring_slot_size = 16,      \
+	.ring_entries = 64, .ld_size = 1128, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8, \
+	.ld_time = 12, .ld_irq_pending = LD_NONE, .ld_reserve_mem = 1108, .ld_guestid = 1112,   \
+	.ld_tsc_khz = 1116, .ld_pgdir = LD_NONE, .ld_noirq_start = 1120, .ld_noirq_end = 1124,  \
+	.ld_kernel_address = LD_NONE, .ld_syscall_vec = LD_NONE
 #define LAYOUT_L1                                                                                  \
 	.layout = "L1", .ring_status_off = 20, .ring_slots_off = 84, .ring_slot_size = 16,         \
 	.ring_entries = 64, .ld_size = 1136, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8,    \
 	.ld_time = 12, .ld_irq_pending = LD_NONE, .ld_reserve_mem = 1108, .ld_tsc_khz = 1112,      \
 	.ld_pgdir = 1116, .ld_noirq_start = 1120, .ld_noirq_end = 1124, .ld_kernel_address = 1128, \
-	.ld_syscall_vec = 1132
+	.ld_syscall_vec = 1132, .ld_guestid = LD_NONE
 /* 2.6.31 added irq_pending (and a fifth word to each ring slot). */
 #define LAYOUT_L2                                                                                  \
 	.layout = "L2", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,         \
 	.ring_entries = 64, .ld_size = 1396, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8,    \
 	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,           \
 	.ld_pgdir = 1376, .ld_noirq_start = 1380, .ld_noirq_end = 1384, .ld_kernel_address = 1388, \
-	.ld_syscall_vec = 1392
+	.ld_syscall_vec = 1392, .ld_guestid = LD_NONE
 /* 3.1 dropped pgdir: never write offset 1376 from here on. */
 #define LAYOUT_L3                                                                               \
 	.layout = "L3", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,      \
 	.ring_entries = 64, .ld_size = 1392, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8, \
 	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,        \
 	.ld_pgdir = LD_NONE, .ld_noirq_start = 1376, .ld_noirq_end = 1380,                      \
-	.ld_kernel_address = 1384, .ld_syscall_vec = 1388
+	.ld_kernel_address = 1384, .ld_syscall_vec = 1388, .ld_guestid = LD_NONE
 /* 4.1 replaced the no-interrupt range by a single iret address. */
 #define LAYOUT_L4                                                                               \
 	.layout = "L4", .ring_status_off = 24, .ring_slots_off = 88, .ring_slot_size = 20,      \
 	.ring_entries = 64, .ld_size = 1388, .ld_irq_enabled = 0, .ld_blocked = 4, .ld_cr2 = 8, \
 	.ld_time = 12, .ld_irq_pending = 20, .ld_reserve_mem = 1368, .ld_tsc_khz = 1372,        \
 	.ld_pgdir = LD_NONE, .ld_noirq_start = 1376, .ld_noirq_end = LD_NONE,                   \
-	.ld_kernel_address = 1380, .ld_syscall_vec = 1384
+	.ld_kernel_address = 1380, .ld_syscall_vec = 1384, .ld_guestid = LD_NONE
 
+/* 2.6.23: EDX, EBX, ECX, and a ring slot in the same order, {nr, a1, a2,
+ * a3}; 2.6.24 reordered the slot (below) but not the registers. */
+#define ARGS_EDX_L0                                                         \
+	.arg_reg = {REG_EDX, REG_EBX, REG_ECX, REG_NONE}, .slot_nr_off = 0, \
+	.slot_arg_off = {4, 8, 12, LD_NONE}
 /* Until 2.6.29 the trap took arguments in EDX, EBX, ECX, and a ring slot is
  * {nr, arg2, arg3, arg1}: the reference host's register block order (EAX,
  * EBX, ECX, EDX), which puts arg1 last. */
@@ -78,13 +96,20 @@
 #define PAE_2_6_31 .hcalls_pae = BIT(LHCALL_SET_PMD_PAE), .can_pae = true
 
 static const struct lguest_abi abis[GEN_COUNT] = {
-	/* 2.6.23: the first lguest; DMA device bus, CRASH, a layout of its own.
-	 * Recognised, not served (G0 has an issue of its own). */
+	/* 2.6.23: the first lguest.  Entered at a virtual address just after
+	 * its GenuineLguest marker, RAM mapped at PAGE_OFFSET only; layout L0;
+	 * CRASH; devices on the DMA bus (BIND_DMA 12, SEND_DMA 13). */
 	[GEN_G0] = {.gen = GEN_G0,
 		    .name = "G0",
 		    .kernels = "2.6.23",
-		    .layout = "L0",
-		    .arg_reg = {REG_EDX, REG_EBX, REG_ECX, REG_NONE}},
+		    .supported = true,
+		    .hcalls = HC_2_6_23,
+		    ARGS_EDX_L0,
+		    LAYOUT_L0,
+		    RESERVE_4M,
+		    .cpuid_family5 = true,
+		    .paging = PAGING_PAGE_OFFSET,
+		    .transport = TRANSPORT_DMA},
 	/* 2.6.24: virtio on the lguest bus (device page v1), CRASH only. */
 	[GEN_G1] = {.gen = GEN_G1,
 		    .name = "G1",

@@ -28,6 +28,8 @@ enum lhcall {
 	LHCALL_TS = 8,
 	LHCALL_SET_CLOCKEVENT = 9,
 	LHCALL_HALT = 10,
+	LHCALL_BIND_DMA = 12,	 /* 2.6.23 only (the DMA device bus) */
+	LHCALL_SEND_DMA = 13,	 /* 2.6.23 only; the number came back as PAE's SET_PMD */
 	LHCALL_SET_PMD_PAE = 13, /* PAE guests only, 2.6.31+ */
 	LHCALL_SET_PTE = 14,
 	LHCALL_SET_PMD = 15, /* SET_PGD from 2.6.31 */
@@ -42,8 +44,7 @@ enum lhcall {
 #define LGUEST_SHUTDOWN_POWEROFF 1
 #define LGUEST_SHUTDOWN_RESTART	 2
 
-/* The generations, oldest first.  G0 (2.6.23) and G8-G10 (4.x, virtio-PCI)
- * are recognised by `lgkvm inspect` but not yet served. */
+/* The generations, oldest first. */
 enum lg_gen {
 	GEN_G0,
 	GEN_G1,
@@ -64,6 +65,10 @@ enum abi_reg { REG_NONE, REG_EAX, REG_EBX, REG_ECX, REG_EDX, REG_ESI };
 
 /* Who makes the page tables the guest first runs on (docs/abi.md §H1.4). */
 enum boot_paging {
+	/* 2.6.23: the guest starts at a virtual address (just after its
+	 * GenuineLguest marker); we map RAM at PAGE_OFFSET only, found in the
+	 * image before boot (pvabi/boot_g0.c); no pgdir field. */
+	PAGING_PAGE_OFFSET,
 	/* 2.6.24-2.6.28: we map RAM 1:1 and report the directory in
 	 * lguest_data.pgdir; lguest_entry copies PDEs 0-31 up to PAGE_OFFSET. */
 	PAGING_GUEST_COPIES,
@@ -81,6 +86,7 @@ enum lg_transport {
 	TRANSPORT_DEVPAGE_V1, /* 2.6.24: device page of TLV records */
 	TRANSPORT_DEVPAGE_V2, /* 2.6.25-3.19: device page with feature bytes */
 	TRANSPORT_PCI,	      /* 4.0-4.13: virtio 1.0 devices on PCI bus 0 */
+	TRANSPORT_DMA,	      /* 2.6.23: device descriptors, BIND_DMA/SEND_DMA */
 };
 
 /* An lguest_data field the layout does not have. */
@@ -116,7 +122,8 @@ struct lguest_abi {
 	/* struct lguest_data offsets (LD_NONE: not in this layout). */
 	unsigned ld_size, ld_irq_enabled, ld_blocked, ld_cr2, ld_time, ld_irq_pending,
 		ld_reserve_mem, ld_tsc_khz, ld_pgdir, ld_noirq_start, ld_noirq_end,
-		ld_kernel_address, ld_syscall_vec;
+		ld_kernel_address, ld_syscall_vec,
+		ld_guestid;   /* L0 only: a u16 the 2.6.23 net driver makes its MAC of */
 	uint32_t reserve_mem; /* what we tell the guest to keep free at the top */
 };
 

@@ -54,6 +54,7 @@ const char *lg_hcall_name(const struct lguest_abi *abi, uint32_t nr)
 		[LHCALL_TS] = "TS",
 		[LHCALL_SET_CLOCKEVENT] = "SET_CLOCKEVENT",
 		[LHCALL_HALT] = "HALT",
+		[LHCALL_BIND_DMA] = "BIND_DMA",
 		[LHCALL_SET_PMD_PAE] = "SET_PMD",
 		[LHCALL_SET_PTE] = "SET_PTE",
 		[LHCALL_SET_PMD] = "SET_PMD/SET_PGD",
@@ -64,6 +65,8 @@ const char *lg_hcall_name(const struct lguest_abi *abi, uint32_t nr)
 	};
 	if (nr == LHCALL_CRASH && abi->shutdown)
 		return "SHUTDOWN";
+	if (nr == LHCALL_SEND_DMA && abi->transport == TRANSPORT_DMA)
+		return "SEND_DMA";
 	if (nr < sizeof(names) / sizeof(names[0]) && names[nr])
 		return names[nr];
 	return "?";
@@ -110,6 +113,10 @@ static void initialize(struct vm *vm, const struct guest_regs *r, uint32_t gpa)
 	const char *seen = layout_seen(vm, gpa);
 	uint32_t other = abi->arg_reg[0] == REG_EDX ? r->ebx : r->edx;
 	const char *seen_other = seen ? NULL : layout_seen(vm, other);
+	/* L0 (2.6.23) shares everything the probe looks at with L1 except
+	 * syscall_vec, which it lacks: "L1" is what an L0 page may look like. */
+	if (seen && abi->gen == GEN_G0 && strcmp(seen, "L1") == 0)
+		seen = abi->layout;
 	if ((seen && strcmp(seen, abi->layout) != 0) || seen_other) {
 		guest_kill(vm,
 			   "the image was taken for generation %s (%s, lguest_data layout %s) "
@@ -123,16 +130,22 @@ static void initialize(struct vm *vm, const struct guest_regs *r, uint32_t gpa)
 		return;
 	}
 	lg->lguest_data = gpa;
-	uint32_t syscall_vec, kaddr;
+	/* L0 has no syscall_vec (0x80 was fixed) and no kernel_address (the
+	 * image told us PAGE_OFFSET before boot, pvabi/boot_g0.c). */
+	uint32_t syscall_vec = 0x80, kaddr = lg->kernel_address;
 	if (!ld_write32(vm, abi->ld_tsc_khz, vm->kvm.tsc_khz) ||
-	    !ld_read32(vm, abi->ld_syscall_vec, &syscall_vec))
+	    (abi->ld_syscall_vec != LD_NONE && !ld_read32(vm, abi->ld_syscall_vec, &syscall_vec)))
 		return;
 	if (syscall_vec != 0x80) {
 		guest_kill(vm, "bad syscall vector %#x", syscall_vec);
 		return;
 	}
 	if (!ld_read32(vm, abi->ld_noirq_start, &lg->noirq_start) ||
-	    !ld_read32(vm, abi->ld_kernel_address, &kaddr))
+	    (abi->ld_kernel_address != LD_NONE && !ld_read32(vm, abi->ld_kernel_address, &kaddr)))
+		return;
+	/* 2.6.23's network driver makes its MAC of guestid (a u16; the two
+	 * bytes after it are padding). */
+	if (abi->ld_guestid != LD_NONE && !ld_write32(vm, abi->ld_guestid, vm->bus.dma.guestid))
 		return;
 	/* Layout L4 (4.1+) names one address, noirq_iret, where L1-L3 name a
 	 * range: it is the range of that one instruction's first byte. */
@@ -156,7 +169,8 @@ static void initialize(struct vm *vm, const struct guest_regs *r, uint32_t gpa)
 	lg_boot_paging_at_init(vm);
 }
 
-static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
+/* Returns what goes back in EAX where a call answers (BIND_DMA only). */
+static uint32_t do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 {
 	struct lguest *lg = &vm->lg;
 	const struct lguest_abi *abi = lg->abi;
@@ -168,7 +182,7 @@ static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 	uint32_t valid = abi->hcalls | (lg->pae ? abi->hcalls_pae : 0);
 	if (nr >= 32 || !(valid & (1u << nr))) {
 		guest_kill(vm, "Bad hypercall %u", nr);
-		return;
+		return 0;
 	}
 	switch (nr) {
 	case LHCALL_FLUSH_ASYNC:
@@ -213,9 +227,14 @@ static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 	case LHCALL_SET_PMD: /* SET_PGD for a PAE guest */
 		lg_set_pmd(vm, a[0], a[1]);
 		break;
-	case LHCALL_SET_PMD_PAE:
-		lg_set_pmd_pae(vm, a[0], a[1]);
+	case LHCALL_SET_PMD_PAE: /* = SEND_DMA in 2.6.23 */
+		if (abi->transport == TRANSPORT_DMA)
+			dma_send(vm, a[0], a[1]);
+		else
+			lg_set_pmd_pae(vm, a[0], a[1]);
 		break;
+	case LHCALL_BIND_DMA:
+		return dma_bind(vm, a[0], a[1], a[2]);
 	case LHCALL_LOAD_TLS:
 		lg_load_tls(vm, a[0]);
 		break;
@@ -228,6 +247,7 @@ static void do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 		 * deliverable goes in on the way out (lg_maybe_interrupt). */
 		break;
 	}
+	return 0;
 }
 
 /* The async ring (docs/abi.md §3.6): calls the guest queued while lazy, run in
@@ -304,7 +324,11 @@ void lg_hypercall(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 	drain_async(vm);
 	if (vm->dead)
 		return;
-	do_hcall(vm, nr, a);
+	uint32_t ret = do_hcall(vm, nr, a);
+	/* 2.6.23's lguest_bind_dma() tests the answer; no other call has one
+	 * a guest reads, so EAX is left alone for them, as before. */
+	if (nr == LHCALL_BIND_DMA && !vm->dead)
+		f->eax = ret;
 }
 
 void lg_handle_event(struct vm *vm, struct guest_regs *r, struct mon_frame *f)

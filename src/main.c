@@ -18,6 +18,7 @@
 
 #include "kvm-glue/vcpu.h"
 #include "pvabi/boot.h"
+#include "pvabi/boot_g0.h"
 #include "pvabi/host.h"
 #include "pvabi/inspect.h"
 #include "src/batch_cli.h"
@@ -75,6 +76,12 @@ static int cmd_inspect(struct options *opt)
 	struct image_info in;
 	int r = inspect_kernel(opt, kernel, klen, &in);
 	const struct lguest_abi *abi = in.gen < GEN_COUNT ? abi_get(in.gen) : NULL;
+	/* 2.6.23: where the marker is and which PAGE_OFFSET, as `run` finds them. */
+	struct g0_kernel g0 = {0};
+	if (r == 0 && abi && abi->paging == PAGING_PAGE_OFFSET &&
+	    boot_g0_prepare(kernel, klen, &g0, in.reason, sizeof(in.reason)) < 0)
+		r = -1;
+	free(g0.elf);
 	printf("file:        %s (%zu bytes)\n", opt->kernel, klen);
 	if (in.bzimage)
 		printf("format:      bzImage, boot protocol %u.%02u\n",
@@ -83,7 +90,11 @@ static int cmd_inspect(struct options *opt)
 		printf("format:      ELF vmlinux\n");
 	printf("compression: %s\n", in.compression ? in.compression : "unknown");
 	printf("version:     %s\n", in.has_version ? in.version : "(none found)");
-	if (in.fp_found)
+	if (g0.entry_pa)
+		printf("entry:       after GenuineLguest: physical %#x, PAGE_OFFSET %#x, "
+		       "entered at virtual %#x\n",
+		       g0.entry_pa, g0.page_offset, g0.entry_pa + g0.page_offset);
+	else if (in.fp_found)
 		printf("entry:       lguest_entry at offset %#x of the kernel, lguest_data at "
 		       "physical %#x (%s-era pattern)\n",
 		       in.entry_pa, in.lguest_data_pa,
@@ -103,10 +114,11 @@ static int cmd_inspect(struct options *opt)
 	if (abi && abi->vmcall)
 		printf("vmcall:      %u sites rewritten to int $0x1f at load\n", in.vmcall_sites);
 	if (r == 0)
-		printf("boots:       %s\n", !in.boots_elf ? "the file as it is"
-					    : in.bzimage
-						    ? "the decompressed kernel (ELF), directly"
-						    : "a copy of the file, its vmcalls rewritten");
+		printf("boots:       %s\n",
+		       g0.entry_pa && in.bzimage ? "the kernel unpacked from the file, at 1 MiB"
+		       : !in.boots_elf		 ? "the file as it is"
+		       : in.bzimage		 ? "the decompressed kernel (ELF), directly"
+						 : "a copy of the file, its vmcalls rewritten");
 	if (in.note[0])
 		printf("note:        %s\n", in.note);
 	printf("bootable:    %s\n", r == 0 ? "yes" : "no");
@@ -185,6 +197,18 @@ static int cmd_run(struct vm *vm)
 		log_msg("%s: %s", opt->kernel, info.note);
 	LOG_DEBUG(vm, "%s: generation %s (Linux %s)%s", opt->kernel, abi->name, abi->kernels,
 		  info.elf ? ", booting the decompressed kernel" : "");
+	/* 2.6.23: unpacked here, entered after its marker (pvabi/boot_g0.c). */
+	struct g0_kernel g0 = {0};
+	if (abi->paging == PAGING_PAGE_OFFSET) {
+		if (boot_g0_prepare(kernel, klen, &g0, err, sizeof(err)) < 0) {
+			log_msg("%s: %s", opt->kernel, err);
+			goto out_files;
+		}
+		free(info.elf);
+		info.elf = g0.elf; /* NULL: the file is the vmlinux to load */
+		info.elf_len = g0.elf_len;
+		g0.elf = NULL;
+	}
 	if (info.elf) {
 		/* Boot the rewritten vmlinux instead of the file, once it too
 		 * passes the loader's checks. */
@@ -228,18 +252,28 @@ static int cmd_run(struct vm *vm)
 		code = EXIT_USAGE;
 		goto out;
 	}
+	if (abi->paging == PAGING_PAGE_OFFSET &&
+	    boot_g0_map(vm->kvm.ram, opt->mem, &g0, &bl, err, sizeof(err)) < 0) {
+		log_msg("%s: %s", opt->kernel, err);
+		code = EXIT_USAGE;
+		goto out;
+	}
 	lg_init(vm, bl.pgdir_gpa, abi);
 	vm->lg.pae = info.pae;
+	if (abi->paging == PAGING_PAGE_OFFSET)
+		vm->lg.kernel_address = g0.page_offset; /* L0 has no such field */
 	/* Devices in command-line order, then the console, last, as the
 	 * Launcher did: the order fixes the guest's device names.  The device
 	 * page's format is the generation's. */
 	int dev_err = vbus_init(vm);
 	for (unsigned i = 0; i < opt->ndevices && !dev_err; i++) {
 		const struct opt_device *d = &opt->devices[i];
-		dev_err = d->type == DEV_DISK
-				  ? vbus_add_disk_fd(vm, d->path, files_take(&files.disk[i]),
-						     d->readonly)
-				  : vbus_add_net(vm, d->path, opt->net_ip);
+		bool dma = abi->transport == TRANSPORT_DMA; /* 2.6.23's own bus */
+		if (d->type == DEV_DISK)
+			dev_err = (dma ? dma_add_disk_fd : vbus_add_disk_fd)(
+				vm, d->path, files_take(&files.disk[i]), d->readonly);
+		else
+			dev_err = (dma ? dma_add_net : vbus_add_net)(vm, d->path, opt->net_ip);
 	}
 	/* The console log is created or emptied only now, every check passed
 	 * (after a restart it is kept, and the new boot's output follows). */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "virtio/dma_bus.h"
 #include "virtio/virtio_pci.h"
 
 struct vm;
@@ -99,7 +100,8 @@ struct vbus {
 	struct vdev devs[VBUS_MAX_DEVS];
 	struct vqueue queues[VBUS_MAX_QUEUES];
 	struct console_state *console;
-	struct vpci pci; /* virtio-PCI: bus 0 and its functions */
+	struct vpci pci;    /* virtio-PCI: bus 0 and its functions */
+	struct dma_bus dma; /* 2.6.23: bindings and devices (virtio/dma_bus.c) */
 };
 
 /* Start an empty bus: zero the device page at GPA vm->opt.mem.  Guest memory

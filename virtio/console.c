@@ -353,6 +353,41 @@ static bool stdin_ready(struct console_state *cs)
 	return true;
 }
 
+/* 2.6.23 (the DMA bus, virtio/dma_bus.c): the driver binds one buffer to
+ * key 0 and takes its bytes when it sees used_len non-zero, with no word to
+ * us when the buffer is free again.  So with none free the bytes are read
+ * and dropped, as the Launcher dropped them; waiting instead would spin on a
+ * readable stdin. */
+static bool input_one_dma(struct vm *vm, struct console_state *cs)
+{
+	uint8_t discard[256];
+	struct dma_buf b;
+	struct vchain c;
+	ssize_t len;
+	int r = dma_take(vm, DMA_CONSOLE_KEY, &b);
+
+	if (r < 0)
+		return false;
+	if (r == 0 || !b.n) {
+		b.iov[0] = (struct iovec){.iov_base = discard, .iov_len = sizeof(discard)};
+		b.n = 1;
+		r = 0;
+	}
+	do
+		len = readv(STDIN_FILENO, b.iov, (int)b.n);
+	while (len < 0 && errno == EINTR);
+	if (len <= 0) {
+		if (len == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			input_stop(cs);
+		return false;
+	}
+	if (r)
+		dma_complete(vm, &b, (uint32_t)len);
+	c.nwrite = b.n;
+	memcpy(c.iov, b.iov, b.n * sizeof(b.iov[0]));
+	return !ctrl_c_check(vm, cs, &c, (size_t)len) && r;
+}
+
 /* Move what stdin has into one posted input buffer.  Returns false when
  * there is no point trying again now. */
 static bool input_one(struct vm *vm, struct console_state *cs)
@@ -363,6 +398,8 @@ static bool input_one(struct vm *vm, struct console_state *cs)
 
 	if (!stdin_ready(cs))
 		return false;
+	if (vm->bus.tp == &dma_bus)
+		return input_one_dma(vm, cs);
 	r = vring_pop(vm, cs->in, &c);
 	if (r < 0)
 		return false;

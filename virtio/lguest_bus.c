@@ -37,6 +37,8 @@ static const struct vtransport *transport_for(const struct vm *vm)
 		return &devpage_v2;
 	case TRANSPORT_PCI:
 		return &virtio_pci;
+	case TRANSPORT_DMA:
+		return &dma_bus;
 	default:
 		return &devpage_v1;
 	}

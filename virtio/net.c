@@ -647,11 +647,10 @@ static void random_mac(uint8_t mac[6])
 	mac[0] = (uint8_t)((mac[0] & ~0x01) | 0x02); /* unicast, locally administered */
 }
 
-int vbus_add_net(struct vm *vm, const char *tap, const char *ip)
+int net_tap_open(struct vm *vm, const char *tap, const char *ip, uint8_t mac[6],
+		 char name[IFNAMSIZ])
 {
 	struct in_addr addr = {0}, mask = {0};
-	char name[IFNAMSIZ];
-	uint8_t mac[6];
 	int fd;
 
 	if (ip && !net_parse_ip(ip, &addr, &mask)) {
@@ -672,6 +671,17 @@ int vbus_add_net(struct vm *vm, const char *tap, const char *ip)
 		return -1;
 	}
 	random_mac(mac);
+	return fd;
+}
+
+int vbus_add_net(struct vm *vm, const char *tap, const char *ip)
+{
+	char name[IFNAMSIZ];
+	uint8_t mac[6];
+	int fd = net_tap_open(vm, tap, ip, mac, name);
+
+	if (fd < 0)
+		return -1;
 	/* Our copy of the name: the device keeps it for its messages. */
 	return vbus_add_net_fd(vm, fd, mac, name);
 }

@@ -9,6 +9,7 @@
 #ifndef LGKVM_NET_H
 #define LGKVM_NET_H
 
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,6 +35,14 @@ struct net_counters {
  * with MAC address `mac`.  The device owns fd from then on and closes it at
  * teardown, or here if setting up fails.  `what` names it in messages. */
 int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *what);
+
+/* The host end of --net: tap interface `tap` (NULL: the kernel picks a
+ * name, returned in `name`), addressed `ip` if this is the first network
+ * device, and a random locally administered MAC for the guest.  Returns the
+ * non-blocking fd, or -1 after vm_stop() with the reason.  (vbus_add_net()
+ * is this plus vbus_add_net_fd(); the 2.6.23 DMA bus uses it alone.) */
+int net_tap_open(struct vm *vm, const char *tap, const char *ip, uint8_t mac[6],
+		 char name[IFNAMSIZ]);
 
 /* --net-ip's ADDR[/PREFIX] (prefix 24 if none); false if it is not one.
  * (src/options.c checks it with this too, before anything is set up.) */

@@ -123,13 +123,16 @@ $(GUEST_HOSTILE2_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile2-%.o $(GUES
 # -DLGUEST_PAE=1 into $(GUEST_OUT)/gNp/.  lib/lguest.h is where the
 # generations differ.  Up to 3.19 (G7) devices are on the lguest device page
 # (virtio_blk); from 4.0 (G8) on PCI (virtio_pci, hostile_pci).
-GEN_LIST := 1 2 3 4 5 6 7 8 9 10
+GEN_LIST := 0 1 2 3 4 5 6 7 8 9 10
 GEN_PAE_LIST := 5 6 7 8 9 10
 GEN_GUESTS := abi_gen restart hostile_gen cpuid irq_storm
 GEN_GUESTS_DEVPAGE := virtio_blk
 GEN_GUESTS_PCI := virtio_pci hostile_pci
+# 2.6.23 (G0) has no virtio: its devices are on the DMA bus (dma_bus.c).
+GEN_GUESTS_DMA := dma_bus
 # $(1): a generation number: its guests.
-gen_guests = $(GEN_GUESTS) $(if $(filter 8 9 10,$(1)),$(GEN_GUESTS_PCI),$(GEN_GUESTS_DEVPAGE))
+gen_guests = $(if $(filter 0,$(1)),$(GEN_GUESTS_DMA),$(GEN_GUESTS) \
+	$(if $(filter 8 9 10,$(1)),$(GEN_GUESTS_PCI),$(GEN_GUESTS_DEVPAGE)))
 
 # $(1): output folder name, $(2): compiler flags, $(3): the guests.
 define GEN_RULES
@@ -160,3 +163,11 @@ GEN_BZIMAGES := g7/abi_gen g5p/abi_gen g4/abi_gen
 guests: $(GEN_BZIMAGES:%=$(GUEST_OUT)/%.bzimage)
 $(GEN_BZIMAGES:%=$(GUEST_OUT)/%.bzimage): $(GUEST_OUT)/%.bzimage: $(GUEST_OUT)/%.elf $(GUEST_OUT)/mkbzimage
 	$(GUEST_OUT)/mkbzimage --gzip-elf $< $@
+
+# 2.6.23 bzImages (protocol 2.06, the flat kernel gzipped with OS byte 3):
+# lgkvm unpacks them, finds the GenuineLguest marker and PAGE_OFFSET, and
+# enters at the marker's virtual address, as the 2.6.23 Launcher did.
+G0_BZIMAGES := g0/dma_bus
+guests: $(G0_BZIMAGES:%=$(GUEST_OUT)/%.bzimage)
+$(G0_BZIMAGES:%=$(GUEST_OUT)/%.bzimage): $(GUEST_OUT)/%.bzimage: $(GUEST_OUT)/%.bin $(GUEST_OUT)/mkbzimage
+	$(GUEST_OUT)/mkbzimage --g0 $< $@

@@ -3,12 +3,17 @@
  *
  *   mkbzimage PAYLOAD.bin OUT.bzimage
  *   mkbzimage --gzip-elf GUEST.elf OUT.bzimage
+ *   mkbzimage --g0 PAYLOAD.bin OUT.bzimage
  *
  * The second form is a 2.6.26+ bzImage (protocol 2.10): the payload is the
  * guest's ELF, gzip-compressed, described by payload_offset/length.  There is
  * no decompressor in front of it -- code32_start points at compressed bytes --
  * so the guest runs only if the VMM decompresses the ELF and boots it itself,
  * as lgkvm does for every such image.
+ *
+ * The third is a 2.6.23 bzImage (protocol 2.06): the flat payload, gzipped
+ * with the gzip header's OS byte 3 (Unix), which is what the 2.6.23 Launcher
+ * looked for before it unpacked the kernel itself.
  *
  * Layout: a 512-byte boot sector plus SETUP_SECTS setup sectors, holding the
  * boot-protocol 2.07 setup header, then the payload at (SETUP_SECTS+1)*512.
@@ -57,9 +62,12 @@ static uint8_t *read_file(const char *path, long *len)
 static uint8_t *gzip_buf(const uint8_t *in, long len, long *out_len)
 {
 	z_stream z = {0};
+	gz_header h = {.os = 3}; /* Unix, whatever zlib was built for */
 	uLong cap = compressBound((uLong)len) + 64;
 	uint8_t *out = malloc(cap);
-	if (!out || deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (!out ||
+	    deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK ||
+	    deflateSetHeader(&z, &h) != Z_OK)
 		exit(1);
 	z.next_in = (Bytef *)in;
 	z.avail_in = (uInt)len;
@@ -77,17 +85,18 @@ int main(int argc, char **argv)
 	uint8_t hdr[HDR_SIZE];
 	long len;
 	int elf = argc == 4 && strcmp(argv[1], "--gzip-elf") == 0;
+	int g0 = argc == 4 && strcmp(argv[1], "--g0") == 0;
 
-	if (argc != 3 && !elf) {
-		fprintf(stderr, "usage: mkbzimage [--gzip-elf] PAYLOAD OUT.bzimage\n");
+	if (argc != 3 && !elf && !g0) {
+		fprintf(stderr, "usage: mkbzimage [--gzip-elf|--g0] PAYLOAD OUT.bzimage\n");
 		return 2;
 	}
-	if (elf) {
+	if (elf || g0) {
 		argv++;
 	}
 	uint8_t *payload = read_file(argv[1], &len);
 	long elf_len = len;
-	if (elf) {
+	if (elf || g0) {
 		uint8_t *gz = gzip_buf(payload, len, &len);
 		free(payload);
 		payload = gz;
@@ -113,6 +122,9 @@ int main(int argc, char **argv)
 		put32(hdr + 0x24C, (uint32_t)len);		    /* payload_length */
 		put32(hdr + 0x260, (uint32_t)elf_len + (1u << 20)); /* init_size */
 	}
+
+	if (g0)
+		put16(hdr + 0x206, 0x0206); /* protocol 2.06: 2.6.23 */
 
 	FILE *out = fopen(argv[2], "wb");
 	if (!out || fwrite(hdr, 1, sizeof(hdr), out) != sizeof(hdr) ||

@@ -142,8 +142,8 @@ static void command_lines(void)
 	USAGE("--abi unknown", "--abi 'G11': expected a generation", "run", "--abi", "G11",
 	      "k.elf");
 	USAGE("--abi twice", "--abi given twice", "run", "--abi", "G1", "--abi", "G2", "k.elf");
-	USAGE("--abi of a generation not served", "generation G0 (Linux 2.6.23) is not supported",
-	      "run", "--abi", "G0", "k.elf");
+	USAGE("--abi G0 on a kernel without its marker", "no GenuineLguest marker", "run", "-q",
+	      "--abi", "G0", "k.elf");
 	USAGE("--pae maybe", "--pae 'maybe': expected yes or no", "run", "--pae", "maybe", "k.elf");
 	USAGE("--pae on a 2.6.24 kernel", "a PAE kernel of generation G1", "run", "--pae", "yes",
 	      "k.elf");

@@ -506,8 +506,30 @@ static void test_tables_consistent(void **state)
 					       : g >= GEN_G8 ? TRANSPORT_PCI
 							     : TRANSPORT_DEVPAGE_V2);
 	}
-	assert_false(abi_get(GEN_G0)->supported);
+	/* G0 (2.6.23): layout L0, the DMA bus, the ring in register order. */
+	const struct lguest_abi *g0 = abi_get(GEN_G0);
+	assert_int_equal(g0->ring_status_off + g0->ring_entries, g0->ring_slots_off);
+	assert_int_equal(g0->ring_slots_off + g0->ring_entries * g0->ring_slot_size,
+			 g0->ld_reserve_mem);
+	assert_int_equal(g0->slot_arg_off[0], 4);
+	assert_int_equal(g0->slot_arg_off[2], 12);
+	assert_int_equal(g0->arg_reg[0], REG_EDX);
+	assert_int_equal(g0->ld_guestid, 1112);
+	assert_int_equal(g0->ld_tsc_khz, 1116);
+	assert_int_equal(g0->ld_noirq_end + 4, g0->ld_size);
+	assert_int_equal(g0->ld_size, 1128);
+	assert_int_equal(g0->ld_syscall_vec, LD_NONE);
+	assert_int_equal(g0->ld_kernel_address, LD_NONE);
+	assert_int_equal(g0->ld_pgdir, LD_NONE);
+	assert_true(g0->hcalls & (1u << LHCALL_BIND_DMA));
+	assert_true(g0->hcalls & (1u << LHCALL_SEND_DMA));
+	assert_false(g0->hcalls & (1u << LHCALL_NOTIFY));
+	assert_false(g0->shutdown);
+	assert_int_equal(g0->transport, TRANSPORT_DMA);
+	assert_int_equal(g0->paging, PAGING_PAGE_OFFSET);
 	for (enum lg_gen g = GEN_G1; g < GEN_COUNT; g++)
+		assert_int_equal(abi_get(g)->ld_guestid, LD_NONE);
+	for (enum lg_gen g = GEN_G0; g < GEN_COUNT; g++)
 		assert_true(abi_get(g)->supported);
 	assert_ptr_equal(abi_by_name("g5"), abi_get(GEN_G5));
 	assert_null(abi_by_name("G11"));

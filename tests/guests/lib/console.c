@@ -57,6 +57,26 @@ void puts_early(const char *s)
 		pci_write(CONSOLE_SLOT, emerg_cap + VCAP_PCI_CFG_DATA, 4, (uint8_t)*s);
 	}
 }
+#elif GEN_DMA
+/* 2.6.23's hvc_lguest: SEND_DMA of the bytes to the console's key 0. */
+void puts_early(const char *s)
+{
+	static struct lguest_dma dma;
+	uint32_t n = strlen(s);
+
+	while (n) {
+		uint32_t len = n > PAGE_SIZE - ((uint32_t)s & 0xFFF)
+				       ? PAGE_SIZE - ((uint32_t)s & 0xFFF)
+				       : n;
+		dma.addr[0] = (uint32_t)s; /* identity-mapped: the address is the GPA */
+		dma.len[0] = (uint16_t)len;
+		dma.len[1] = 0;
+		dma.used_len = 0;
+		hcall(LHCALL_SEND_DMA, DMA_CONSOLE_KEY, (uint32_t)&dma, 0);
+		s += len;
+		n -= len;
+	}
+}
 #else
 void puts_early(const char *s)
 {

@@ -12,10 +12,74 @@
 #define LHCALL_NEW_PGTABLE 4
 
 	.section .text.entry, "ax"
+#if LGUEST_GEN == 0
+/* 2.6.23 (§H1.4): no subarch hook.  The Launcher looks for this string and
+ * starts right after it, at the *virtual* address (PAGE_OFFSET + physical),
+ * on tables that map RAM at PAGE_OFFSET and nowhere else.  The first three
+ * instructions are 2.6.23's own (lgkvm reads PAGE_OFFSET from the third);
+ * where Linux then jumps to lguest_init() at PAGE_OFFSET, we make
+ * LGUEST_INIT, build tables that map the first 128 MiB both 1:1 and at
+ * PAGE_OFFSET (so the library, linked 1:1, runs), switch to them and jump to
+ * _start.  No stack yet: only stores through PAGE_OFFSET, and hypercalls
+ * (which switch to the monitor's stack).  The tables live in .data, which
+ * _start does not clear. */
+#define PAGE_OFFSET 0xC0000000
+#define G0_PTS	    32 /* page tables: 128 MiB */
+	.ascii	"GenuineLguest"
+	.globl lguest_entry
+lguest_entry:
+	movl	$boot_stack_top, %esp
+	movl	%esi, %eax
+	addl	$PAGE_OFFSET, %eax
+	movl	%eax, g0_boot_params + PAGE_OFFSET
+	movl	$1, g0_entered_virtual + PAGE_OFFSET
+	movl	$LHCALL_LGUEST_INIT, %eax
+	movl	$lguest_data, %edx
+	int	$0x1f
+	/* PTEs: page i -> i * 4096, present, writable, user. */
+	movl	$g0_pts + PAGE_OFFSET, %edi
+	movl	$0x7, %eax
+	movl	$G0_PTS * 1024, %ecx
+1:	movl	%eax, (%edi)
+	addl	$4, %edi
+	addl	$4096, %eax
+	decl	%ecx
+	jnz	1b
+	/* PDEs 0.. and 768..: the same tables. */
+	movl	$g0_pgdir + PAGE_OFFSET, %edi
+	movl	$g0_pts + 0x7, %eax
+	movl	$G0_PTS, %ecx
+2:	movl	%eax, (%edi)
+	movl	%eax, (PAGE_OFFSET >> 20)(%edi)
+	addl	$4, %edi
+	addl	$4096, %eax
+	decl	%ecx
+	jnz	2b
+	movl	$LHCALL_NEW_PGTABLE, %eax
+	movl	$g0_pgdir, %edx
+	int	$0x1f
+	movl	$_start, %eax
+	jmp	*%eax
+
+	.data
+	.globl g0_boot_params, g0_entered_virtual
+g0_boot_params:
+	.long	0
+g0_entered_virtual:
+	.long	0
+	.balign 4096
+g0_pgdir:
+	.fill	1024, 4, 0
+g0_pts:
+	.fill	G0_PTS * 1024, 4, 0
+	.section .text.entry, "ax"
+#else
 	.globl lguest_entry
 lguest_entry:
 	movl	$LHCALL_LGUEST_INIT, %eax
-#if LGUEST_GEN <= 3
+#endif
+#if LGUEST_GEN == 0
+#elif LGUEST_GEN <= 3
 	movl	$lguest_data, %edx
 	int	$0x1f
 #if LGUEST_GEN <= 2
@@ -68,7 +132,9 @@ initial_pg_pmd:
 	.section .rodata
 	.globl linux_banner
 linux_banner:
-#if LGUEST_GEN == 1
+#if LGUEST_GEN == 0
+	.asciz "Linux version 2.6.23 (lgkvm test guest)"
+#elif LGUEST_GEN == 1
 	.asciz "Linux version 2.6.24 (lgkvm test guest)"
 #elif LGUEST_GEN == 2
 	.asciz "Linux version 2.6.27 (lgkvm test guest)"

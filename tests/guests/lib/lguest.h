@@ -18,8 +18,8 @@
 #ifndef LGUEST_GEN
 #define LGUEST_GEN 1
 #endif
-#if LGUEST_GEN < 1 || LGUEST_GEN > 10
-#error "test guests speak generations G1 to G10"
+#if LGUEST_GEN < 0 || LGUEST_GEN > 10
+#error "test guests speak generations G0 to G10"
 #endif
 #if defined(LGUEST_PAE) && LGUEST_GEN < 5
 #error "PAE lguest guests exist from 2.6.31 (G5)"
@@ -34,10 +34,11 @@
 #define GEN_LAYOUT_L2	    (LGUEST_GEN >= 5) /* irq_pending, 20-byte ring slots */
 #define GEN_SEND_INTERRUPTS (LGUEST_GEN >= 5)
 #define GEN_SKIP_CLI	    (LGUEST_GEN >= 6)
-#define GEN_HAS_PGDIR	    (LGUEST_GEN <= 6)  /* layout L3 (3.1+) dropped it */
-#define GEN_LINEAR	    (LGUEST_GEN >= 7)  /* no boot tables reported */
-#define GEN_PCI		    (LGUEST_GEN >= 8)  /* 4.0+: virtio 1.0 devices on PCI (§H1.7) */
-#define GEN_NOTIFY	    (LGUEST_GEN <= 7)  /* went with the device page: kills in 4.0+ */
+#define GEN_HAS_PGDIR	    (LGUEST_GEN >= 1 && LGUEST_GEN <= 6) /* L0 had none, L3 dropped it */
+#define GEN_LINEAR	    (LGUEST_GEN >= 7)			 /* no boot tables reported */
+#define GEN_PCI		    (LGUEST_GEN >= 8) /* 4.0+: virtio 1.0 devices on PCI (§H1.7) */
+#define GEN_NOTIFY	    (LGUEST_GEN >= 1 && LGUEST_GEN <= 7) /* the device page's doorbell */
+#define GEN_DMA		    (LGUEST_GEN == 0)  /* 2.6.23: BIND_DMA/SEND_DMA, layout L0 */
 #define GEN_NOIRQ_IRET	    (LGUEST_GEN >= 9)  /* layout L4: one no-irq EIP, not a range */
 #define GEN_NO_TS	    (LGUEST_GEN >= 10) /* 4.10+: LHCALL_TS kills */
 
@@ -65,6 +66,10 @@
 #if !GEN_NO_TS
 #define LHCALL_TS 8
 #endif
+#if GEN_DMA
+#define LHCALL_BIND_DMA 12 /* 2.6.23 only */
+#define LHCALL_SEND_DMA 13
+#endif
 #define LHCALL_LOAD_GDT_ENTRY	 18 /* 2.6.30+ */
 #define LHCALL_SEND_INTERRUPTS	 19 /* 2.6.31+ */
 #define LHCALL_SET_PMD_PAE	 13 /* 2.6.31+, PAE guests only */
@@ -91,7 +96,12 @@
 #define LGUEST_RESERVE_MEM   0x00400000u /* what INIT must report (§3.3) */
 #define LGUEST_SWITCHER_ADDR 0xFFC00000u
 
-#if LGUEST_GEN <= 3
+#if GEN_DMA
+/* 2.6.23: {eax, edx, ebx, ecx}, i.e. in order (§H1.2). */
+struct hcall_args {
+	uint32_t nr, arg1, arg2, arg3;
+};
+#elif LGUEST_GEN <= 3
 /* One queued hypercall.  The member order mirrors the host's register block
  * (EAX, EBX, ECX, EDX), which is why arg1 comes last (§3.6). */
 struct hcall_args {
@@ -128,6 +138,9 @@ struct lguest_data {
 	volatile uint8_t hcall_status[LHCALL_RING_SIZE]; /* 0xFF = free/done */
 	struct hcall_args hcalls[LHCALL_RING_SIZE];
 	volatile uint32_t reserve_mem; /* host -> guest at INIT */
+#if GEN_DMA
+	volatile uint16_t guestid; /* host -> guest at INIT: the net driver's MAC */
+#endif
 	volatile uint32_t tsc_khz;
 #if GEN_HAS_PGDIR
 	volatile uint32_t pgdir;
@@ -138,15 +151,27 @@ struct lguest_data {
 	uint32_t noirq_start; /* guest -> host, read at INIT */
 	uint32_t noirq_end;
 #endif
+#if !GEN_DMA
 	uint32_t kernel_address;
 	uint32_t syscall_vec;
+#endif
 };
 
 _Static_assert(offsetof(struct lguest_data, irq_enabled) == 0x000, "irq_enabled");
 _Static_assert(offsetof(struct lguest_data, blocked_interrupts) == 0x004, "blocked");
 _Static_assert(offsetof(struct lguest_data, cr2) == 0x008, "cr2");
 _Static_assert(offsetof(struct lguest_data, time) == 0x00C, "time");
-#if !GEN_LAYOUT_L2 /* L1: 2.6.24-2.6.30 (§4, §H1.3) */
+#if GEN_DMA /* L0: 2.6.23 (§H1.3) */
+_Static_assert(offsetof(struct lguest_data, hcall_status) == 20, "hcall_status");
+_Static_assert(offsetof(struct lguest_data, hcalls) == 84, "hcalls");
+_Static_assert(offsetof(struct lguest_data, reserve_mem) == 1108, "reserve_mem");
+_Static_assert(offsetof(struct lguest_data, guestid) == 1112, "guestid");
+_Static_assert(offsetof(struct lguest_data, tsc_khz) == 1116, "tsc_khz");
+_Static_assert(offsetof(struct lguest_data, noirq_start) == 1120, "noirq_start");
+_Static_assert(offsetof(struct lguest_data, noirq_end) == 1124, "noirq_end");
+_Static_assert(sizeof(struct lguest_data) == 1128, "lguest_data is 1128 bytes");
+_Static_assert(sizeof(struct hcall_args) == 16, "ring entry is 16 bytes");
+#elif !GEN_LAYOUT_L2  /* L1: 2.6.24-2.6.30 (§4, §H1.3) */
 _Static_assert(offsetof(struct lguest_data, hcall_status) == 0x014, "hcall_status");
 _Static_assert(offsetof(struct lguest_data, hcalls) == 0x054, "hcalls");
 _Static_assert(offsetof(struct lguest_data, reserve_mem) == 0x454, "reserve_mem");
@@ -268,6 +293,33 @@ struct vring_desc {
 	uint16_t next;
 };
 _Static_assert(sizeof(struct vring_desc) == 16, "vring_desc");
+
+#if GEN_DMA
+/* The 2.6.23 device bus (§H1.7; lgkvm docs/DESIGN.md §7.4). */
+#define DMA_SECTIONS	16
+#define DMA_T_CONSOLE	1
+#define DMA_T_NET	2
+#define DMA_T_BLOCK	3
+#define DMA_CONSOLE_KEY 0
+#define G0_PAGE_OFFSET	0xC0000000u
+struct lguest_dma {
+	volatile uint32_t used_len;
+	uint32_t addr[DMA_SECTIONS];
+	uint16_t len[DMA_SECTIONS];
+};
+_Static_assert(sizeof(struct lguest_dma) == 100, "struct lguest_dma is 100 bytes");
+struct lguest_device_desc {
+	uint16_t type, features, status, num_pages;
+	uint32_t pfn;
+};
+_Static_assert(sizeof(struct lguest_device_desc) == 12, "lguest_device_desc");
+struct lguest_block_page {
+	int32_t type;
+	uint32_t sector, bytes;
+	volatile int32_t result;
+	uint32_t num_sectors;
+};
+#endif
 
 #endif /* !__ASSEMBLER__ */
 #endif

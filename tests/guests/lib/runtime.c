@@ -14,12 +14,18 @@ struct lguest_data lguest_data = {
 	.noirq_start = (uint32_t)lguest_noirq_start,
 	.noirq_end = (uint32_t)lguest_noirq_end,
 #endif
+#if !GEN_DMA
 	.kernel_address = 0xC0000000,
 	.syscall_vec = 0x80,
+#endif
 };
 
 void guest_init(void)
 {
+#if GEN_DMA
+	/* 2.6.23: lib/entry.S made LGUEST_INIT before it left PAGE_OFFSET. */
+	return;
+#endif
 	/* We run identity-mapped, so the address of lguest_data is its GPA. */
 	hcall(LHCALL_LGUEST_INIT, (uint32_t)&lguest_data, 0, 0);
 }

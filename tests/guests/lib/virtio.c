@@ -1,6 +1,9 @@
 /* A very small virtio driver for the lguest bus (§9): see virtio.h. */
 #include "virtio.h"
 
+/* 2.6.23 had no virtio (its devices are on the DMA bus: dma_bus.c). */
+#if !GEN_DMA
+
 #define WINDOW	     0x80000000u
 #define WINDOW_PAGES 1024u    /* one page table's worth */
 #define MS	     1000000u /* SET_CLOCKEVENT takes nanoseconds */
@@ -271,3 +274,4 @@ int vq_wait(struct vq *q, uint32_t *id, uint32_t *len, uint32_t ms)
 			ticks++;
 	}
 }
+#endif /* !GEN_DMA */
