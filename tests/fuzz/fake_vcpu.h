@@ -174,10 +174,14 @@ static inline void fake_reset(struct fake *fk)
 	const struct lguest_abi *abi = fk->abi ? fk->abi : abi_get(GEN_G1);
 	memset(fk->mem + FAKE_LDATA + abi->ring_status_off, 0xFF, 64);
 	fake_write32(fk, FAKE_LDATA + abi->ld_blocked, 1);
-	fake_write32(fk, FAKE_LDATA + abi->ld_noirq_start, 0x100100);
-	fake_write32(fk, FAKE_LDATA + abi->ld_noirq_end, 0x100110);
-	fake_write32(fk, FAKE_LDATA + abi->ld_kernel_address, 0xC0000000u);
-	fake_write32(fk, FAKE_LDATA + abi->ld_syscall_vec, 0x80);
+	/* (Fields the generation's layout lacks are LD_NONE: not written.) */
+	const unsigned fields[4][2] = {{abi->ld_noirq_start, 0x100100},
+				       {abi->ld_noirq_end, 0x100110},
+				       {abi->ld_kernel_address, 0xC0000000u},
+				       {abi->ld_syscall_vec, 0x80}};
+	for (unsigned i = 0; i < 4; i++)
+		if (fields[i][0] != LD_NONE)
+			fake_write32(fk, FAKE_LDATA + fields[i][0], fields[i][1]);
 
 	lg_init(vm, FAKE_PGDIR, abi);
 	if (vbus_init(vm) < 0 || vbus_add_console(vm) < 0 || vbus_finish(vm) < 0) {
