@@ -832,7 +832,7 @@ int vbus_add_disk_fd(struct vm *vm, const char *path, int fd, bool readonly)
 		return -1;
 	}
 	dev->notify = blk_notify;
-	dev->kick_fd = d->efd; /* what blk_notify rings: KVM may ring it for us */
+	d->q->kick_fd = d->efd; /* what blk_notify rings: KVM may ring it for us */
 	dev->teardown = blk_teardown;
 	dev->priv = d;
 	LOG_DEBUG(vm, "--disk %s: %llu sectors%s, IRQ %u, %s", path, (unsigned long long)d->sectors,

@@ -46,6 +46,10 @@ struct vqueue {
 	atomic_bool ready;   /* the parts are set and checked: walk them */
 	uint16_t last_avail; /* host's private consumer index */
 	uint16_t last_used;  /* host's private used.idx (the page's copy is the guest's) */
+	/* An eventfd that does what the device's notify() does for this queue,
+	 * or -1: the transport may let KVM signal it directly for a doorbell
+	 * write (KVM_IOEVENTFD), so the kick never stops the vCPU. */
+	int kick_fd;
 	struct vdev *dev;
 	unsigned index; /* queue number within its device */
 	unsigned id;	/* queue number on the bus, for kill reasons */
@@ -63,10 +67,6 @@ struct vdev {
 	struct vqueue *q[VDEV_MAX_QUEUES];
 	/* A kick on one of this device's rings (NOTIFY, or the PCI doorbell). */
 	void (*notify)(struct vm *vm, struct vdev *dev, struct vqueue *q);
-	/* An eventfd that does what notify() does, or -1: the transport may
-	 * let KVM signal it directly for a doorbell write (KVM_IOEVENTFD), so
-	 * the kick never stops the vCPU. */
-	int kick_fd;
 	/* Host-side input may be ready (fd readable): move it into the guest.
 	 * Must not block: check the fds itself (poll with timeout 0). */
 	void (*poll)(struct vm *vm, struct vdev *dev);

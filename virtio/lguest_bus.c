@@ -105,7 +105,6 @@ struct vdev *vbus_add_device(struct vm *vm, uint8_t type, const char *name)
 	memset(dev, 0, sizeof(*dev));
 	dev->type = type;
 	dev->name = name;
-	dev->kick_fd = -1;
 	if (fmt(bus)->add_device(vm, dev) < 0) {
 		bus->ndevs--;
 		return NULL;
@@ -192,6 +191,7 @@ struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num)
 	q = &bus->queues[bus->nqueues];
 	memset(q, 0, sizeof(*q));
 	q->num = num;
+	q->kick_fd = -1;
 	q->dev = dev;
 	q->index = dev->nq;
 	q->id = bus->nqueues;

@@ -91,8 +91,10 @@ struct net_dev {
 	unsigned hdr_len; /* struct virtio_net_hdr: 8 bytes in 2.6.24, 10 after, 12 in 4.x */
 	bool any_layout;  /* virtio 1.0: the header may share a buffer with the frame */
 	struct vqueue *rx, *tx;
-	int fd;	 /* the tap, or whatever carries our frames */
-	int efd; /* receive doorbell: vCPU -> receive thread */
+	int fd;		  /* the tap, or whatever carries our frames */
+	int efd;	  /* receive doorbell: vCPU -> the device's thread */
+	int txefd;	  /* transmit doorbell: the same, for the send queue */
+	bool tx_threaded; /* virtio-PCI: the thread sends (else the vCPU thread) */
 	atomic_bool stop;
 	pthread_t thread;
 	bool thread_started;
@@ -109,7 +111,7 @@ struct net_dev {
 	struct vchain rxc;
 	uint8_t rxbuf[RX_BUF_LEN]; /* a zero header, then the frame */
 
-	/* The vCPU thread's. */
+	/* Whoever sends: the vCPU thread, or with tx_threaded the device's. */
 	struct vchain txc;
 	struct iovec txframe[VRING_NUM_MAX];
 };
@@ -355,12 +357,13 @@ static void *rx_thread(void *arg)
 	while (!atomic_load(&nd->stop)) {
 		uint64_t now = mono_ns();
 		bool watch = nd->rx_listen && !nd->rx_broken && nd->hold_until <= now;
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{.fd = nd->efd, .events = POLLIN},
 			{.fd = watch ? nd->fd : -1, .events = POLLIN},
+			{.fd = nd->txefd, .events = POLLIN},
 		};
 
-		if (poll(p, 2, rx_timeout(nd, now)) < 0) {
+		if (poll(p, 3, rx_timeout(nd, now)) < 0) {
 			if (errno == EINTR)
 				continue;
 			rx_fail(nd, strerror(errno));
@@ -377,6 +380,12 @@ static void *rx_thread(void *arg)
 		}
 		if (atomic_load(&nd->stop))
 			break;
+		if (p[2].revents & POLLIN) {
+			/* A transmit kick: send everything queued, here, while
+			 * the guest runs on. */
+			doorbell_drain(nd->txefd);
+			tx_flush(nd);
+		}
 		rx_nudge(nd, now);
 		if (nd->hold_until > now)
 			continue;
@@ -401,18 +410,24 @@ static void net_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
 	(void)vm;
 	if (!nd)
 		return;
-	if (q == nd->tx) {
+	/* A NOTIFY has stopped the vCPU anyway: send at once, as the
+	 * reference did (its guests may count on the buffers being back when
+	 * NOTIFY returns).  A virtio-PCI kick is a doorbell KVM rings for us
+	 * (q->kick_fd) without stopping the vCPU: the device's thread sends. */
+	if (q == nd->tx && !nd->tx_threaded) {
 		tx_flush(nd);
 		return;
 	}
-	if (write(nd->efd, &one, sizeof(one)) < 0)
-		log_msg("net %s: waking the receive thread: %s", nd->name, strerror(errno));
+	if (write(q == nd->tx ? nd->txefd : nd->efd, &one, sizeof(one)) < 0)
+		log_msg("net %s: waking its thread: %s", nd->name, strerror(errno));
 }
 
 static void net_free(struct net_dev *nd)
 {
 	if (nd->efd >= 0)
 		close(nd->efd);
+	if (nd->txefd >= 0)
+		close(nd->txefd);
 	if (nd->fd >= 0)
 		close(nd->fd);
 	free(nd);
@@ -495,7 +510,8 @@ int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *wha
 	nd->fd = fd;
 	snprintf(nd->name, sizeof(nd->name), "%s", what);
 	nd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (nd->efd < 0) {
+	nd->txefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (nd->efd < 0 || nd->txefd < 0) {
 		vm_stop(vm, EXIT_HOST, "net %s: cannot create an eventfd: %s", what,
 			strerror(errno));
 		goto fail;
@@ -507,6 +523,10 @@ int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *wha
 	    !(nd->tx = vbus_add_queue(vm, dev, VBUS_QUEUE_NUM)) ||
 	    vbus_add_config(vm, dev, NET_F_MAC, VIRTIO_NET_F_MAC, 0, 6, mac) < 0)
 		goto fail;
+	nd->rx->kick_fd = nd->efd;
+	nd->tx_threaded = vm->bus.tp == &virtio_pci;
+	if (nd->tx_threaded)
+		nd->tx->kick_fd = nd->txefd;
 	if (rx_thread_start(vm, nd) < 0)
 		goto fail;
 	dev->notify = net_notify;

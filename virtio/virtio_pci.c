@@ -112,21 +112,24 @@ static uint32_t get(const uint8_t *p, unsigned len)
 }
 
 /*
- * Doorbells as eventfds.  A device that can take its kicks on an eventfd
- * (dev->kick_fd: the block device's I/O thread waits on one) gets KVM to
- * signal it for a doorbell write carrying its queue's index, so the vCPU
- * does not stop for the kick.  Follows BAR0 wherever the guest puts it.
+ * Doorbells as eventfds.  A queue whose device takes its kicks on an eventfd
+ * (q->kick_fd: the block device's I/O thread and the network device's
+ * thread wait on one) gets KVM to signal it for a doorbell write carrying
+ * that queue's index, so the vCPU does not stop for the kick.  Follows BAR0
+ * wherever the guest puts it.
  */
 static void kick_fd_move(struct vm *vm, struct vpci_dev *vd, uint32_t to)
 {
 	struct vdev *dev = vd->dev;
-	if (dev->kick_fd < 0 || vd->kick_at == to || vm->kvm.vm_fd < 0)
+	if (vd->kick_at == to || vm->kvm.vm_fd < 0)
 		return;
 	for (unsigned i = 0; i < dev->nq; i++) {
+		if (dev->q[i]->kick_fd < 0)
+			continue;
 		struct kvm_ioeventfd e = {
 			.len = VPCI_NOTIFY_LEN,
 			.datamatch = i,
-			.fd = dev->kick_fd,
+			.fd = dev->q[i]->kick_fd,
 			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 		};
 		if (vd->kick_at) {
