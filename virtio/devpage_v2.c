@@ -32,16 +32,7 @@ static int v2_add_config(struct vm *vm, struct vdev *dev, uint8_t v1_type, int f
 {
 	(void)vm;
 	(void)v1_type;
-	if (offset + len > sizeof(dev->config) || feature >= 32) {
-		log_msg("%s: config item does not fit", dev->name);
-		return -1;
-	}
-	memcpy(dev->config + offset, val, len);
-	if (offset + len > dev->config_len)
-		dev->config_len = (uint8_t)(offset + len);
-	if (feature >= 0)
-		dev->features |= 1u << feature;
-	return 0;
+	return vbus_config_struct(dev, feature, offset, len, val);
 }
 
 static int v2_add_queue(struct vm *vm, struct vdev *dev, struct vqueue *q)

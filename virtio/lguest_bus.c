@@ -118,6 +118,21 @@ int vbus_add_config(struct vm *vm, struct vdev *dev, uint8_t v1_type, int featur
 	return fmt(&vm->bus)->add_config(vm, dev, v1_type, feature, offset, len, val);
 }
 
+int vbus_config_struct(struct vdev *dev, int feature, unsigned offset, uint8_t len,
+		       const void *val)
+{
+	if (offset + len > sizeof(dev->config) || feature >= 32) {
+		log_msg("%s: config item does not fit", dev->name);
+		return -1;
+	}
+	memcpy(dev->config + offset, val, len);
+	if (offset + len > dev->config_len)
+		dev->config_len = (uint8_t)(offset + len);
+	if (feature >= 0)
+		dev->features |= 1u << feature;
+	return 0;
+}
+
 int vbus_finish(struct vm *vm)
 {
 	return fmt(&vm->bus)->finish(vm);

@@ -51,6 +51,12 @@ uint8_t *vbus_area_ptr(const struct vm *vm, uint64_t gpa, uint64_t len);
 /* Ring pages for q (q->num entries) from the device area, and the next
  * interrupt line: what both device page formats do for a new queue. */
 int devpage_alloc_ring(struct vm *vm, struct vdev *dev, struct vqueue *q);
+/* One item of a plain config struct, and the feature bit announcing it
+ * (negative: none): what device page v2 and virtio-PCI both keep in
+ * dev->config/config_len/features.  -1 after one sentence if it does not
+ * fit. */
+int vbus_config_struct(struct vdev *dev, int feature, unsigned offset, uint8_t len,
+		       const void *val);
 /* virtio-PCI: bus 0 with its host bridge (vbus_init). */
 void vpci_init(struct vm *vm);
 void vbus_put_le16(uint8_t *p, uint16_t v);
