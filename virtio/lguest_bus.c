@@ -118,8 +118,7 @@ int vbus_add_config(struct vm *vm, struct vdev *dev, uint8_t v1_type, int featur
 	return fmt(&vm->bus)->add_config(vm, dev, v1_type, feature, offset, len, val);
 }
 
-int vbus_config_struct(struct vdev *dev, int feature, unsigned offset, uint8_t len,
-		       const void *val)
+int vbus_config_struct(struct vdev *dev, int feature, unsigned offset, uint8_t len, const void *val)
 {
 	if (offset + len > sizeof(dev->config) || feature >= 32) {
 		log_msg("%s: config item does not fit", dev->name);

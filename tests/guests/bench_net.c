@@ -15,6 +15,7 @@
  * Lines read "bench: net <what> ... key=N".  The guest sends and times; the
  * host's side needs no clock of its own. */
 #include "guest.h"
+#include "netping.h"
 #include "virtio.h"
 
 const char test_name[] = "bench_net";
@@ -40,31 +41,6 @@ static uint16_t rx_head[RX_BUFS];
 static uint8_t tx_hdr[HDR_LEN];
 static uint8_t tx_frame[FRAME_MAX];
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-/* The Internet checksum (RFC 1071). */
-static uint16_t csum(const uint8_t *p, uint32_t len)
-{
-	uint32_t sum = 0;
-
-	for (uint32_t i = 0; i + 1 < len; i += 2)
-		sum += get16(p + i);
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Send tx_frame[0, len): header + frame, completed before NOTIFY returns. */
 static void send(uint32_t len)
 {
@@ -85,7 +61,7 @@ static uint8_t *eth(const uint8_t *dst, uint16_t type)
 {
 	memcpy(tx_frame, dst, 6);
 	memcpy(tx_frame + 6, my_mac, 6);
-	put16(tx_frame + 12, type);
+	net_put16(tx_frame + 12, type);
 	return tx_frame + 14;
 }
 
@@ -94,11 +70,11 @@ static void send_arp(uint16_t op, const uint8_t *dst_mac, const uint8_t *target_
 {
 	uint8_t *a = eth(dst_mac, 0x0806);
 
-	put16(a, 1);
-	put16(a + 2, 0x0800);
+	net_put16(a, 1);
+	net_put16(a + 2, 0x0800);
 	a[4] = 6;
 	a[5] = 4;
-	put16(a + 6, op);
+	net_put16(a + 6, op);
 	memcpy(a + 8, my_mac, 6);
 	memcpy(a + 14, my_ip, 4);
 	memcpy(a + 18, target_mac, 6);
@@ -113,13 +89,13 @@ static uint8_t *ip_hdr(uint8_t proto, uint16_t payload, uint16_t id)
 
 	memset(ip, 0, 20);
 	ip[0] = 0x45;
-	put16(ip + 2, (uint16_t)(20 + payload));
-	put16(ip + 4, id);
+	net_put16(ip + 2, (uint16_t)(20 + payload));
+	net_put16(ip + 4, id);
 	ip[8] = 64;
 	ip[9] = proto;
 	memcpy(ip + 12, my_ip, 4);
 	memcpy(ip + 16, host_ip, 4);
-	put16(ip + 10, csum(ip, 20));
+	net_put16(ip + 10, net_csum(ip, 20));
 	return ip + 20;
 }
 
@@ -129,11 +105,11 @@ static void send_ping(uint16_t seq)
 
 	memset(icmp, 0, 8);
 	icmp[0] = 8;
-	put16(icmp + 4, ICMP_ID);
-	put16(icmp + 6, seq);
+	net_put16(icmp + 4, ICMP_ID);
+	net_put16(icmp + 6, seq);
 	for (uint32_t i = 0; i < PING_DATA; i++)
 		icmp[8 + i] = (uint8_t)i;
-	put16(icmp + 2, csum(icmp, 8 + PING_DATA));
+	net_put16(icmp + 2, net_csum(icmp, 8 + PING_DATA));
 	send(14 + 20 + 8 + PING_DATA);
 }
 
@@ -143,10 +119,10 @@ static void build_udp(void)
 {
 	uint8_t *u = ip_hdr(17, 8 + UDP_PAYLOAD, 0);
 
-	put16(u, UDP_PORT);
-	put16(u + 2, UDP_PORT);
-	put16(u + 4, 8 + UDP_PAYLOAD);
-	put16(u + 6, 0);
+	net_put16(u, UDP_PORT);
+	net_put16(u + 2, UDP_PORT);
+	net_put16(u + 4, 8 + UDP_PAYLOAD);
+	net_put16(u + 6, 0);
 	for (uint32_t i = 0; i < UDP_PAYLOAD; i++)
 		u[8 + i] = (uint8_t)('A' + i % 26);
 }
@@ -155,9 +131,9 @@ static void send_udp(uint16_t id)
 {
 	uint8_t *ip = tx_frame + 14;
 
-	put16(ip + 4, id);
-	put16(ip + 10, 0);
-	put16(ip + 10, csum(ip, 20));
+	net_put16(ip + 4, id);
+	net_put16(ip + 10, 0);
+	net_put16(ip + 10, net_csum(ip, 20));
 	send(14 + 20 + 8 + UDP_PAYLOAD);
 }
 
@@ -167,24 +143,24 @@ static int handle(const uint8_t *f, uint32_t len, uint16_t seq)
 {
 	if (len < 14 || (memcmp(f, my_mac, 6) && memcmp(f, broadcast, 6)))
 		return 0;
-	if (get16(f + 12) == 0x0806 && len >= 14 + 28) {
+	if (net_get16(f + 12) == 0x0806 && len >= 14 + 28) {
 		const uint8_t *a = f + 14;
 
-		if (get16(a + 6) == 2 && !memcmp(a + 14, host_ip, 4)) {
+		if (net_get16(a + 6) == 2 && !memcmp(a + 14, host_ip, 4)) {
 			memcpy(host_mac, a + 8, 6);
 			host_mac_known = 1;
-		} else if (get16(a + 6) == 1 && !memcmp(a + 24, my_ip, 4)) {
+		} else if (net_get16(a + 6) == 1 && !memcmp(a + 24, my_ip, 4)) {
 			/* Answering clobbers tx_frame: the UDP blast
 			 * rebuilds its frame after looking (below). */
 			send_arp(2, a + 8, a + 8, a + 14);
 		}
 		return 0;
 	}
-	if (get16(f + 12) == 0x0800 && len >= 14 + 20 + 8) {
+	if (net_get16(f + 12) == 0x0800 && len >= 14 + 20 + 8) {
 		const uint8_t *ip = f + 14, *icmp = ip + (ip[0] & 0xf) * 4;
 
 		return ip[9] == 1 && !memcmp(ip + 12, host_ip, 4) && icmp[0] == 0 &&
-		       get16(icmp + 4) == ICMP_ID && get16(icmp + 6) == seq;
+		       net_get16(icmp + 4) == ICMP_ID && net_get16(icmp + 6) == seq;
 	}
 	return 0;
 }

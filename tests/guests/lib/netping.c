@@ -12,24 +12,23 @@ static const uint8_t host_ip[4] = {10, 77, 0, 1};
 static const uint8_t broadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static uint8_t tx_frame[NET_FRAME_MAX];
 
-static uint16_t get16(const uint8_t *p)
+uint16_t net_get16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-static void put16(uint8_t *p, uint16_t v)
+void net_put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
 	p[1] = (uint8_t)v;
 }
 
-/* The Internet checksum (RFC 1071). */
-static uint16_t csum(const uint8_t *p, uint32_t len)
+uint16_t net_csum(const uint8_t *p, uint32_t len)
 {
 	uint32_t sum = 0;
 
 	for (uint32_t i = 0; i + 1 < len; i += 2)
-		sum += get16(p + i);
+		sum += net_get16(p + i);
 	if (len & 1)
 		sum += (uint32_t)p[len - 1] << 8;
 	while (sum >> 16)
@@ -50,7 +49,7 @@ static uint8_t *eth(const uint8_t *dst, uint16_t type)
 {
 	memcpy(tx_frame, dst, 6);
 	memcpy(tx_frame + 6, net.my_mac, 6);
-	put16(tx_frame + 12, type);
+	net_put16(tx_frame + 12, type);
 	return tx_frame + 14;
 }
 
@@ -59,11 +58,11 @@ static void send_arp(uint16_t op, const uint8_t *dst_mac, const uint8_t *target_
 {
 	uint8_t *a = eth(dst_mac, 0x0806);
 
-	put16(a, 1);	      /* Ethernet */
-	put16(a + 2, 0x0800); /* IPv4 */
+	net_put16(a, 1);	  /* Ethernet */
+	net_put16(a + 2, 0x0800); /* IPv4 */
 	a[4] = 6;
 	a[5] = 4;
-	put16(a + 6, op);
+	net_put16(a + 6, op);
 	memcpy(a + 8, net.my_mac, 6);
 	memcpy(a + 14, my_ip, 4);
 	memcpy(a + 18, target_mac, 6);
@@ -78,19 +77,19 @@ static void send_ping(uint16_t seq)
 
 	memset(ip, 0, total);
 	ip[0] = 0x45;
-	put16(ip + 2, total);
-	put16(ip + 4, seq);
+	net_put16(ip + 2, total);
+	net_put16(ip + 4, seq);
 	ip[8] = 64; /* TTL */
 	ip[9] = 1;  /* ICMP */
 	memcpy(ip + 12, my_ip, 4);
 	memcpy(ip + 16, host_ip, 4);
-	put16(ip + 10, csum(ip, 20));
+	net_put16(ip + 10, net_csum(ip, 20));
 	icmp[0] = 8; /* echo request */
-	put16(icmp + 4, ICMP_ID);
-	put16(icmp + 6, seq);
+	net_put16(icmp + 4, ICMP_ID);
+	net_put16(icmp + 6, seq);
 	for (uint32_t i = 0; i < PING_PAYLOAD; i++)
 		icmp[8 + i] = (uint8_t)('a' + i % 26);
-	put16(icmp + 2, csum(icmp, 8 + PING_PAYLOAD));
+	net_put16(icmp + 2, net_csum(icmp, 8 + PING_PAYLOAD));
 	send(14 + total);
 }
 
@@ -101,29 +100,29 @@ int net_handle(const uint8_t *f, uint32_t len, uint16_t seq)
 		return 0;
 	if (memcmp(f, net.my_mac, 6) && memcmp(f, broadcast, 6))
 		return 0; /* IPv6 multicast chatter and the like */
-	if (get16(f + 12) == 0x0806 && len >= 14 + 28) {
+	if (net_get16(f + 12) == 0x0806 && len >= 14 + 28) {
 		const uint8_t *a = f + 14;
 
-		if (get16(a + 6) == 2 && !memcmp(a + 14, host_ip, 4)) {
+		if (net_get16(a + 6) == 2 && !memcmp(a + 14, host_ip, 4)) {
 			memcpy(net.host_mac, a + 8, 6);
 			if (!net.host_mac_known)
 				printf("%s: 10.77.0.1 is at %x:%x:%x:%x:%x:%x\n", test_name,
 				       net.host_mac[0], net.host_mac[1], net.host_mac[2],
 				       net.host_mac[3], net.host_mac[4], net.host_mac[5]);
 			net.host_mac_known = 1;
-		} else if (get16(a + 6) == 1 && !memcmp(a + 24, my_ip, 4)) {
+		} else if (net_get16(a + 6) == 1 && !memcmp(a + 24, my_ip, 4)) {
 			send_arp(2, a + 8, a + 8, a + 14);
 			net.arps_answered++;
 		}
 		return 0;
 	}
-	if (get16(f + 12) == 0x0800 && len >= 14 + 20 + 8) {
+	if (net_get16(f + 12) == 0x0800 && len >= 14 + 20 + 8) {
 		const uint8_t *ip = f + 14, *icmp = ip + (ip[0] & 0xf) * 4;
 
 		if (ip[9] != 1 || memcmp(ip + 12, host_ip, 4) || memcmp(ip + 16, my_ip, 4))
 			return 0;
-		CHECK(csum(ip, (ip[0] & 0xf) * 4) == 0, "echo reply with a bad IP checksum");
-		if (icmp[0] != 0 || get16(icmp + 4) != ICMP_ID || get16(icmp + 6) != seq)
+		CHECK(net_csum(ip, (ip[0] & 0xf) * 4) == 0, "echo reply with a bad IP checksum");
+		if (icmp[0] != 0 || net_get16(icmp + 4) != ICMP_ID || net_get16(icmp + 6) != seq)
 			return 0;
 		for (uint32_t i = 0; i < PING_PAYLOAD; i++)
 			CHECK(icmp[8 + i] == (uint8_t)('a' + i % 26), "echo reply payload differs");

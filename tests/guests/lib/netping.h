@@ -24,6 +24,12 @@ struct netping {
 };
 extern struct netping net;
 
+/* Network byte order, and the Internet checksum (RFC 1071): shared with the
+ * guests that build frames of their own (bench_net.c). */
+uint16_t net_get16(const uint8_t *p);
+void net_put16(uint8_t *p, uint16_t v);
+uint16_t net_csum(const uint8_t *p, uint32_t len);
+
 /* One received frame: answer ARP, learn the host's MAC; 1 if it is our echo
  * reply with `seq` (checksum and payload checked). */
 int net_handle(const uint8_t *f, uint32_t len, uint16_t seq);
