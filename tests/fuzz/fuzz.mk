@@ -12,7 +12,7 @@
 # never touch /dev/kvm.  The one exception is the monitor's pages
 # (kvm-glue/monitor.c and its stubs): plain memory writes, no ioctl, and the
 # dispatcher cannot run without them.  A harness that needs kvm_kick() or
-# kvm_arm_timer() defines them itself (tests/fuzz/fuzz_hcall.c).
+# kvm_arm_timer() includes tests/fuzz/no_kvm.h, which defines them.
 # Everything lands in $(BUILD)/fuzz/:
 #   fuzz_NAME              the harness
 #   corpus/NAME/           what the fuzzer found interesting (grows run by run)

@@ -12,17 +12,7 @@
 #include "kvm-glue/vcpu.h"
 #include "src/api.h"
 #include "src/vm.h"
-
-void kvm_kick(struct vm *vm)
-{
-	(void)vm;
-}
-
-void kvm_arm_timer(struct vm *vm, uint64_t ns)
-{
-	(void)vm;
-	(void)ns;
-}
+#include "tests/fuzz/no_kvm.h"
 
 /* The vCPU side never runs here: stand-ins for what the fuzz library leaves
  * out (fuzz.mk). */

@@ -24,20 +24,10 @@
 #include <stdlib.h>
 
 #include "tests/fuzz/fake_vcpu.h"
+#include "tests/fuzz/no_kvm.h"
 
 #define GDT_GPA 0x8000u /* where the guest keeps its table */
 #define TLS_GPA 0x9000u
-
-void kvm_kick(struct vm *vm)
-{
-	(void)vm;
-}
-
-void kvm_arm_timer(struct vm *vm, uint64_t ns)
-{
-	(void)vm;
-	(void)ns;
-}
 
 static struct fake fk;
 

@@ -30,22 +30,12 @@
 #include "src/vm.h"
 #include "virtio/dma_bus.h"
 #include "virtio/transport.h"
+#include "tests/fuzz/no_kvm.h"
 
 #define RAM	 (256u << 10)
 #define MEM_SIZE (RAM + VBUS_AREA_SIZE)
 #define OP_LEN	 13
 #define MAX_OPS	 256
-
-void kvm_kick(struct vm *vm)
-{
-	(void)vm;
-}
-
-void kvm_arm_timer(struct vm *vm, uint64_t ns)
-{
-	(void)vm;
-	(void)ns;
-}
 
 static uint8_t *guest; /* MEM_SIZE bytes, then a PROT_NONE page */
 

@@ -16,21 +16,11 @@
 #include <stdlib.h>
 
 #include "tests/fuzz/fake_vcpu.h"
+#include "tests/fuzz/no_kvm.h"
 
 /* kvm-glue's vCPU side is not in the fuzz library (it is the part that calls
  * ioctl): with no vCPU thread and no timer, kicking and arming are no-ops,
  * exactly what the real ones do before the run loop starts. */
-void kvm_kick(struct vm *vm)
-{
-	(void)vm;
-}
-
-void kvm_arm_timer(struct vm *vm, uint64_t ns)
-{
-	(void)vm;
-	(void)ns;
-}
-
 static struct fake fk;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -26,20 +26,10 @@
 #include "tests/fuzz/fake_vcpu.h"
 #include "virtio/pci.h"
 #include "virtio/transport.h"
+#include "tests/fuzz/no_kvm.h"
 
 #define RAM	 0x40000u
 #define MEM_SIZE (RAM + VBUS_AREA_SIZE)
-
-void kvm_kick(struct vm *vm)
-{
-	(void)vm;
-}
-
-void kvm_arm_timer(struct vm *vm, uint64_t ns)
-{
-	(void)vm;
-	(void)ns;
-}
 
 static struct vm *vm;
 static uint8_t *mem;

@@ -23,20 +23,10 @@
 #include <stdlib.h>
 
 #include "tests/fuzz/fake_vcpu.h"
+#include "tests/fuzz/no_kvm.h"
 
 #define RAM	 0x20000u /* 128 KiB */
 #define MEM_SIZE (RAM + 0x10000u)
-
-void kvm_kick(struct vm *vm)
-{
-	(void)vm;
-}
-
-void kvm_arm_timer(struct vm *vm, uint64_t ns)
-{
-	(void)vm;
-	(void)ns;
-}
 
 static struct vm *vm;
 static uint8_t *mem;
