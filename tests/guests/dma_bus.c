@@ -383,6 +383,21 @@ static void bind_count_huge(void)
 	hcall(LHCALL_BIND_DMA, 0x30000, 0x1000, 0x10000u << 8 | 3);
 }
 
+/*
+ * The three hostile block requests below differ only in the reply buffer
+ * they bind and the sector they ask for: each sends a bare 512-byte read
+ * request (no data sections) to the block device's key.
+ */
+static void block_send_read(uint32_t key, uint32_t sector)
+{
+	volatile struct lguest_block_page *p = gpa_ptr(key);
+	p->type = 0;
+	p->sector = sector;
+	p->bytes = 512;
+	memset(&hd, 0, sizeof(hd));
+	hcall(LHCALL_SEND_DMA, key, (uint32_t)&hd, 0);
+}
+
 static void bound_buffer_outside(void)
 {
 	/* A reply buffer whose section lies outside RAM: found at delivery. */
@@ -392,12 +407,7 @@ static void bound_buffer_outside(void)
 	reply.addr[0] = 0xF0000000u;
 	reply.len[0] = 512;
 	CHECK(bind(key, &reply, 1, i + 1) == 1, "bind refused");
-	volatile struct lguest_block_page *p = gpa_ptr(key);
-	p->type = 0;
-	p->sector = 0;
-	p->bytes = 512;
-	memset(&hd, 0, sizeof(hd));
-	hcall(LHCALL_SEND_DMA, key, (uint32_t)&hd, 0);
+	block_send_read(key, 0);
 }
 
 static void block_past_end(void)
@@ -408,23 +418,12 @@ static void block_past_end(void)
 	dma_set(&reply, sector_buf[0], 512);
 	CHECK(bind(key, &reply, 1, i + 1) == 1, "bind refused");
 	volatile struct lguest_block_page *p = gpa_ptr(key);
-	p->type = 0;
-	p->sector = p->num_sectors;
-	p->bytes = 512;
-	memset(&hd, 0, sizeof(hd));
-	hcall(LHCALL_SEND_DMA, key, (uint32_t)&hd, 0);
+	block_send_read(key, p->num_sectors);
 }
 
 static void block_no_reply(void)
 {
-	unsigned i = find_dev(DMA_T_BLOCK);
-	uint32_t key = descs()[i].pfn * PAGE_SIZE;
-	volatile struct lguest_block_page *p = gpa_ptr(key);
-	p->type = 0;
-	p->sector = 0;
-	p->bytes = 512;
-	memset(&hd, 0, sizeof(hd));
-	hcall(LHCALL_SEND_DMA, key, (uint32_t)&hd, 0);
+	block_send_read(descs()[find_dev(DMA_T_BLOCK)].pfn * PAGE_SIZE, 0);
 }
 
 static void pae_call(void)
