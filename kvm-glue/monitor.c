@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "src/le.h"
+
 #define PTE_P  0x001u
 #define PTE_RW 0x002u
 #define PTE_A  0x020u
@@ -17,16 +19,6 @@
 #define TSS_SS1	  16
 #define TSS_IOMAP 102
 #define TSS_SIZE  104
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
 
 uint32_t monitor_pde(void)
 {
@@ -52,12 +44,12 @@ void monitor_route(struct monitor *m, unsigned vec, unsigned dpl)
 {
 	uint32_t stub = MON_GVA + MON_STUBS_OFF + (vec & 0xFF) * 16;
 	/* Interrupt gates: the monitor runs with IF clear, so it never nests. */
-	put64(m->host + MON_IDT_OFF + (vec & 0xFF) * 8, gate(stub, SEL_LGUEST_CS, 0xE, dpl));
+	le64_put(m->host + MON_IDT_OFF + (vec & 0xFF) * 8, gate(stub, SEL_LGUEST_CS, 0xE, dpl));
 }
 
 void monitor_set_direct(struct monitor *m, unsigned vec, uint32_t lo, uint32_t hi)
 {
-	put64(m->host + MON_IDT_OFF + (vec & 0xFF) * 8, ((uint64_t)hi << 32) | lo);
+	le64_put(m->host + MON_IDT_OFF + (vec & 0xFF) * 8, ((uint64_t)hi << 32) | lo);
 }
 
 void monitor_set_gdt(struct monitor *m, unsigned idx, uint64_t desc)
@@ -65,24 +57,24 @@ void monitor_set_gdt(struct monitor *m, unsigned idx, uint64_t desc)
 	if (idx >= 32 || idx == GDT_LGUEST_CS || idx == GDT_LGUEST_DS || idx == GDT_TSS ||
 	    idx == GDT_DOUBLEFAULT_TSS)
 		return;
-	put64(m->host + MON_GDT_OFF + idx * 8, desc);
+	le64_put(m->host + MON_GDT_OFF + idx * 8, desc);
 }
 
 void monitor_set_stack1(struct monitor *m, uint32_t ss1, uint32_t esp1)
 {
-	put32(m->host + MON_TSS_OFF + TSS_ESP1, esp1);
-	put32(m->host + MON_TSS_OFF + TSS_SS1, ss1);
+	le32_put(m->host + MON_TSS_OFF + TSS_ESP1, esp1);
+	le32_put(m->host + MON_TSS_OFF + TSS_SS1, ss1);
 }
 
 void monitor_set_cr0(struct monitor *m, uint32_t cr0)
 {
-	put32(m->host + MON_CR0_WANT_OFF, cr0);
+	le32_put(m->host + MON_CR0_WANT_OFF, cr0);
 }
 
 void monitor_load_cr3(struct monitor *m, uint32_t cr3)
 {
-	put32(m->host + MON_CR3_WANT_OFF, cr3);
-	put32(m->host + MON_FLUSH_OFF, 1);
+	le32_put(m->host + MON_CR3_WANT_OFF, cr3);
+	le32_put(m->host + MON_FLUSH_OFF, 1);
 }
 
 struct mon_frame *monitor_frame(struct monitor *m)
@@ -99,26 +91,26 @@ void monitor_init(struct monitor *m, uint8_t *host)
 		uint32_t flags = PTE_P | PTE_A;
 		if (i * 4096 == MON_DATA_OFF)
 			flags |= PTE_RW | PTE_D;
-		put32(host + MON_PT_OFF + i * 4, MON_GPA + i * 4096 + flags);
-		put64(host + MON_PAE_PT_OFF + i * 8, MON_GPA + i * 4096 + flags);
+		le32_put(host + MON_PT_OFF + i * 4, MON_GPA + i * 4096 + flags);
+		le64_put(host + MON_PAE_PT_OFF + i * 8, MON_GPA + i * 4096 + flags);
 	}
 
 	/* Host GDT slots: ring-0 flat code and data (accessed bits preset, as
 	 * the GDT page is read-only), and the TSS. */
-	put64(host + MON_GDT_OFF + GDT_LGUEST_CS * 8, 0x00CF9B000000FFFFull);
-	put64(host + MON_GDT_OFF + GDT_LGUEST_DS * 8, 0x00CF93000000FFFFull);
+	le64_put(host + MON_GDT_OFF + GDT_LGUEST_CS * 8, 0x00CF9B000000FFFFull);
+	le64_put(host + MON_GDT_OFF + GDT_LGUEST_DS * 8, 0x00CF93000000FFFFull);
 	uint32_t tss = MON_GVA + MON_TSS_OFF;
 	uint32_t tlo = (tss << 16) | (TSS_SIZE - 1);
 	uint32_t thi = (tss & 0xFF000000u) | 0x8900u | ((tss >> 16) & 0xFF);
-	put64(host + MON_GDT_OFF + GDT_TSS * 8, ((uint64_t)thi << 32) | tlo);
+	le64_put(host + MON_GDT_OFF + GDT_TSS * 8, ((uint64_t)thi << 32) | tlo);
 	/* The guest's boot segments (docs/abi.md §2.7): flat DPL-1 code and data. */
-	put64(host + MON_GDT_OFF + 12 * 8, 0x00CFBB000000FFFFull);
-	put64(host + MON_GDT_OFF + 13 * 8, 0x00CFB3000000FFFFull);
+	le64_put(host + MON_GDT_OFF + 12 * 8, 0x00CFBB000000FFFFull);
+	le64_put(host + MON_GDT_OFF + 13 * 8, 0x00CFB3000000FFFFull);
 
 	/* TSS: ring-0 stack for every entry; no I/O bitmap (offset = size) so
 	 * every port access at ring 1 or 3 faults. */
-	put32(host + MON_TSS_OFF + TSS_ESP0, MON_STACK_TOP);
-	put32(host + MON_TSS_OFF + TSS_SS0, SEL_LGUEST_DS);
+	le32_put(host + MON_TSS_OFF + TSS_ESP0, MON_STACK_TOP);
+	le32_put(host + MON_TSS_OFF + TSS_SS0, SEL_LGUEST_DS);
 	host[MON_TSS_OFF + TSS_IOMAP] = TSS_SIZE & 0xFF;
 	host[MON_TSS_OFF + TSS_IOMAP + 1] = TSS_SIZE >> 8;
 

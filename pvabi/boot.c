@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "src/le.h"
+
 #define PAGE_SIZE 4096u
 #define MIB	  (1024u * 1024u)
 #define PTE_SPAN  (4u * MIB) /* what one page of 1024 PTEs maps */
@@ -125,36 +127,6 @@ static int fail(struct loader *l, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -1;
-}
-
-/* The guest is little-endian, and so are the files; we spell the byte order out
- * rather than casting pointers, which also spares us any alignment worries. */
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
 }
 
 static uint64_t round_up(uint64_t v, uint64_t align)
@@ -315,10 +287,11 @@ static int check_piece(struct loader *l, const struct kernel_plan *kp, const cha
 /* Program header `i` of an ELF file whose header we have already checked. */
 static const uint8_t *phdr(const struct loader *l, unsigned i)
 {
-	return l->k + get32(l->k + offsetof(Elf32_Ehdr, e_phoff)) + (size_t)i * sizeof(Elf32_Phdr);
+	return l->k + le32_get(l->k + offsetof(Elf32_Ehdr, e_phoff)) +
+	       (size_t)i * sizeof(Elf32_Phdr);
 }
 
-#define PH(p, field) get32((p) + offsetof(Elf32_Phdr, field))
+#define PH(p, field) le32_get((p) + offsetof(Elf32_Phdr, field))
 
 static int elf_check_header(struct loader *l)
 {
@@ -335,11 +308,11 @@ static int elf_check_header(struct loader *l)
 	if (e[EI_DATA] != ELFDATA2LSB)
 		return fail(l, "kernel is not a little-endian ELF file");
 
-	type = get16(e + offsetof(Elf32_Ehdr, e_type));
-	machine = get16(e + offsetof(Elf32_Ehdr, e_machine));
-	phentsize = get16(e + offsetof(Elf32_Ehdr, e_phentsize));
-	phnum = get16(e + offsetof(Elf32_Ehdr, e_phnum));
-	phoff = get32(e + offsetof(Elf32_Ehdr, e_phoff));
+	type = le16_get(e + offsetof(Elf32_Ehdr, e_type));
+	machine = le16_get(e + offsetof(Elf32_Ehdr, e_machine));
+	phentsize = le16_get(e + offsetof(Elf32_Ehdr, e_phentsize));
+	phnum = le16_get(e + offsetof(Elf32_Ehdr, e_phnum));
+	phoff = le32_get(e + offsetof(Elf32_Ehdr, e_phoff));
 
 	if (type != ET_EXEC)
 		return fail(l,
@@ -420,15 +393,15 @@ static int elf_parse(struct loader *l, struct kernel_plan *kp)
 	if (elf_check_header(l) < 0)
 		return -1;
 	kp->format = BOOT_ELF;
-	kp->entry = get32(l->k + offsetof(Elf32_Ehdr, e_entry));
-	return elf_check_segments(l, kp, get16(l->k + offsetof(Elf32_Ehdr, e_phnum)));
+	kp->entry = le32_get(l->k + offsetof(Elf32_Ehdr, e_entry));
+	return elf_check_segments(l, kp, le16_get(l->k + offsetof(Elf32_Ehdr, e_phnum)));
 }
 
 /* See where each segment lands.  (Segment by segment rather than the hull: a
  * gap between segments is free RAM, and need not be.) */
 static int elf_place(struct loader *l, const struct kernel_plan *kp)
 {
-	unsigned i, phnum = get16(l->k + offsetof(Elf32_Ehdr, e_phnum));
+	unsigned i, phnum = le16_get(l->k + offsetof(Elf32_Ehdr, e_phnum));
 	char what[48];
 
 	for (i = 0; i < phnum; i++) {
@@ -446,7 +419,7 @@ static int elf_place(struct loader *l, const struct kernel_plan *kp)
 
 static void elf_load(const struct loader *l, uint8_t *ram)
 {
-	unsigned i, phnum = get16(l->k + offsetof(Elf32_Ehdr, e_phnum));
+	unsigned i, phnum = le16_get(l->k + offsetof(Elf32_Ehdr, e_phnum));
 
 	/* Bytes between p_filesz and p_memsz (the BSS) stay as RAM came to us:
 	 * zero.  The kernel clears its own BSS anyway. */
@@ -460,7 +433,7 @@ static void elf_load(const struct loader *l, uint8_t *ram)
 
 static uint16_t bzimage_version(const struct loader *l)
 {
-	return get16(l->k + ZP_VERSION);
+	return le16_get(l->k + ZP_VERSION);
 }
 
 /* The header's sizes against the file.  A truncated or damaged image must be
@@ -476,7 +449,7 @@ static int bzimage_check_sizes(struct loader *l, const struct kernel_plan *kp, u
 	 * for a big kernel; lguest kernels are all 2.07 or later. */
 	if (version < 0x0204)
 		return 0;
-	need = (uint64_t)get32(l->k + ZP_SYSSIZE) * 16;
+	need = (uint64_t)le32_get(l->k + ZP_SYSSIZE) * 16;
 	if (need == 0)
 		return fail(l, "kernel bzImage header gives no size for its 32-bit code (syssize "
 			       "is 0): the header is damaged");
@@ -489,8 +462,8 @@ static int bzimage_check_sizes(struct loader *l, const struct kernel_plan *kp, u
 			    "file has only %" PRIu64,
 			    need, setup_sects, have);
 	if (version >= 0x0208) {
-		uint64_t off = get32(l->k + ZP_PAYLOAD_OFFSET);
-		uint64_t len = get32(l->k + ZP_PAYLOAD_LENGTH);
+		uint64_t off = le32_get(l->k + ZP_PAYLOAD_OFFSET);
+		uint64_t len = le32_get(l->k + ZP_PAYLOAD_LENGTH);
 
 		if (off + len > have)
 			return fail(l,
@@ -527,7 +500,7 @@ static int bzimage_parse(struct loader *l, struct kernel_plan *kp)
 		return -1;
 
 	kp->format = BOOT_BZIMAGE;
-	kp->entry = get32(l->k + ZP_CODE32_START);
+	kp->entry = le32_get(l->k + ZP_CODE32_START);
 	kp->lo = BOOT_KERNEL_LOAD;
 	/* The payload length is a size_t; keep the sum from wrapping. */
 	kp->hi = kp->payload_len > MEM_MAX ? UINT64_MAX : kp->lo + kp->payload_len;
@@ -540,7 +513,7 @@ static int bzimage_parse(struct loader *l, struct kernel_plan *kp)
 	 * from where it starts: they must be RAM, clear of the boot tables and
 	 * the initrd, like the payload itself. */
 	if (bzimage_version(l) >= 0x020A) {
-		uint32_t init_size = get32(l->k + ZP_INIT_SIZE);
+		uint32_t init_size = le32_get(l->k + ZP_INIT_SIZE);
 
 		if (kp->lo + init_size > kp->hi) {
 			kp->hi = kp->lo + init_size;
@@ -584,9 +557,9 @@ static void copy_setup_header(const struct loader *l, const struct kernel_plan *
 	memcpy(ram + ZP_SETUP_SECTS, l->k + ZP_SETUP_SECTS, end - ZP_SETUP_SECTS);
 	/* Fields a loader writes, not the kernel: cleared before ours go in. */
 	ram[ZP_TYPE_OF_LOADER] = 0;
-	put32(ram + ZP_RAMDISK_IMAGE, 0);
-	put32(ram + ZP_RAMDISK_SIZE, 0);
-	put32(ram + ZP_CMD_LINE_PTR, 0);
+	le32_put(ram + ZP_RAMDISK_IMAGE, 0);
+	le32_put(ram + ZP_RAMDISK_SIZE, 0);
+	le32_put(ram + ZP_CMD_LINE_PTR, 0);
 }
 
 /* Which kind of kernel, where it wants to go and where it starts. */
@@ -613,24 +586,24 @@ static void write_zero_page(uint8_t *ram, uint64_t mem, const struct top *t)
 	 * ring 1, so it could not load its own GDT or segments anyway) and look at
 	 * hardware_subarch, which sends it to lguest_entry.  A newer kernel's own
 	 * version (copied with its header) stays. */
-	if (get16(ram + ZP_VERSION) < BOOT_PROTOCOL)
-		put16(ram + ZP_VERSION, BOOT_PROTOCOL);
+	if (le16_get(ram + ZP_VERSION) < BOOT_PROTOCOL)
+		le16_put(ram + ZP_VERSION, BOOT_PROTOCOL);
 	ram[ZP_LOADFLAGS] |= KEEP_SEGMENTS;
-	put32(ram + ZP_HARDWARE_SUBARCH, SUBARCH_LGUEST);
-	put32(ram + ZP_CMD_LINE_PTR, BOOT_CMDLINE_GPA);
+	le32_put(ram + ZP_HARDWARE_SUBARCH, SUBARCH_LGUEST);
+	le32_put(ram + ZP_CMD_LINE_PTR, BOOT_CMDLINE_GPA);
 
 	/* One e820 region: all of RAM.  The guest finds the device page right
 	 * after the last RAM page, so this must be exactly mem. */
 	ram[ZP_E820_ENTRIES] = 1;
-	put64(ram + ZP_E820_MAP, 0);
-	put64(ram + ZP_E820_MAP + 8, mem);
-	put32(ram + ZP_E820_MAP + 16, E820_RAM);
+	le64_put(ram + ZP_E820_MAP, 0);
+	le64_put(ram + ZP_E820_MAP + 8, mem);
+	le32_put(ram + ZP_E820_MAP + 16, E820_RAM);
 
 	/* The guest ignores an initrd unless a boot loader claims to have put it
 	 * there, so type_of_loader must be non-zero. */
 	if (t->initrd_size) {
-		put32(ram + ZP_RAMDISK_IMAGE, (uint32_t)t->initrd_lo);
-		put32(ram + ZP_RAMDISK_SIZE, (uint32_t)t->initrd_size);
+		le32_put(ram + ZP_RAMDISK_IMAGE, (uint32_t)t->initrd_lo);
+		le32_put(ram + ZP_RAMDISK_SIZE, (uint32_t)t->initrd_size);
 		ram[ZP_TYPE_OF_LOADER] = LOADER_UNDEFINED;
 	}
 }
@@ -644,14 +617,14 @@ static void write_page_tables(uint8_t *ram, uint64_t mem, const struct top *t, u
 
 	memset(ram + t->pt_lo, 0, (t->npt + 1) * PAGE_SIZE);
 	for (i = 0; i < mem / PAGE_SIZE; i++)
-		put32(ram + t->pt_lo + i * 4, (uint32_t)(i * PAGE_SIZE) | PTE_FLAGS);
+		le32_put(ram + t->pt_lo + i * 4, (uint32_t)(i * PAGE_SIZE) | PTE_FLAGS);
 	for (i = 0; i < t->npt; i++)
-		put32(ram + t->pgdir + i * 4, (uint32_t)(t->pt_lo + i * PAGE_SIZE) | PTE_FLAGS);
+		le32_put(ram + t->pgdir + i * 4, (uint32_t)(t->pt_lo + i * PAGE_SIZE) | PTE_FLAGS);
 
 	/* mem <= MEM_MAX means the last PTE page never reaches slot 1023: the top
 	 * 4 MiB is the monitor's, from the first instruction on. */
 	if (top_pde)
-		put32(ram + t->pgdir + TOP_PDE * 4, top_pde);
+		le32_put(ram + t->pgdir + TOP_PDE * 4, top_pde);
 }
 
 /* The same in PAE form (2.6.31+ guests built with CONFIG_X86_PAE): 8-byte
@@ -665,13 +638,13 @@ static void write_page_tables_pae(uint8_t *ram, uint64_t mem, const struct top *
 
 	memset(ram + t->pt_lo, 0, (t->npt + PAE_PMDS + 1) * PAGE_SIZE);
 	for (i = 0; i < mem / PAGE_SIZE; i++)
-		put64(ram + t->pt_lo + i * 8, i * PAGE_SIZE | PTE_FLAGS);
+		le64_put(ram + t->pt_lo + i * 8, i * PAGE_SIZE | PTE_FLAGS);
 	for (i = 0; i < t->npt; i++)
-		put64(ram + pmd + i * 8, (t->pt_lo + i * PAGE_SIZE) | PTE_FLAGS);
+		le64_put(ram + pmd + i * 8, (t->pt_lo + i * PAGE_SIZE) | PTE_FLAGS);
 	for (i = 0; i < PAE_PMDS; i++)
-		put64(ram + t->pgdir + i * 8, (pmd + i * PAGE_SIZE) | 0x1);
+		le64_put(ram + t->pgdir + i * 8, (pmd + i * PAGE_SIZE) | 0x1);
 	if (top_pmd)
-		put64(ram + pmd + 3 * PAGE_SIZE + TOP_PMD * 8, top_pmd);
+		le64_put(ram + pmd + 3 * PAGE_SIZE + TOP_PMD * 8, top_pmd);
 }
 
 /*

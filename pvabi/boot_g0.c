@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "pvabi/inspect.h"
+#include "src/le.h"
 
 #define PAGE_SIZE   4096u
 #define PDE_SPAN    (4u << 20)
@@ -42,30 +43,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
 /* A PAGE_OFFSET we can map: a whole number of page-directory slots, with
  * room for at least one of them below the monitor's. */
 static bool page_offset_ok(uint32_t po)
@@ -82,7 +59,7 @@ static bool page_offset_from_entry(const uint8_t *k, size_t len, size_t after, u
 	const uint8_t *p = k + after;
 	if (p[0] != 0xBC || p[5] != 0x89 || p[6] != 0xF0 || p[7] != 0x05)
 		return false;
-	*po = rd32(p + 8);
+	*po = le32_get(p + 8);
 	return true;
 }
 
@@ -105,8 +82,8 @@ static int from_elf(const uint8_t *e, size_t len, struct g0_kernel *out, char *e
 {
 	if (len < sizeof(Elf32_Ehdr) || e[EI_CLASS] != ELFCLASS32)
 		return fail(err, errlen, "not a 32-bit ELF vmlinux");
-	uint32_t phoff = rd32(e + offsetof(Elf32_Ehdr, e_phoff));
-	unsigned phnum = rd16(e + offsetof(Elf32_Ehdr, e_phnum));
+	uint32_t phoff = le32_get(e + offsetof(Elf32_Ehdr, e_phoff));
+	unsigned phnum = le16_get(e + offsetof(Elf32_Ehdr, e_phnum));
 	const uint8_t *m = memmem(e, len, G0_MARKER, MARKER_LEN);
 	bool have_po = false;
 
@@ -119,12 +96,12 @@ static int from_elf(const uint8_t *e, size_t len, struct g0_kernel *out, char *e
 			return fail(err, errlen,
 				    "ELF program headers run past the end of the file");
 		const uint8_t *ph = e + at;
-		if (rd32(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
+		if (le32_get(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
 			continue;
-		uint32_t off = rd32(ph + offsetof(Elf32_Phdr, p_offset));
-		uint32_t fsz = rd32(ph + offsetof(Elf32_Phdr, p_filesz));
-		uint32_t va = rd32(ph + offsetof(Elf32_Phdr, p_vaddr));
-		uint32_t pa = rd32(ph + offsetof(Elf32_Phdr, p_paddr));
+		uint32_t off = le32_get(ph + offsetof(Elf32_Phdr, p_offset));
+		uint32_t fsz = le32_get(ph + offsetof(Elf32_Phdr, p_filesz));
+		uint32_t va = le32_get(ph + offsetof(Elf32_Phdr, p_vaddr));
+		uint32_t pa = le32_get(ph + offsetof(Elf32_Phdr, p_paddr));
 		if (!fsz)
 			continue;
 		if (!have_po) {
@@ -156,23 +133,23 @@ static int wrap_raw(uint8_t *raw, size_t rlen, struct g0_kernel *out, char *err,
 	e[EI_CLASS] = ELFCLASS32;
 	e[EI_DATA] = ELFDATA2LSB;
 	e[EI_VERSION] = EV_CURRENT;
-	wr16(e + offsetof(Elf32_Ehdr, e_type), ET_EXEC);
-	wr16(e + offsetof(Elf32_Ehdr, e_machine), EM_386);
-	wr32(e + offsetof(Elf32_Ehdr, e_version), EV_CURRENT);
-	wr32(e + offsetof(Elf32_Ehdr, e_entry), out->entry_pa);
-	wr32(e + offsetof(Elf32_Ehdr, e_phoff), sizeof(Elf32_Ehdr));
-	wr16(e + offsetof(Elf32_Ehdr, e_ehsize), sizeof(Elf32_Ehdr));
-	wr16(e + offsetof(Elf32_Ehdr, e_phentsize), sizeof(Elf32_Phdr));
-	wr16(e + offsetof(Elf32_Ehdr, e_phnum), 1);
+	le16_put(e + offsetof(Elf32_Ehdr, e_type), ET_EXEC);
+	le16_put(e + offsetof(Elf32_Ehdr, e_machine), EM_386);
+	le32_put(e + offsetof(Elf32_Ehdr, e_version), EV_CURRENT);
+	le32_put(e + offsetof(Elf32_Ehdr, e_entry), out->entry_pa);
+	le32_put(e + offsetof(Elf32_Ehdr, e_phoff), sizeof(Elf32_Ehdr));
+	le16_put(e + offsetof(Elf32_Ehdr, e_ehsize), sizeof(Elf32_Ehdr));
+	le16_put(e + offsetof(Elf32_Ehdr, e_phentsize), sizeof(Elf32_Phdr));
+	le16_put(e + offsetof(Elf32_Ehdr, e_phnum), 1);
 	uint8_t *ph = e + sizeof(Elf32_Ehdr);
-	wr32(ph + offsetof(Elf32_Phdr, p_type), PT_LOAD);
-	wr32(ph + offsetof(Elf32_Phdr, p_offset), hdr);
-	wr32(ph + offsetof(Elf32_Phdr, p_vaddr), out->page_offset + BOOT_KERNEL_LOAD);
-	wr32(ph + offsetof(Elf32_Phdr, p_paddr), BOOT_KERNEL_LOAD);
-	wr32(ph + offsetof(Elf32_Phdr, p_filesz), (uint32_t)rlen);
-	wr32(ph + offsetof(Elf32_Phdr, p_memsz), (uint32_t)(rlen + RAW_BSS_SLACK));
-	wr32(ph + offsetof(Elf32_Phdr, p_flags), PF_R | PF_W | PF_X);
-	wr32(ph + offsetof(Elf32_Phdr, p_align), PAGE_SIZE);
+	le32_put(ph + offsetof(Elf32_Phdr, p_type), PT_LOAD);
+	le32_put(ph + offsetof(Elf32_Phdr, p_offset), hdr);
+	le32_put(ph + offsetof(Elf32_Phdr, p_vaddr), out->page_offset + BOOT_KERNEL_LOAD);
+	le32_put(ph + offsetof(Elf32_Phdr, p_paddr), BOOT_KERNEL_LOAD);
+	le32_put(ph + offsetof(Elf32_Phdr, p_filesz), (uint32_t)rlen);
+	le32_put(ph + offsetof(Elf32_Phdr, p_memsz), (uint32_t)(rlen + RAW_BSS_SLACK));
+	le32_put(ph + offsetof(Elf32_Phdr, p_flags), PF_R | PF_W | PF_X);
+	le32_put(ph + offsetof(Elf32_Phdr, p_align), PAGE_SIZE);
 	out->elf = e;
 	out->elf_len = hdr + rlen;
 	return 0;

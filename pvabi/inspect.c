@@ -18,22 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/le.h"
+
 #define BZ_SETUP_SECTS	  0x1F1
 #define BZ_HEADER	  0x202
 #define BZ_VERSION	  0x206
 #define BZ_KERNEL_VERSION 0x20E
 #define BZ_PAYLOAD_OFFSET 0x248
 #define BZ_PAYLOAD_LENGTH 0x24C
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* Compression formats by their magic numbers (the boot protocol's own rule
  * for the payload). */
@@ -151,7 +143,7 @@ static void find_fingerprint(struct image_info *in, const uint8_t *k, size_t len
 			in->fp_found = true;
 			in->fp_first = f->first;
 			in->fp_last = f->last;
-			in->lguest_data_pa = rd32(p + f->imm);
+			in->lguest_data_pa = le32_get(p + f->imm);
 			in->entry_pa = (uint32_t)(p - k);
 			return;
 		}
@@ -190,7 +182,7 @@ static bool ikconfig_pae(const uint8_t *k, size_t len, bool *pae)
 static bool looks_like_pdpt(const uint8_t *pg, uint32_t lo, uint32_t hi)
 {
 	for (unsigned e = 0; e < 4; e++) {
-		uint32_t low = rd32(pg + e * 8), high = rd32(pg + e * 8 + 4);
+		uint32_t low = le32_get(pg + e * 8), high = le32_get(pg + e * 8 + 4);
 		if (high)
 			return false;
 		if (e == 0 && !low)
@@ -200,7 +192,7 @@ static bool looks_like_pdpt(const uint8_t *pg, uint32_t lo, uint32_t hi)
 			return false;
 	}
 	for (unsigned i = 32; i < 4096; i += 4)
-		if (rd32(pg + i))
+		if (le32_get(pg + i))
 			return false;
 	return true;
 }
@@ -209,8 +201,8 @@ static bool elf_has_pdpt(const uint8_t *e, size_t len)
 {
 	if (len < sizeof(Elf32_Ehdr))
 		return false;
-	uint32_t phoff = rd32(e + offsetof(Elf32_Ehdr, e_phoff));
-	unsigned phnum = rd16(e + offsetof(Elf32_Ehdr, e_phnum));
+	uint32_t phoff = le32_get(e + offsetof(Elf32_Ehdr, e_phoff));
+	unsigned phnum = le16_get(e + offsetof(Elf32_Ehdr, e_phnum));
 	uint32_t lo = UINT32_MAX, hi = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		for (unsigned i = 0; i < phnum && i < 64; i++) {
@@ -218,12 +210,12 @@ static bool elf_has_pdpt(const uint8_t *e, size_t len)
 			if (at + sizeof(Elf32_Phdr) > len)
 				return false;
 			const uint8_t *ph = e + at;
-			if (rd32(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
+			if (le32_get(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
 				continue;
-			uint32_t off = rd32(ph + offsetof(Elf32_Phdr, p_offset));
-			uint32_t fsz = rd32(ph + offsetof(Elf32_Phdr, p_filesz));
-			uint32_t msz = rd32(ph + offsetof(Elf32_Phdr, p_memsz));
-			uint32_t pa = rd32(ph + offsetof(Elf32_Phdr, p_paddr));
+			uint32_t off = le32_get(ph + offsetof(Elf32_Phdr, p_offset));
+			uint32_t fsz = le32_get(ph + offsetof(Elf32_Phdr, p_filesz));
+			uint32_t msz = le32_get(ph + offsetof(Elf32_Phdr, p_memsz));
+			uint32_t pa = le32_get(ph + offsetof(Elf32_Phdr, p_paddr));
 			if (pass == 0) {
 				if (pa < lo)
 					lo = pa;
@@ -330,10 +322,10 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 		is_elf = true;
 	} else if (len >= BZ_PAYLOAD_LENGTH + 4 && memcmp(img + BZ_HEADER, "HdrS", 4) == 0) {
 		in->bzimage = true;
-		in->protocol = rd16(img + BZ_VERSION);
+		in->protocol = le16_get(img + BZ_VERSION);
 		unsigned sects = img[BZ_SETUP_SECTS] ? img[BZ_SETUP_SECTS] : 4;
 		size_t pm = (size_t)(sects + 1) * 512;
-		uint16_t kv = rd16(img + BZ_KERNEL_VERSION);
+		uint16_t kv = le16_get(img + BZ_KERNEL_VERSION);
 		if (kv && (size_t)kv + 0x200 < len)
 			parse_version(in, (const char *)img + 0x200 + kv, len - 0x200 - kv);
 		if (pm >= len)
@@ -343,8 +335,8 @@ int image_inspect(const uint8_t *img, size_t len, const struct lguest_abi *force
 		size_t plen = 0;
 		bool gz_magic = false; /* protocol < 2.08: a gzip magic after the setup code */
 		if (in->protocol >= 0x0208) {
-			uint32_t po = rd32(img + BZ_PAYLOAD_OFFSET);
-			uint32_t pl = rd32(img + BZ_PAYLOAD_LENGTH);
+			uint32_t po = le32_get(img + BZ_PAYLOAD_OFFSET);
+			uint32_t pl = le32_get(img + BZ_PAYLOAD_LENGTH);
 			if (po > len - pm || pl > len - pm - po)
 				return refuse(
 					in,

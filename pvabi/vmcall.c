@@ -31,22 +31,13 @@
 #include "pvabi/inspect.h"
 #include "pvabi/internal.h"
 #include "pvabi/mmu.h"
+#include "src/le.h"
 #include "src/log.h"
 #include "src/vm.h"
 
 static const uint8_t VMCALL[3] = {0x0F, 0x01, 0xC1};
 static const uint8_t VMMCALL[3] = {0x0F, 0x01, 0xD9};
 static const uint8_t INT1F_NOP[3] = {0xCD, 0x1F, 0x90};
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
 
 /* Decode from `from` up to `target` (both inside [sec, sec + len)), a linear
  * sweep: does an instruction start exactly at `target`, and is it vmcall?
@@ -109,20 +100,20 @@ unsigned vmcall_rewrite_elf(uint8_t *elf, size_t len)
 		return 0;
 	cs_insn *insn = cs_malloc(cs);
 	unsigned n = 0;
-	uint32_t shoff = rd32(elf + offsetof(Elf32_Ehdr, e_shoff));
-	unsigned shnum = rd16(elf + offsetof(Elf32_Ehdr, e_shnum));
-	unsigned shentsize = rd16(elf + offsetof(Elf32_Ehdr, e_shentsize));
+	uint32_t shoff = le32_get(elf + offsetof(Elf32_Ehdr, e_shoff));
+	unsigned shnum = le16_get(elf + offsetof(Elf32_Ehdr, e_shnum));
+	unsigned shentsize = le16_get(elf + offsetof(Elf32_Ehdr, e_shentsize));
 	bool by_section = shoff && shnum && shentsize == sizeof(Elf32_Shdr) &&
 			  (uint64_t)shoff + (uint64_t)shnum * sizeof(Elf32_Shdr) <= len;
 	if (by_section) {
 		/* Executable sections: .text, .init.text, .sched.text, ... */
 		for (unsigned i = 0; i < shnum && insn; i++) {
 			const uint8_t *sh = elf + shoff + (size_t)i * sizeof(Elf32_Shdr);
-			uint32_t type = rd32(sh + offsetof(Elf32_Shdr, sh_type));
-			uint32_t flags = rd32(sh + offsetof(Elf32_Shdr, sh_flags));
-			uint32_t off = rd32(sh + offsetof(Elf32_Shdr, sh_offset));
-			uint32_t size = rd32(sh + offsetof(Elf32_Shdr, sh_size));
-			uint32_t addr = rd32(sh + offsetof(Elf32_Shdr, sh_addr));
+			uint32_t type = le32_get(sh + offsetof(Elf32_Shdr, sh_type));
+			uint32_t flags = le32_get(sh + offsetof(Elf32_Shdr, sh_flags));
+			uint32_t off = le32_get(sh + offsetof(Elf32_Shdr, sh_offset));
+			uint32_t size = le32_get(sh + offsetof(Elf32_Shdr, sh_size));
+			uint32_t addr = le32_get(sh + offsetof(Elf32_Shdr, sh_addr));
 			if (type != SHT_PROGBITS || !(flags & SHF_EXECINSTR) || off > len ||
 			    size > len - off)
 				continue;
@@ -130,21 +121,21 @@ unsigned vmcall_rewrite_elf(uint8_t *elf, size_t len)
 		}
 	} else {
 		/* No section table: every executable segment. */
-		uint32_t phoff = rd32(elf + offsetof(Elf32_Ehdr, e_phoff));
-		unsigned phnum = rd16(elf + offsetof(Elf32_Ehdr, e_phnum));
+		uint32_t phoff = le32_get(elf + offsetof(Elf32_Ehdr, e_phoff));
+		unsigned phnum = le16_get(elf + offsetof(Elf32_Ehdr, e_phnum));
 		for (unsigned i = 0; i < phnum && insn; i++) {
 			uint64_t at = (uint64_t)phoff + (uint64_t)i * sizeof(Elf32_Phdr);
 			if (at + sizeof(Elf32_Phdr) > len)
 				break;
 			const uint8_t *ph = elf + at;
-			uint32_t off = rd32(ph + offsetof(Elf32_Phdr, p_offset));
-			uint32_t size = rd32(ph + offsetof(Elf32_Phdr, p_filesz));
-			if (rd32(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD ||
-			    !(rd32(ph + offsetof(Elf32_Phdr, p_flags)) & PF_X) || off > len ||
+			uint32_t off = le32_get(ph + offsetof(Elf32_Phdr, p_offset));
+			uint32_t size = le32_get(ph + offsetof(Elf32_Phdr, p_filesz));
+			if (le32_get(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD ||
+			    !(le32_get(ph + offsetof(Elf32_Phdr, p_flags)) & PF_X) || off > len ||
 			    size > len - off)
 				continue;
 			n += sweep(cs, insn, elf, off, size,
-				   rd32(ph + offsetof(Elf32_Phdr, p_vaddr)));
+				   le32_get(ph + offsetof(Elf32_Phdr, p_vaddr)));
 		}
 	}
 	if (insn)

@@ -26,17 +26,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "src/le.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/net.h"
 #include "virtio/transport.h"
 
 #define PAGE_SIZE 4096u
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static uint8_t lguest_type(uint8_t virtio_id)
 {
@@ -77,7 +73,7 @@ bool dma_buf_read(struct vm *vm, uint32_t gpa, struct dma_buf *b)
 	}
 	b->used_gpa = gpa;
 	for (unsigned i = 0; i < DMA_SECTIONS; i++) {
-		uint32_t addr = le32(raw + 4 + 4 * i);
+		uint32_t addr = le32_get(raw + 4 + 4 * i);
 		uint16_t len = (uint16_t)(raw[68 + 2 * i] | raw[69 + 2 * i] << 8);
 		void *p;
 
@@ -267,8 +263,8 @@ static void block_request(struct vm *vm, struct dma_dev *dd, const struct dma_bu
 		guest_kill(vm, "block: request page %#x unreadable", dd->page);
 		return;
 	}
-	uint32_t type = le32(req + DMA_BLK_TYPE), sector = le32(req + DMA_BLK_SECTOR);
-	uint32_t bytes = le32(req + DMA_BLK_BYTES);
+	uint32_t type = le32_get(req + DMA_BLK_TYPE), sector = le32_get(req + DMA_BLK_SECTOR);
+	uint32_t bytes = le32_get(req + DMA_BLK_BYTES);
 	uint64_t off = (uint64_t)sector * 512;
 	if (off >= dd->size) {
 		guest_kill(vm, "block: sector %u is past the end of the disk (%llu sectors)",

@@ -17,19 +17,7 @@
 
 #include <string.h>
 
-static uint32_t get_le(const uint8_t *p, unsigned len)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < len; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
-}
-
-static void put_le(uint8_t *p, unsigned len, uint32_t v)
-{
-	for (unsigned i = 0; i < len; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
+#include "src/le.h"
 
 static uint32_t ones(unsigned len)
 {
@@ -71,8 +59,8 @@ static bool window_ok(const struct pci_fn *f, struct window *w)
 {
 	const uint8_t *cap = f->cfg + f->window;
 	w->bar = cap[4];
-	w->off = get_le(cap + 8, 4);
-	w->len = get_le(cap + 12, 4);
+	w->off = le_get(cap + 8, 4);
+	w->len = le_get(cap + 12, 4);
 	/* Only BAR0 exists; the access must be a natural, aligned one inside
 	 * it (§4.1.4.7.2).  A bad window is ignored, not fatal: the driver may
 	 * be half-way through rewriting it. */
@@ -96,9 +84,9 @@ uint32_t pci_cfg_read(struct pci_bus *b, unsigned slot, unsigned reg, unsigned l
 		uint32_t v = 0;
 		if (window_ok(f, &w) && b->bar_read)
 			v = b->bar_read(b->ctx, slot, w.off, w.len) & ones(w.len);
-		put_le(f->cfg + f->window + 16, 4, v);
+		le_put(f->cfg + f->window + 16, 4, v);
 	}
-	return get_le(f->cfg + reg, len);
+	return le_get(f->cfg + reg, len);
 }
 
 void pci_cfg_write(struct pci_bus *b, unsigned slot, unsigned reg, unsigned len, uint32_t val)
@@ -122,7 +110,7 @@ void pci_cfg_write(struct pci_bus *b, unsigned slot, unsigned reg, unsigned len,
 		 * whatever width the guest used to fill it. */
 		if (window_ok(f, &w) && b->bar_write)
 			b->bar_write(b->ctx, slot, w.off, w.len,
-				     get_le(f->cfg + f->window + 16, 4) & ones(w.len));
+				     le_get(f->cfg + f->window + 16, 4) & ones(w.len));
 	}
 	if (changed && b->changed)
 		b->changed(b->ctx, slot);
@@ -179,10 +167,10 @@ struct pci_fn *pci_add_fn(struct pci_bus *b, unsigned slot, uint16_t vendor, uin
 	struct pci_fn *f = &b->fn[slot];
 	memset(f, 0, sizeof(*f));
 	f->present = true;
-	put_le(f->cfg + PCI_VENDOR_ID, 2, vendor);
-	put_le(f->cfg + PCI_DEVICE_ID, 2, device);
+	le_put(f->cfg + PCI_VENDOR_ID, 2, vendor);
+	le_put(f->cfg + PCI_DEVICE_ID, 2, device);
 	f->cfg[PCI_REVISION_ID] = revision;
-	put_le(f->cfg + PCI_CLASS_PROG, 3, class24);
+	le_put(f->cfg + PCI_CLASS_PROG, 3, class24);
 	f->cfg[PCI_HEADER_TYPE] = 0;
 	/* Cache line size and latency timer are the system's to set; Linux
 	 * writes them while enabling a device. */
@@ -194,8 +182,8 @@ struct pci_fn *pci_add_fn(struct pci_bus *b, unsigned slot, uint16_t vendor, uin
 
 void pci_set_subsystem(struct pci_fn *f, uint16_t vendor, uint16_t id)
 {
-	put_le(f->cfg + PCI_SUBSYSTEM_VID, 2, vendor);
-	put_le(f->cfg + PCI_SUBSYSTEM_ID, 2, id);
+	le_put(f->cfg + PCI_SUBSYSTEM_VID, 2, vendor);
+	le_put(f->cfg + PCI_SUBSYSTEM_ID, 2, id);
 }
 
 /* The line is read-only: on lguest it *is* the routing (the 4.x guest takes
@@ -210,8 +198,8 @@ void pci_set_bar0(struct pci_fn *f, uint32_t addr, uint32_t size)
 {
 	f->bar0_size = size;
 	/* Memory space, 32-bit, not prefetchable: flag bits 3:0 all zero. */
-	put_le(f->cfg + PCI_BAR0, 4, addr & ~(size - 1));
-	put_le(f->wmask + PCI_BAR0, 4, ~(size - 1) & ~0xFu);
+	le_put(f->cfg + PCI_BAR0, 4, addr & ~(size - 1));
+	le_put(f->wmask + PCI_BAR0, 4, ~(size - 1) & ~0xFu);
 	f->cfg[PCI_COMMAND] |= PCI_COMMAND_MEMORY;
 	f->wmask[PCI_COMMAND] = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
 	f->wmask[PCI_COMMAND + 1] = PCI_COMMAND_INTX_DISABLE >> 8;
@@ -230,7 +218,7 @@ uint8_t pci_add_cap(struct pci_fn *f, uint8_t id, const void *body, unsigned len
 	else
 		f->cfg[PCI_CAPABILITY_LIST] = (uint8_t)at;
 	f->cap_last = (uint8_t)at;
-	put_le(f->cfg + PCI_STATUS, 2, get_le(f->cfg + PCI_STATUS, 2) | PCI_STATUS_CAP_LIST);
+	le_put(f->cfg + PCI_STATUS, 2, le_get(f->cfg + PCI_STATUS, 2) | PCI_STATUS_CAP_LIST);
 	/* Capabilities start dword-aligned (PCI 3.0 §6.7). */
 	f->cap_next = (uint8_t)((at + len + 3) & ~3u);
 	return (uint8_t)at;
@@ -252,7 +240,7 @@ void pci_set_window(struct pci_fn *f, uint8_t off)
 
 uint32_t pci_bar0_addr(const struct pci_fn *f)
 {
-	return get_le(f->cfg + PCI_BAR0, 4) & ~0xFu;
+	return le_get(f->cfg + PCI_BAR0, 4) & ~0xFu;
 }
 
 bool pci_mem_enabled(const struct pci_fn *f)

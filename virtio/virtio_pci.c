@@ -34,6 +34,7 @@
 #include <sys/ioctl.h>
 
 #include "kvm-glue/monitor.h"
+#include "src/le.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
@@ -89,26 +90,6 @@ static struct vpci_dev *vd_of(const struct vdev *dev)
 static uint64_t offered(const struct vdev *dev)
 {
 	return (uint64_t)dev->features | 1ull << F_VERSION_1;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static uint32_t get(const uint8_t *p, unsigned len)
-{
-	uint32_t v = 0;
-	for (unsigned i = 0; i < len && i < 4; i++)
-		v |= (uint32_t)p[i] << (8 * i);
-	return v;
 }
 
 /*
@@ -259,27 +240,27 @@ static void common_image(const struct vpci_dev *vd, uint8_t img[VPCI_COMMON_LEN]
 {
 	const struct vdev *dev = vd->dev;
 	memset(img, 0, VPCI_COMMON_LEN);
-	put32(img + CC_DFSELECT, vd->dfselect);
+	le32_put(img + CC_DFSELECT, vd->dfselect);
 	if (vd->dfselect < 2)
-		put32(img + CC_DF, (uint32_t)(offered(dev) >> (32 * vd->dfselect)));
-	put32(img + CC_GFSELECT, vd->gfselect);
+		le32_put(img + CC_DF, (uint32_t)(offered(dev) >> (32 * vd->dfselect)));
+	le32_put(img + CC_GFSELECT, vd->gfselect);
 	if (vd->gfselect < 2)
-		put32(img + CC_GF, vd->gfeatures[vd->gfselect]);
-	put16(img + CC_MSIX, NO_VECTOR);
-	put16(img + CC_NUMQ, (uint16_t)dev->nq);
+		le32_put(img + CC_GF, vd->gfeatures[vd->gfselect]);
+	le16_put(img + CC_MSIX, NO_VECTOR);
+	le16_put(img + CC_NUMQ, (uint16_t)dev->nq);
 	img[CC_STATUS] = vd->status;
 	img[CC_CFGGEN] = 0; /* our device config never changes under the guest */
-	put16(img + CC_QSELECT, vd->qselect);
+	le16_put(img + CC_QSELECT, vd->qselect);
 	if (vd->qselect < dev->nq) {
 		const struct vpci_queue *c = &vd->qc[vd->qselect];
-		put16(img + CC_QSIZE, c->size);
-		put16(img + CC_QMSIX, NO_VECTOR);
-		put16(img + CC_QENABLE, c->enabled);
-		put16(img + CC_QNOTIFYOFF, 0);
+		le16_put(img + CC_QSIZE, c->size);
+		le16_put(img + CC_QMSIX, NO_VECTOR);
+		le16_put(img + CC_QENABLE, c->enabled);
+		le16_put(img + CC_QNOTIFYOFF, 0);
 		for (unsigned w = 0; w < 2; w++) {
-			put32(img + CC_QDESC + 4 * w, c->desc[w]);
-			put32(img + CC_QAVAIL + 4 * w, c->avail[w]);
-			put32(img + CC_QUSED + 4 * w, c->used[w]);
+			le32_put(img + CC_QDESC + 4 * w, c->desc[w]);
+			le32_put(img + CC_QAVAIL + 4 * w, c->avail[w]);
+			le32_put(img + CC_QUSED + 4 * w, c->used[w]);
 		}
 	}
 }
@@ -320,28 +301,28 @@ static void common_write(struct vm *vm, struct vpci_dev *vd, unsigned off, unsig
 	struct vpci_queue *c = qi < dev->nq ? &vd->qc[qi] : NULL;
 
 	if (touched(off, len, CC_DFSELECT, 4))
-		vd->dfselect = get(img + CC_DFSELECT, 4);
+		vd->dfselect = le_get(img + CC_DFSELECT, 4);
 	if (touched(off, len, CC_GFSELECT, 4))
-		vd->gfselect = get(img + CC_GFSELECT, 4);
+		vd->gfselect = le_get(img + CC_GFSELECT, 4);
 	if (touched(off, len, CC_GF, 4) && vd->gfselect < 2 && !(vd->status & S_FEATURES_OK))
-		vd->gfeatures[vd->gfselect] = get(img + CC_GF, 4);
+		vd->gfeatures[vd->gfselect] = le_get(img + CC_GF, 4);
 	if (touched(off, len, CC_QSELECT, 2)) {
-		vd->qselect = (uint16_t)get(img + CC_QSELECT, 2);
+		vd->qselect = (uint16_t)le_get(img + CC_QSELECT, 2);
 		return; /* a new queue's fields are not the ones in img */
 	}
 	/* Queue fields are frozen once it is enabled (§4.1.4.3.2). */
 	if (c && !c->enabled) {
 		if (touched(off, len, CC_QSIZE, 2))
-			c->size = (uint16_t)get(img + CC_QSIZE, 2);
+			c->size = (uint16_t)le_get(img + CC_QSIZE, 2);
 		for (unsigned w = 0; w < 2; w++) {
 			if (touched(off, len, CC_QDESC + 4 * w, 4))
-				c->desc[w] = get(img + CC_QDESC + 4 * w, 4);
+				c->desc[w] = le_get(img + CC_QDESC + 4 * w, 4);
 			if (touched(off, len, CC_QAVAIL + 4 * w, 4))
-				c->avail[w] = get(img + CC_QAVAIL + 4 * w, 4);
+				c->avail[w] = le_get(img + CC_QAVAIL + 4 * w, 4);
 			if (touched(off, len, CC_QUSED + 4 * w, 4))
-				c->used[w] = get(img + CC_QUSED + 4 * w, 4);
+				c->used[w] = le_get(img + CC_QUSED + 4 * w, 4);
 		}
-		if (touched(off, len, CC_QENABLE, 2) && get(img + CC_QENABLE, 2) == 1)
+		if (touched(off, len, CC_QENABLE, 2) && le_get(img + CC_QENABLE, 2) == 1)
 			queue_enable(vm, vd, qi);
 	}
 	if (touched(off, len, CC_STATUS, 1))
@@ -362,7 +343,7 @@ static uint32_t bar_read(struct vm *vm, struct vpci_dev *vd, uint32_t off, unsig
 		uint8_t b[4] = {0};
 		for (unsigned i = 0; i < len && off + i < VPCI_COMMON_LEN; i++)
 			b[i] = img[off + i];
-		return get(b, len);
+		return le_get(b, len);
 	}
 	if (off == VPCI_ISR_OFF)
 		return atomic_exchange(&vd->isr, 0) & 0xFF;
@@ -371,7 +352,7 @@ static uint32_t bar_read(struct vm *vm, struct vpci_dev *vd, uint32_t off, unsig
 		unsigned c = off - VPCI_DEVICE_OFF;
 		for (unsigned i = 0; i < len && c + i < dev->config_len; i++)
 			b[i] = dev->config[c + i];
-		return get(b, len);
+		return le_get(b, len);
 	}
 	return 0; /* the doorbell, and the gaps between the regions */
 }
@@ -484,8 +465,8 @@ static uint8_t add_vcap(struct pci_fn *f, uint8_t type, uint32_t off, uint32_t l
 	c[2] = (uint8_t)(16 + extra_len); /* cap_len */
 	c[3] = type;
 	c[4] = 0; /* bar */
-	put32(c + 8, off);
-	put32(c + 12, len);
+	le32_put(c + 8, off);
+	le32_put(c + 12, len);
 	if (extra_len)
 		memcpy(c + 16, extra, extra_len);
 	return pci_add_cap(f, PCI_CAP_ID_VNDR, c, 16 + extra_len);
@@ -607,7 +588,7 @@ bool vbus_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, unsigned len, bool wr
 		for (unsigned done = 0; done < len; done += 4) {
 			unsigned n = len - done < 4 ? len - done : 4;
 			if (write)
-				bar_write(vm, vd, off + done, n, get(data + done, n));
+				bar_write(vm, vd, off + done, n, le_get(data + done, n));
 			else {
 				uint32_t v = bar_read(vm, vd, off + done, n);
 				for (unsigned b = 0; b < n; b++)
@@ -616,7 +597,7 @@ bool vbus_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, unsigned len, bool wr
 		}
 		if (vm->opt.verbose > 1)
 			log_msg("pci: MMIO %s 00:%02x.0+%#x/%u %#x", write ? "write" : "read",
-				vd->dev->slot, off, len, get(data, len));
+				vd->dev->slot, off, len, le_get(data, len));
 		return true;
 	}
 	return false;
