@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "pvabi/inspect.h"
+#include "src/le.h"
 
 /* A growing output buffer. */
 struct sink {
@@ -240,12 +241,11 @@ static uint8_t *unlzo(struct sink *s, const uint8_t *in, size_t len, char *err, 
 static uint8_t *unlz4(struct sink *s, const uint8_t *in, size_t len, char *err, size_t errlen)
 {
 	const uint8_t *p = in, *end = in + len;
-	if (len < 4 ||
-	    (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24) != LZ4_LEGACY_MAGIC)
+	if (len < 4 || le32_get(p) != LZ4_LEGACY_MAGIC)
 		return failed(s, err, errlen, "%s payload is damaged or truncated", "lz4");
 	p += 4;
 	while (end - p > 4) {
-		uint32_t n = (uint32_t)(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24);
+		uint32_t n = le32_get(p);
 		p += 4;
 		if (n == LZ4_LEGACY_MAGIC)
 			continue; /* a second frame, concatenated */

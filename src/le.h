@@ -23,6 +23,11 @@ static inline uint32_t le32_get(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+static inline uint64_t le64_get(const uint8_t *p)
+{
+	return le32_get(p) | (uint64_t)le32_get(p + 4) << 32;
+}
+
 static inline void le16_put(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "src/files.h"
+#include "src/le.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
@@ -140,16 +141,6 @@ struct blk_dev {
 
 static void req_submit(struct blk_dev *d, struct blk_req *r);
 static void req_begin(struct blk_dev *d, struct blk_req *r);
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
 
 static void put_le64(uint8_t *p, uint64_t v)
 {
@@ -377,8 +368,8 @@ static int req_classify(struct blk_dev *d, struct blk_req *r)
 	/* One copy of the header (type and sector: the first 16 bytes in every
 	 * generation): the guest may rewrite it while we work. */
 	memcpy(hdr, c->iov[0].iov_base, d->hdr_len);
-	type = get_le32(hdr);
-	sector = get_le64(hdr + 8);
+	type = le32_get(hdr);
+	sector = le64_get(hdr + 8);
 	r->ordered = type & BLK_T_BARRIER;
 	r->status = c->iov[c->nread + c->nwrite - 1].iov_base;
 	/* The data lies between the header and the status byte. */

@@ -5,6 +5,7 @@
  * the devices are built, so only the last device can still grow. */
 #include <string.h>
 
+#include "src/le.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/transport.h"
@@ -85,9 +86,9 @@ static int v1_add_queue(struct vm *vm, struct vdev *dev, struct vqueue *q)
 	uint8_t cfg[VQCONFIG_LEN];
 	if (devpage_alloc_ring(vm, dev, q) < 0)
 		return -1;
-	vbus_put_le16(cfg, q->num);
-	vbus_put_le16(cfg + 2, q->irq);
-	vbus_put_le32(cfg + 4, q->gpa / VBUS_PAGE_SIZE);
+	le16_put(cfg, q->num);
+	le16_put(cfg + 2, q->irq);
+	le32_put(cfg + 4, q->gpa / VBUS_PAGE_SIZE);
 	return v1_add_field(vm, dev, VIRTIO_CONFIG_F_VIRTQUEUE, VQCONFIG_LEN, cfg);
 }
 

@@ -12,6 +12,7 @@
  * INDIRECT_DESC, 29 EVENT_IDX), so the guest never relies on them. */
 #include <string.h>
 
+#include "src/le.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/transport.h"
@@ -64,11 +65,11 @@ static int v2_finish(struct vm *vm)
 		rec[4] = 0; /* status */
 		uint8_t *p = rec + HDR_LEN;
 		for (unsigned q = 0; q < dev->nq; q++, p += VQCONFIG_LEN) {
-			vbus_put_le16(p, dev->q[q]->num);
-			vbus_put_le16(p + 2, dev->q[q]->irq);
-			vbus_put_le32(p + 4, dev->q[q]->gpa / VBUS_PAGE_SIZE);
+			le16_put(p, dev->q[q]->num);
+			le16_put(p + 2, dev->q[q]->irq);
+			le32_put(p + 4, dev->q[q]->gpa / VBUS_PAGE_SIZE);
 		}
-		vbus_put_le32(p, dev->features);
+		le32_put(p, dev->features);
 		memset(p + FEATURE_LEN, 0, FEATURE_LEN); /* the guest's acks */
 		memcpy(p + 2 * FEATURE_LEN, dev->config, dev->config_len);
 		bus->page_used += len;

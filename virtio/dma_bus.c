@@ -433,7 +433,7 @@ int dma_add_disk_fd(struct vm *vm, const char *path, int fd, bool readonly)
 	if (sectors > UINT32_MAX)
 		sectors = UINT32_MAX;
 	dd->size = sectors * 512;
-	vbus_put_le32(dev_page(vm, dev) + DMA_BLK_NUM_SECTORS, (uint32_t)sectors);
+	le32_put(dev_page(vm, dev) + DMA_BLK_NUM_SECTORS, (uint32_t)sectors);
 	dev->teardown = dev_teardown;
 	return 0;
 }
@@ -501,11 +501,11 @@ static int dma_add_device(struct vm *vm, struct vdev *dev)
 	uint8_t *desc = vbus_area_ptr(vm, bus->page_gpa + idx * DMA_DESC_LEN, DMA_DESC_LEN);
 	if (!desc)
 		return -1;
-	vbus_put_le16(desc, type);
-	vbus_put_le16(desc + 2, features);
-	vbus_put_le16(desc + 4, 0);
-	vbus_put_le16(desc + 6, pages);
-	vbus_put_le32(desc + 8, dd->page / PAGE_SIZE);
+	le16_put(desc, type);
+	le16_put(desc + 2, features);
+	le16_put(desc + 4, 0);
+	le16_put(desc + 6, pages);
+	le32_put(desc + 8, dd->page / PAGE_SIZE);
 	dev->desc_off = idx * DMA_DESC_LEN;
 	/* The guest's driver takes interrupt index + 1 (lgdev_irq). */
 	dev->irq = (uint8_t)(idx + 1);

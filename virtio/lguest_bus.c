@@ -137,18 +137,6 @@ int vbus_finish(struct vm *vm)
 	return fmt(&vm->bus)->finish(vm);
 }
 
-void vbus_put_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-void vbus_put_le32(uint8_t *p, uint32_t v)
-{
-	vbus_put_le16(p, (uint16_t)v);
-	vbus_put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
 /* The next free lguest interrupt line (1..31; 0 is the timer), or -1 after
  * one sentence. */
 static int vbus_alloc_irq(struct vm *vm, const char *who)

@@ -59,8 +59,6 @@ int vbus_config_struct(struct vdev *dev, int feature, unsigned offset, uint8_t l
 		       const void *val);
 /* virtio-PCI: bus 0 with its host bridge (vbus_init). */
 void vpci_init(struct vm *vm);
-void vbus_put_le16(uint8_t *p, uint16_t v);
-void vbus_put_le32(uint8_t *p, uint32_t v);
 uint64_t devpage_limit(const struct vm *vm);
 /* NOTIFY of a v2 device record's address: a status change (reset). */
 bool devpage_v2_status_notify(struct vm *vm, uint32_t gpa);
