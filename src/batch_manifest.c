@@ -458,6 +458,27 @@ static const char *base_name(const char *p)
 	return s && s[1] ? s + 1 : p;
 }
 
+/* Append to a job name being built from its matrix; false once it no
+ * longer fits (snprintf's return is what it *would* have written, so the
+ * offset must not simply add it up: a fuzz find, a kernel path of 700
+ * characters). */
+static bool __attribute__((format(printf, 4, 5)))
+name_add(char *buf, size_t len, size_t *n, const char *fmt, ...)
+{
+	if (*n >= len)
+		return false;
+	va_list ap;
+	va_start(ap, fmt);
+	int w = vsnprintf(buf + *n, len - *n, fmt, ap);
+	va_end(ap);
+	if (w < 0 || (size_t)w >= len - *n) {
+		*n = len;
+		return false;
+	}
+	*n += (size_t)w;
+	return true;
+}
+
 /* One value of a matrix dimension: the values it takes, or NULL if the
  * dimension is absent (the job's own field then applies). */
 static json_object *dimension(struct ctx *c, json_object *mx, const char *key, const char *path,
@@ -547,23 +568,32 @@ static int expand_matrix(struct ctx *c, json_object *mx, const char *path, struc
 			for (size_t a = 0; a < na; a++) {
 				struct batch_job j = *t;
 				char name[NAME_MAX_LEN * 3 + 64];
-				int n = snprintf(name, sizeof(name), "%s", prefix);
+				size_t n = 0;
+				bool fits = name_add(name, sizeof(name), &n, "%s", prefix);
 				if (ks) {
 					j.kernel = kernels[k];
-					n += snprintf(name + n, sizeof(name) - (size_t)n, ":%s",
-						      base_name(json_object_get_string(
-							      json_object_array_get_idx(ks, k))));
+					fits &= name_add(
+						name, sizeof(name), &n, ":%s",
+						base_name(json_object_get_string(
+							json_object_array_get_idx(ks, k))));
 				}
 				if (is) {
 					j.initrd = initrds[i];
-					n += snprintf(name + n, sizeof(name) - (size_t)n, ":%s",
-						      initrds[i] ? base_name(initrds[i]) : "none");
+					fits &= name_add(name, sizeof(name), &n, ":%s",
+							 initrds[i] ? base_name(initrds[i])
+								    : "none");
 				}
 				if (as) {
 					j.args = argv[a];
 					j.nargs = argc[a];
-					snprintf(name + n, sizeof(name) - (size_t)n, ":a%zu", a);
+					fits &= name_add(name, sizeof(name), &n, ":a%zu", a);
 				}
+				if (!fits)
+					return fail(c, path,
+						    "a job name made from its matrix is longer "
+						    "than %zu "
+						    "characters; give the job a shorter \"name\"",
+						    sizeof(name) - 1);
 				if (!(j.name = keep(c, strdup(name))))
 					return oom(c, path);
 				if (add_job(c, &j, path) < 0)

@@ -210,6 +210,24 @@ static void test_matrix_too_big(void **state)
 	assert_non_null(strstr(err, "$.jobs[0]: expands to 1000000 jobs"));
 }
 
+/* A matrix name is the job's name plus a file name per dimension; a file
+ * name of 700 characters once walked the builder off its buffer (a fuzz
+ * find).  It is refused with a sentence instead. */
+static void test_matrix_long_name(void **state)
+{
+	(void)state;
+	char text[4096];
+	int n = snprintf(text, sizeof(text), "{\"jobs\": [{\"matrix\": {\"kernels\": [\"");
+	for (int i = 0; i < 700; i++)
+		text[n++] = 'k';
+	snprintf(text + n, sizeof(text) - (size_t)n, "\"], \"initrds\": [\"i\"]}}]}");
+	struct batch_manifest m;
+	char err[512] = "";
+	assert_int_equal(parse(&m, text, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "$.jobs[0]: a job name made from its matrix is longer than"));
+	assert_null(m.jobs);
+}
+
 static void test_shards(void **state)
 {
 	(void)state;
@@ -236,7 +254,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_single_jobs),    cmocka_unit_test(test_defaults_without_any),
 		cmocka_unit_test(test_matrix),	       cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_matrix_too_big), cmocka_unit_test(test_shards),
+		cmocka_unit_test(test_matrix_too_big), cmocka_unit_test(test_matrix_long_name),
+		cmocka_unit_test(test_shards),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
