@@ -59,6 +59,7 @@ $(LGKVM): $(BUILD)/obj/src/main.o $(LIB)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
+include kvm-glue/monitor/monitor.mk
 include tests/guests/guests.mk
 include tests/unit/unit.mk
 include tests/testhost/testhost.mk

@@ -20,7 +20,7 @@
 #define RAM_ALIGN    (2u << 20)	 /* first touch of a 2 MiB-aligned page is ~100x cheaper */
 #define KVM_TSS_ADDR 0xFFFBD000u /* VMX needs three pages somewhere; above the monitor */
 
-enum { SLOT_RAM = 0, SLOT_MON_RO = 1, SLOT_MON_RW = 2 };
+enum { SLOT_RAM = 0, SLOT_MON_RO = 1, SLOT_MON_RW = 2, SLOT_MON_GDT = 3 };
 
 static int fail(char *err, size_t errlen, const char *what)
 {
@@ -258,17 +258,19 @@ int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
 	if (add_slot(k, SLOT_RAM, 0, mem_size, k->ram, 0, err, errlen))
 		return -1;
 
-	/* The monitor: code and tables in a read-only memslot, its page
-	 * table and stack in a writable one (see MON_PT_OFF). */
+	/* The monitor: IDT and code in a read-only memslot; the GDT/TSS page
+	 * (which the monitor writes, kvm-glue/monitor.h), its page tables and
+	 * its stack in writable ones (see MON_PT_OFF). */
 	uint8_t *mon =
 		mmap(NULL, MON_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mon == MAP_FAILED)
 		return fail(err, errlen, "allocating the monitor");
 	monitor_init(&k->mon, mon);
-	if (add_slot(k, SLOT_MON_RO, MON_GPA, MON_RO_PAGES * 4096u, mon, KVM_MEM_READONLY, err,
-		     errlen) ||
-	    add_slot(k, SLOT_MON_RW, MON_GPA + MON_RO_PAGES * 4096u,
-		     (MON_PAGES - MON_RO_PAGES) * 4096u, mon + MON_RO_PAGES * 4096u, 0, err,
+	const uint32_t ro_end = (MON_RO_FIRST + MON_RO_PAGES) * 4096u;
+	if (add_slot(k, SLOT_MON_GDT, MON_GPA, MON_RO_FIRST * 4096u, mon, 0, err, errlen) ||
+	    add_slot(k, SLOT_MON_RO, MON_GPA + MON_RO_FIRST * 4096u, MON_RO_PAGES * 4096u,
+		     mon + MON_RO_FIRST * 4096u, KVM_MEM_READONLY, err, errlen) ||
+	    add_slot(k, SLOT_MON_RW, MON_GPA + ro_end, MON_SIZE - ro_end, mon + ro_end, 0, err,
 		     errlen))
 		return -1;
 
@@ -352,6 +354,8 @@ int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, bool pae, char 
 	if (vcpu_set_sregs(vm, &s) < 0)
 		return fail(err, errlen, "KVM_SET_SREGS");
 	monitor_set_cr0(&k->mon, LG_CR0);
+	/* The fast path reads the directory the guest runs on from here. */
+	monitor_load_cr3(&k->mon, pgdir);
 
 	struct kvm_regs r = {.rip = entry, .rflags = 0x202};
 	if (ioctl(k->vcpu_fd, KVM_SET_REGS, &r) < 0)

@@ -66,6 +66,12 @@ void monitor_set_stack1(struct monitor *m, uint32_t ss1, uint32_t esp1)
 	le32_put(m->host + MON_TSS_OFF + TSS_SS1, ss1);
 }
 
+void monitor_get_stack1(const struct monitor *m, uint32_t *ss1, uint32_t *esp1)
+{
+	*esp1 = le32_get(m->host + MON_TSS_OFF + TSS_ESP1);
+	*ss1 = le32_get(m->host + MON_TSS_OFF + TSS_SS1) & 0xFFFF;
+}
+
 void monitor_set_cr0(struct monitor *m, uint32_t cr0)
 {
 	le32_put(m->host + MON_CR0_WANT_OFF, cr0);
@@ -77,6 +83,33 @@ void monitor_load_cr3(struct monitor *m, uint32_t cr3)
 	le32_put(m->host + MON_FLUSH_OFF, 1);
 }
 
+struct mon_shared *monitor_shared(struct monitor *m)
+{
+	return (struct mon_shared *)(m->host + MON_DATA_OFF);
+}
+
+void monitor_configure(struct monitor *m, const struct mon_config *c)
+{
+	memcpy(m->host + MON_CONFIG_OFF, c, sizeof(*c));
+}
+
+uint16_t monitor_map_ld(struct monitor *m, uint32_t gpa, uint32_t size)
+{
+	uint32_t first = gpa & ~0xFFFu, last = (gpa + size - 1) & ~0xFFFu;
+	for (uint32_t i = 0; i < MON_LD_SPAN; i++) {
+		uint32_t page = first + i * 4096u;
+		/* Supervisor, writable (the monitor marks ring slots done),
+		 * pre-accessed and pre-dirtied like every monitor PTE. */
+		uint32_t e = page <= last ? page | PTE_P | PTE_RW | PTE_A | PTE_D : 0;
+		le32_put(m->host + MON_PT_OFF + (MON_LD_PTE + i) * 4, e);
+		le64_put(m->host + MON_PAE_PT_OFF + (MON_LD_PTE + i) * 8, e);
+	}
+	/* Nothing has looked through these slots before, but a CR3 load on
+	 * the way out costs nothing next to the exit that got us here. */
+	le32_put(m->host + MON_FLUSH_OFF, 1);
+	return (uint16_t)(gpa & 0xFFFu);
+}
+
 struct mon_frame *monitor_frame(struct monitor *m)
 {
 	return (struct mon_frame *)(m->host + MON_DATA_OFF + 4096 - sizeof(struct mon_frame));
@@ -86,14 +119,31 @@ void monitor_init(struct monitor *m, uint8_t *host)
 {
 	m->host = host;
 
-	/* The page table behind PDE 1023: our pages, in order, from MON_GVA. */
-	for (unsigned i = 0; i < MON_PAGES; i++) {
+	/* The page table behind PDE 1023: our pages, in order, from MON_GVA.
+	 * The private tables are the same but for the GDT/TSS page, which
+	 * only they map writable. */
+	for (unsigned i = 0; i < MON_MAPPED_PAGES; i++) {
 		uint32_t flags = PTE_P | PTE_A;
 		if (i * 4096 == MON_DATA_OFF)
 			flags |= PTE_RW | PTE_D;
+		uint32_t priv = i * 4096 == MON_GDT_OFF ? flags | PTE_RW | PTE_D : flags;
 		le32_put(host + MON_PT_OFF + i * 4, MON_GPA + i * 4096 + flags);
 		le64_put(host + MON_PAE_PT_OFF + i * 8, MON_GPA + i * 4096 + flags);
+		le32_put(host + MON_PRIV_PT_OFF + i * 4, MON_GPA + i * 4096 + priv);
+		le64_put(host + MON_PRIV_PAE_PT_OFF + i * 8, MON_GPA + i * 4096 + priv);
 	}
+	/* Each private table maps itself (at its own offset, so VA = MON_GVA +
+	 * offset) so the monitor can point its window slots at guest RAM. */
+	le32_put(host + MON_PRIV_PT_OFF + (MON_PRIV_PT_OFF >> 12) * 4,
+		 MON_GPA + MON_PRIV_PT_OFF + (PTE_P | PTE_RW | PTE_A | PTE_D));
+	le64_put(host + MON_PRIV_PAE_PT_OFF + (MON_PRIV_PAE_PT_OFF >> 12) * 8,
+		 MON_GPA + MON_PRIV_PAE_PT_OFF + (PTE_P | PTE_RW | PTE_A | PTE_D));
+	le32_put(host + MON_PRIV_PD_OFF + 1023 * 4,
+		 MON_GPA + MON_PRIV_PT_OFF + (PTE_P | PTE_RW | PTE_A));
+	le64_put(host + MON_PRIV_PAE_PMD_OFF + 510 * 8,
+		 MON_GPA + MON_PRIV_PAE_PT_OFF + (PTE_P | PTE_RW | PTE_A));
+	/* A PAE directory-pointer entry has no R/W, U/S or A bits: P only. */
+	le64_put(host + MON_PRIV_PDPT_OFF + 3 * 8, MON_GPA + MON_PRIV_PAE_PMD_OFF + PTE_P);
 
 	/* Host GDT slots: ring-0 flat code and data (accessed bits preset, as
 	 * the GDT page is read-only), and the TSS. */

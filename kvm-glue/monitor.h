@@ -21,7 +21,13 @@
 #define MON_GVA 0xFFC00000 /* where the guest sees it: SWITCHER_ADDR */
 #define MON_GPA 0xFFC00000 /* where its memslots sit in guest-physical space */
 
-/* Page offsets inside the monitor. */
+/* Page offsets inside the monitor.
+ *
+ * The GDT/TSS page is in a writable memslot (since the monitor's fast path
+ * writes TLS slots and the ring-1 stack, docs/DESIGN.md §2.9) but read-only
+ * in every mapping the guest runs on; the monitor writes it only under its
+ * own private directory (MON_PRIV_*), loaded for the few instructions of the
+ * write.  The IDT, the stubs and the code stay in a read-only memslot. */
 #define MON_GDT_OFF   0x0000 /* 32 descriptors */
 #define MON_TSS_OFF   0x0100 /* 104-byte TSS, no I/O bitmap */
 #define MON_IDT_OFF   0x1000 /* 256 gates */
@@ -37,15 +43,53 @@
 /* The same page table in PAE form (8-byte entries), installed as entry 510
  * of the PMD that maps the last gigabyte of a PAE guest. */
 #define MON_PAE_PT_OFF 0x6000
-#define MON_RO_PAGES   4
-#define MON_PAGES      7
-#define MON_SIZE       (MON_PAGES * 4096u)
+/* The monitor's private directory: the same pages, the GDT/TSS page
+ * writable.  Never in a guest mapping; reached only through CR3. */
+#define MON_PRIV_PT_OFF	     0x7000 /* non-PAE page table */
+#define MON_PRIV_PD_OFF	     0x8000 /* non-PAE directory: slot 1023 only */
+#define MON_PRIV_PAE_PT_OFF  0x9000 /* PAE page table */
+#define MON_PRIV_PAE_PMD_OFF 0xA000 /* PAE PMD: entry 510 only */
+#define MON_PRIV_PDPT_OFF    0xB000 /* PAE directory pointers: entry 3 only */
+#define MON_MAPPED_PAGES     7	    /* pages 0-6 appear at MON_GVA; the rest do not */
+/* Under the private directory only: two slots the monitor points at any
+ * guest-physical page it must read (LOAD_TLS's descriptors), as the VMM
+ * reads guest RAM by physical address. */
+#define MON_PRIV_WIN_SLOT 20
+#define MON_PRIV_WIN_GVA  (MON_GVA + MON_PRIV_WIN_SLOT * 4096u)
+#define MON_RO_FIRST	  1 /* the read-only memslot: IDT, stubs, code */
+#define MON_RO_PAGES	  3
+#define MON_PAGES	  12
+#define MON_SIZE	  (MON_PAGES * 4096u)
 
-/* Words the VMM and the monitor share, at the start of the data page. */
+/* Words the VMM and the monitor share, at the start of the data page (the
+ * first three fields of struct mon_shared). */
 #define MON_CR0_WANT_OFF (MON_DATA_OFF + 0) /* CR0 the monitor loads on the way out */
 #define MON_CR3_WANT_OFF (MON_DATA_OFF + 4) /* CR3 it loads when MON_FLUSH is set */
 #define MON_FLUSH_OFF	 (MON_DATA_OFF + 8) /* non-zero: reload CR3 (TLB flush) */
 #define MON_STACK_TOP	 (MON_GVA + MON_DATA_OFF + 0x1000)
+
+/* The fast path's configuration (struct mon_config), written by the VMM at
+ * LGUEST_INIT into the IDT page after the 256 gates: read-only memslot. */
+#define MON_CONFIG_OFF 0x1800
+/* The monitor's own view of lguest_data: two PTEs of its page table point at
+ * the page(s) that hold it, so the async ring can be read without a walk of
+ * the guest's tables (docs/DESIGN.md §2.9). */
+#define MON_LD_PTE  16 /* page-table slots 16 and 17 */
+#define MON_LD_GVA  (MON_GVA + MON_LD_PTE * 4096u)
+#define MON_LD_SPAN 2
+
+/* What the monitor does with a hypercall by itself (mon_config.action).
+ * MON_ACT_VMM, zero, is "exit": everything not listed, and everything
+ * before LGUEST_INIT. */
+#define MON_ACT_VMM	    0
+#define MON_ACT_NOP	    1 /* FLUSH_ASYNC: draining the ring was the work */
+#define MON_ACT_FLUSH_TLB   2
+#define MON_ACT_SET_PTE	    3
+#define MON_ACT_SET_PMD	    4 /* non-PAE directory entry */
+#define MON_ACT_SET_PGD_PAE 5 /* PAE directory-pointer entry */
+#define MON_ACT_SET_PMD_PAE 6 /* PAE middle-directory entry */
+#define MON_ACT_SET_STACK   7
+#define MON_ACT_LOAD_TLS    8
 
 /* CR0 while the guest runs: PE, MP, ET, NE, WP (the guest tests that ring-1
  * writes to read-only pages fault) and PG.  TS is added for the virtual TS. */
@@ -81,6 +125,42 @@ struct mon_frame {
 };
 #define MON_FRAME_GVA (MON_STACK_TOP - (uint32_t)sizeof(struct mon_frame))
 
+/* Where the monitor's arguments live (mon_config.arg_reg): the general
+ * registers in `pushal` order below the frame, as struct mon_regs has them. */
+enum mon_reg { MON_REG_NONE, MON_REG_EAX, MON_REG_EBX, MON_REG_ECX, MON_REG_EDX, MON_REG_ESI };
+
+/* Set by the VMM once the guest's generation and paging mode are known;
+ * all zero (every call exits) until then. */
+struct mon_config {
+	uint8_t action[32]; /* MON_ACT_* by hypercall number */
+	uint8_t arg_reg[4]; /* enum mon_reg of arg1..arg4 */
+	uint32_t kernel_address;
+	uint8_t ld_mapped;   /* lguest_data is at MON_LD_GVA + ld_off */
+	uint8_t slot_nr_off; /* the async ring, as the generation table has it */
+	uint8_t slot_arg_off[4];
+	uint16_t ld_off;
+	uint16_t ring_status_off, ring_slots_off, ring_slot_size, ring_entries;
+	uint16_t ld_blocked, ld_irq_enabled, ld_irq_pending; /* lguest_data offsets */
+	uint32_t noirq_start, noirq_end; /* no interrupt goes in at these EIPs */
+	uint8_t pae;			 /* which private directory: MON_PRIV_PDPT or _PD */
+	uint32_t ram_size;		 /* LOAD_TLS reads below this, through PAGE_OFFSET */
+};
+#define MON_LD_ABSENT 0xFFFF
+
+/* The data page's words (the ring-0 stack grows down from the page's end).
+ * The guest can write this page: the VMM bounds everything it reads here. */
+struct mon_shared {
+	uint32_t cr0_want, cr3_want, flush;
+	uint32_t async_next; /* the next async slot to run: the VMM's cursor too */
+	/* A copy of the VMM's pending-IRQ bits (struct lguest.pending), kept
+	 * by lg_irq_set/lg_irq_clear: a call with an interrupt to deliver
+	 * behind it exits, because the VMM delivers on the way back. */
+	uint32_t irq_pending;
+	uint32_t handled;	 /* events the monitor finished alone */
+	uint32_t handled_nr[32]; /* ... hypercalls among them, by number (async too) */
+};
+#define MON_LD_NONE 0xFF /* a slot offset that is absent */
+
 struct monitor {
 	uint8_t *host; /* VMM mapping of all MON_PAGES pages */
 };
@@ -100,11 +180,21 @@ void monitor_set_direct(struct monitor *m, unsigned vec, uint32_t lo, uint32_t h
 void monitor_route(struct monitor *m, unsigned vec, unsigned dpl);
 /* The ring-3 -> ring-1 stack (TSS ss1/esp1). */
 void monitor_set_stack1(struct monitor *m, uint32_t ss1, uint32_t esp1);
+/* ... as the TSS has it now (the monitor may have set it). */
+void monitor_get_stack1(const struct monitor *m, uint32_t *ss1, uint32_t *esp1);
 /* CR0 the guest runs with (TS mirrors the virtual TS). */
 void monitor_set_cr0(struct monitor *m, uint32_t cr0);
 /* Load page directory `cr3` on the way out, flushing the TLB: the guest cannot
  * reload CR3 or invlpg at ring 1, so every page-table hypercall ends here. */
 void monitor_load_cr3(struct monitor *m, uint32_t cr3);
+/* The words the monitor and the VMM share (the guest can write them too). */
+struct mon_shared *monitor_shared(struct monitor *m);
+/* Hand the fast path its configuration (all zero: every event exits). */
+void monitor_configure(struct monitor *m, const struct mon_config *c);
+/* Map the guest-physical range [gpa, gpa + size) -- lguest_data, at most
+ * MON_LD_SPAN pages, already checked to be RAM -- at MON_LD_GVA; returns the
+ * offset of gpa in the first page. */
+uint16_t monitor_map_ld(struct monitor *m, uint32_t gpa, uint32_t size);
 /* The frame of the current exit. */
 struct mon_frame *monitor_frame(struct monitor *m);
 

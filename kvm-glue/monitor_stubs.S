@@ -30,34 +30,11 @@ monitor_stubs_start:
 	.globl monitor_stubs_end
 monitor_stubs_end:
 
-/* The common path, at MON_CODE_OFF.  Save the two registers the VMM cannot
- * read from kvm_run itself (the real CR2 needs a register to pass through),
- * tell the VMM, then leave exactly as the VMM left the frame. */
+/* The common path and the fast path, at MON_CODE_OFF: an i386 image of their
+ * own (kvm-glue/monitor/), linked at MON_GVA + MON_CODE_OFF. */
 	.globl monitor_code_start
 monitor_code_start:
-	pushl %eax
-	movl %cr2, %eax
-	pushl %eax
-	outb %al, $MON_PORT
-	/* The VMM may have changed the virtual TS: load the CR0 it wants, but
-	 * only when it differs (a CR0 write is not free).  %ss is the monitor's
-	 * flat data segment; %ds still belongs to the guest. */
-	movl %cr0, %eax
-	xorl %ss:(MON_GVA + MON_CR0_WANT_OFF), %eax
-	jz 1f
-	movl %ss:(MON_GVA + MON_CR0_WANT_OFF), %eax
-	movl %eax, %cr0
-	/* A new page directory or a TLB flush: both are a CR3 load (CR4.PGE is
-	 * off, so nothing survives it). */
-1:	cmpl $0, %ss:(MON_GVA + MON_FLUSH_OFF)
-	je 2f
-	movl $0, %ss:(MON_GVA + MON_FLUSH_OFF)
-	movl %ss:(MON_GVA + MON_CR3_WANT_OFF), %eax
-	movl %eax, %cr3
-2:	addl $4, %esp		/* cr2 */
-	popl %eax
-	addl $8, %esp		/* vector, error code */
-	iret
+	.incbin MONITOR_BIN
 	.globl monitor_code_end
 monitor_code_end:
 	.code64

@@ -3,45 +3,27 @@
  * through the rules below on its way in (docs/abi.md §5.2, 6.3 - 6.5). */
 #include <string.h>
 
+#include "pvabi/desc_rules.h"
 #include "pvabi/internal.h"
 #include "pvabi/mmu.h"
+#include "src/le.h"
 #include "src/vm.h"
 
-static bool host_slot(unsigned i)
+/* The GDT the CPU uses, in the monitor, is the only copy: the monitor's fast
+ * path writes TLS slots there too, so a copy of ours would go stale.  The
+ * fix-ups are pvabi/desc_rules.h's, shared with the monitor.  The guest can
+ * reach that page by building its own mapping of it (docs/DESIGN.md §3.2),
+ * so what we read back is believed only as far as memory accesses through
+ * the guest-memory accessor believe anything. */
+static uint64_t gdt_get(struct vm *vm, unsigned i)
 {
-	return i == GDT_LGUEST_CS || i == GDT_LGUEST_DS || i == GDT_TSS || i == GDT_DOUBLEFAULT_TSS;
+	return le64_get(vm->kvm.mon.host + MON_GDT_OFF + i * 8);
 }
 
-/* The guest's descriptors say DPL 0, which it cannot load at ring 1, so DPL 0
- * becomes 1; and our GDT page is read-only, so the CPU must never need to set
- * an accessed bit itself.  Applied blindly, as the reference host does.
- *
- * One rule the reference lacked (found by tests/fuzz/fuzz_hcall.c): system
- * descriptors (S bit clear) become not-present.  A TSS descriptor keeps its
- * type through the fix-ups (and a 16-bit call gate becomes a task gate), and
- * a far jump through either is a task switch that loads CS from a TSS the
- * guest wrote: CS 0x50, and the guest runs its own code at ring 0.  Linux
- * 2.6.24 has no system descriptors outside the host's slots (its TSS is slot
- * 16, its LDT is never written: lguest_set_ldt does nothing). */
-static uint64_t fixup(uint64_t d)
+static void gdt_put(struct vm *vm, unsigned i, uint64_t d)
 {
-	uint32_t hi = (uint32_t)(d >> 32);
-	if ((hi & 0x6000) == 0)
-		hi |= 0x2000;
-	hi |= 0x100;
-	if (!(hi & 0x1000))
-		hi &= ~0x8000u;
-	return ((uint64_t)hi << 32) | (uint32_t)d;
-}
-
-static void install_gdt(struct vm *vm, unsigned first, unsigned n)
-{
-	for (unsigned i = first; i < first + n; i++) {
-		if (host_slot(i))
-			continue;
-		vm->lg.gdt[i] = fixup(vm->lg.gdt[i]);
-		monitor_set_gdt(&vm->kvm.mon, i, vm->lg.gdt[i]);
-	}
+	if (!desc_host_slot(i))
+		monitor_set_gdt(&vm->kvm.mon, i, desc_fixup(d));
 }
 
 void lg_load_gdt(struct vm *vm, uint32_t gpa, uint32_t count)
@@ -56,8 +38,10 @@ void lg_load_gdt(struct vm *vm, uint32_t gpa, uint32_t count)
 		guest_kill(vm, "bad read address %#x len %u (LOAD_GDT)", gpa, count * 8u);
 		return;
 	}
-	memcpy(vm->lg.gdt, tmp, count * 8u);
-	install_gdt(vm, 0, LG_GDT_ENTRIES);
+	/* Entries past `count` keep what they held (TLS included), fixed up
+	 * again as the reference does: desc_fixup is idempotent. */
+	for (unsigned i = 0; i < LG_GDT_ENTRIES; i++)
+		gdt_put(vm, i, i < count ? tmp[i] : gdt_get(vm, i));
 }
 
 /* LHCALL_LOAD_GDT_ENTRY (2.6.30+): one descriptor at a time, because the
@@ -69,21 +53,18 @@ void lg_load_gdt_entry(struct vm *vm, uint32_t idx, uint32_t lo, uint32_t hi)
 		guest_kill(vm, "too many gdt entries %u", idx);
 		return;
 	}
-	if (host_slot(idx))
-		return;
-	vm->lg.gdt[idx] = (uint64_t)hi << 32 | lo;
-	install_gdt(vm, idx, 1);
+	gdt_put(vm, idx, (uint64_t)hi << 32 | lo);
 }
 
 void lg_load_tls(struct vm *vm, uint32_t gpa)
 {
-	uint64_t tls[3];
+	uint64_t tls[DESC_TLS_COUNT];
 	if (!gm_read(&vm->mem, gpa, tls, sizeof(tls))) {
 		guest_kill(vm, "bad read address %#x len 24 (LOAD_TLS)", gpa);
 		return;
 	}
-	memcpy(&vm->lg.gdt[6], tls, sizeof(tls));
-	install_gdt(vm, 6, 3);
+	for (unsigned i = 0; i < DESC_TLS_COUNT; i++)
+		gdt_put(vm, DESC_TLS_FIRST + i, tls[i]);
 }
 
 bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base)
@@ -91,7 +72,7 @@ bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base)
 	unsigned i = (sel & 0xFFFF) >> 3;
 	if ((sel & 4) || i >= LG_GDT_ENTRIES)
 		return false;
-	uint64_t d = vm->lg.gdt[i];
+	uint64_t d = gdt_get(vm, i);
 	*base = (uint32_t)((d >> 16) & 0xFFFFFF) | (uint32_t)((d >> 32) & 0xFF000000u);
 	return true;
 }
@@ -163,12 +144,11 @@ void lg_load_idt_entry(struct vm *vm, uint32_t vec, uint32_t lo, uint32_t hi)
 
 void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages)
 {
-	if ((ss & 3) != 1) {
-		guest_kill(vm, "bad stack segment %#x", ss);
-		return;
-	}
-	if (pages > 2) {
-		guest_kill(vm, "bad stack pages %u", pages);
+	if (!stack_args_ok(ss, pages)) {
+		if ((ss & 3) != 1)
+			guest_kill(vm, "bad stack segment %#x", ss);
+		else
+			guest_kill(vm, "bad stack pages %u", pages);
 		return;
 	}
 	/* A direct trap from ring 3 lands on this stack with no chance for us
@@ -181,8 +161,6 @@ void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages)
 			return;
 		}
 	}
-	vm->lg.ss1 = ss & 0xFFFF;
-	vm->lg.esp1 = esp;
-	vm->lg.stack_pages = pages;
-	monitor_set_stack1(&vm->kvm.mon, vm->lg.ss1, esp);
+	/* The TSS is the only copy (the monitor's fast path writes it too). */
+	monitor_set_stack1(&vm->kvm.mon, ss & 0xFFFF, esp);
 }

@@ -35,9 +35,6 @@ void lg_init(struct vm *vm, uint32_t boot_pgdir, const struct lguest_abi *abi)
 	memset(lg, 0, sizeof(*lg));
 	lg->abi = abi;
 	lg->boot_pgdir = lg->pgdir = boot_pgdir;
-	/* docs/abi.md §2.7: the boot segments the guest starts on. */
-	lg->gdt[12] = 0x00CFBB000000FFFFull;
-	lg->gdt[13] = 0x00CFB3000000FFFFull;
 }
 
 const char *lg_hcall_name(const struct lguest_abi *abi, uint32_t nr)
@@ -167,6 +164,8 @@ static void initialize(struct vm *vm, const struct guest_regs *r, uint32_t gpa)
 	lg->kernel_address = kaddr;
 	lg->initialized = true;
 	lg_boot_paging_at_init(vm);
+	if (!vm->dead)
+		lg_fastpath_enable(vm);
 }
 
 /* Returns what goes back in EAX where a call answers (BIND_DMA only). */
@@ -251,11 +250,15 @@ static uint32_t do_hcall(struct vm *vm, uint32_t nr, const uint32_t a[4])
 }
 
 /* The async ring (docs/abi.md §3.6): calls the guest queued while lazy, run in
- * order before the synchronous call that made us look. */
+ * order before the synchronous call that made us look.  The cursor lives in
+ * the monitor's data page, because the monitor drains the ring too (it stops
+ * at the first call it cannot do and exits; we go on from there).  The guest
+ * can write that page, so the cursor is bounded before use. */
 static void drain_async(struct vm *vm)
 {
 	struct lguest *lg = &vm->lg;
 	const struct lguest_abi *abi = lg->abi;
+	struct mon_shared *sh = monitor_shared(&vm->kvm.mon);
 	uint32_t base = lg->lguest_data;
 	uint8_t *status =
 		gm_ptr(&vm->mem, (uint64_t)base + abi->ring_status_off, abi->ring_entries);
@@ -264,10 +267,10 @@ static void drain_async(struct vm *vm)
 		return;
 	}
 	for (unsigned n = 0; n < abi->ring_entries && !vm->dead; n++) {
-		unsigned i = lg->async_next;
+		unsigned i = sh->async_next % abi->ring_entries;
 		if (__atomic_load_n(&status[i], __ATOMIC_ACQUIRE) == 0xFF)
 			break;
-		lg->async_next = (i + 1) % abi->ring_entries;
+		sh->async_next = (i + 1) % abi->ring_entries;
 		uint8_t slot[32];
 		if (!gm_read(&vm->mem,
 			     (uint64_t)base + abi->ring_slots_off +

@@ -38,6 +38,10 @@ void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f);
 /* Could an interrupt be delivered with the guest at `eip` right now?  (A
  * halted guest takes one whatever irq_enabled says.) */
 bool lg_irq_deliverable(struct vm *vm, uint32_t eip);
+/* Pending IRQ bits: ours and the monitor's copy together (pvabi/traps.c). */
+void lg_irq_set(struct vm *vm, uint32_t bits);
+void lg_irq_clear(struct vm *vm, uint32_t bits);
+void lg_irq_resync(struct vm *vm);
 /* Time passed: fire the clock event if due.  `now` is CLOCK_MONOTONIC ns. */
 void lg_tick(struct vm *vm, uint64_t now);
 /* When the host must look again even if nothing happens (clock event, or a

@@ -30,14 +30,10 @@ struct lguest {
 	uint32_t kernel_address;
 	uint32_t boot_pgdir; /* the Launcher's page directory */
 
-	uint32_t pgdir;	     /* current page directory (the guest's "cr3") */
-	unsigned async_next; /* host cursor into the async hypercall ring */
+	uint32_t pgdir; /* current page directory (the guest's "cr3") */
 
 	struct lg_gate idt[LG_IDT_ENTRIES];
-	uint64_t gdt[LG_GDT_ENTRIES]; /* guest GDT image, fix-ups applied */
 
-	uint32_t ss1, esp1; /* SET_STACK: the ring-3 -> ring-1 stack */
-	unsigned stack_pages;
 	bool pae;		    /* the guest uses PAE page tables (decided before boot) */
 	uint64_t mmio_emulated;	    /* MMIO instructions KVM could not fetch (mmio.c) */
 	struct lg_decoder *decoder; /* for those (mmio.c); NULL: reflect the fault */

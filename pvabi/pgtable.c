@@ -11,14 +11,15 @@
  * assumes. */
 #include "pvabi/internal.h"
 #include "pvabi/mmu.h"
+#include "pvabi/tlb_rules.h"
 #include "src/log.h"
 #include "src/vm.h"
 
-#define PDE_MONITOR 1023u /* the slot that maps MON_GVA: the top 4 MiB */
+#define PDE_MONITOR TLB_PDE_MONITOR /* the slot that maps MON_GVA: the top 4 MiB */
 /* PAE (2.6.31+): MON_GVA is entry 510 of the PMD behind PDPT entry 3.  The
  * guest keeps the top 4 MiB free (reserve_mem), so entries 510 and 511. */
-#define PDPTE_KERNEL 3u
-#define PMD_MONITOR  510u
+#define PDPTE_KERNEL TLB_PDPTE_KERNEL
+#define PMD_MONITOR  TLB_PMD_MONITOR
 
 /* Put the monitor into the PAE tables at `pdpt`: entry 510 of the kernel
  * PMD.  Linux shares that PMD between all its page directories, so this
@@ -65,17 +66,23 @@ void lg_new_pgtable(struct vm *vm, uint32_t pgdir)
 }
 
 /* LHCALL_SET_PTE(pgdir, va, pte_lo[, pte_hi]): the guest already wrote the
- * entry; `va` says which translation went stale. */
+ * entry; `va` says which translation went stale.  The verdicts are
+ * pvabi/tlb_rules.h's, shared with the monitor, which answers the common
+ * cases inside the VM and exits only for TLB_HOST. */
 void lg_set_pte(struct vm *vm, uint32_t pgdir, uint32_t va)
 {
 	struct lguest *lg = &vm->lg;
 
-	if (va >= MON_GVA) {
+	switch (tlb_set_pte(lg->pgdir, lg->kernel_address, pgdir, va)) {
+	case TLB_HOST:
 		guest_kill(vm, "attempt to access switcher pages (SET_PTE %#x)", va);
 		return;
-	}
-	if (pgdir == lg->pgdir || va >= lg->kernel_address)
+	case TLB_FLUSH:
 		lg_flush_tlb(vm);
+		return;
+	case TLB_NOTHING:
+		return;
+	}
 }
 
 /* LHCALL_SET_PMD (SET_PGD from 2.6.31; same wire format without PAE):
@@ -88,23 +95,27 @@ void lg_set_pmd(struct vm *vm, uint32_t page, uint32_t idx)
 	/* With PAE this is SET_PGD: (PDPT & ~0x1F, index 0-3).  A new kernel
 	 * PMD needs the monitor again; any change reloads the PDPTEs. */
 	if (lg->pae) {
-		if ((page & ~0x1Fu) == (lg->pgdir & ~0x1Fu)) {
-			if (idx == PDPTE_KERNEL && !pae_install_monitor(vm, lg->pgdir)) {
-				guest_kill(vm, "bad PAE page directory %#x", lg->pgdir);
-				return;
-			}
-			lg_flush_tlb(vm);
+		enum tlb_verdict v = tlb_set_pgd_pae(lg->pgdir, page, idx);
+		if (v == TLB_HOST && !pae_install_monitor(vm, lg->pgdir)) {
+			guest_kill(vm, "bad PAE page directory %#x", lg->pgdir);
+			return;
 		}
+		if (v != TLB_NOTHING)
+			lg_flush_tlb(vm);
 		return;
 	}
 
-	if (idx >= PDE_MONITOR) {
+	switch (tlb_set_pmd(lg->pgdir, page, idx)) {
+	case TLB_HOST:
 		if (idx == PDE_MONITOR && (page & ~0xFFFu) == lg->pgdir)
 			gm_write32(&vm->mem, (uint64_t)lg->pgdir + PDE_MONITOR * 4, monitor_pde());
 		return;
-	}
-	if ((page & ~0xFFFu) == lg->pgdir)
+	case TLB_FLUSH:
 		lg_flush_tlb(vm);
+		return;
+	case TLB_NOTHING:
+		return;
+	}
 }
 
 /* LHCALL_SET_PMD of a PAE guest (13): (PMD page, index 0-511).  The two
@@ -114,14 +125,15 @@ void lg_set_pmd_pae(struct vm *vm, uint32_t pmd, uint32_t idx)
 	struct lguest *lg = &vm->lg;
 	uint64_t e;
 
-	if (idx >= 512) {
-		guest_kill(vm, "bad PMD index %u", idx);
-		return;
+	if (tlb_set_pmd_pae(idx) == TLB_HOST) {
+		if (idx >= 512) {
+			guest_kill(vm, "bad PMD index %u", idx);
+			return;
+		}
+		if (gm_read(&vm->mem, (uint64_t)lg->pgdir + PDPTE_KERNEL * 8, &e, 8) &&
+		    (e & 0xFFFFF000u) == (pmd & ~0xFFFu))
+			pae_install_monitor(vm, lg->pgdir);
 	}
-	if (idx >= PMD_MONITOR &&
-	    gm_read(&vm->mem, (uint64_t)lg->pgdir + PDPTE_KERNEL * 8, &e, 8) &&
-	    (e & 0xFFFFF000u) == (pmd & ~0xFFFu))
-		pae_install_monitor(vm, lg->pgdir);
 	lg_flush_tlb(vm);
 }
 

@@ -39,7 +39,7 @@ void lg_tick(struct vm *vm, uint64_t now)
 	struct lguest *lg = &vm->lg;
 	if (lg->clock_deadline_ns && now >= lg->clock_deadline_ns) {
 		lg->clock_deadline_ns = 0;
-		atomic_fetch_or(&lg->pending, 1u);
+		lg_irq_set(vm, 1u);
 	}
 }
 

@@ -49,10 +49,12 @@ void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, 
 	/* From ring 3 (anything not ring 1) the CPU would switch to the stack
 	 * SET_STACK named; from ring 1 it stays on the current one. */
 	bool switch_stack = (f->cs & 3) != 1;
-	uint32_t ss = switch_stack ? lg->ss1 : f->ss;
-	uint32_t esp = switch_stack ? lg->esp1 : f->esp;
+	uint32_t ss1, esp1;
+	monitor_get_stack1(&vm->kvm.mon, &ss1, &esp1);
+	uint32_t ss = switch_stack ? ss1 : f->ss;
+	uint32_t esp = switch_stack ? esp1 : f->esp;
 	uint32_t base;
-	if (switch_stack && !lg->ss1) {
+	if (switch_stack && !ss1) {
 		guest_kill(vm, "trap %u from ring %u before SET_STACK", vec, f->cs & 3);
 		return;
 	}
@@ -345,6 +347,37 @@ static void note_irq_pending(struct vm *vm, enum irq_wait why)
 		ld_write32(vm, off, 0);
 }
 
+/* The pending bits have two homes: ours, the authority, and a copy in the
+ * monitor's data page that its fast path reads (kvm-glue/monitor/fast.c).
+ * A raise sets ours first, so the copy can only lag by the moment before
+ * the kick that follows every raise: the call the monitor finishes in that
+ * moment is simply one the interrupt arrived after. */
+void lg_irq_set(struct vm *vm, uint32_t bits)
+{
+	atomic_fetch_or(&vm->lg.pending, bits);
+	if (vm->kvm.mon.host)
+		__atomic_fetch_or(&monitor_shared(&vm->kvm.mon)->irq_pending, bits,
+				  __ATOMIC_SEQ_CST);
+}
+
+void lg_irq_clear(struct vm *vm, uint32_t bits)
+{
+	atomic_fetch_and(&vm->lg.pending, ~bits);
+	if (vm->kvm.mon.host)
+		__atomic_fetch_and(&monitor_shared(&vm->kvm.mon)->irq_pending, ~bits,
+				   __ATOMIC_SEQ_CST);
+}
+
+/* Heal the copy after a raise and a delivery of the same IRQ crossed (the
+ * copy may then hold a bit we no longer have, which costs exits, or lack
+ * one, which the raise's own kick will bring us back to mend). */
+void lg_irq_resync(struct vm *vm)
+{
+	if (vm->kvm.mon.host)
+		__atomic_store_n(&monitor_shared(&vm->kvm.mon)->irq_pending,
+				 atomic_load(&vm->lg.pending), __ATOMIC_SEQ_CST);
+}
+
 bool lg_irq_deliverable(struct vm *vm, uint32_t eip)
 {
 	return pick_irq(vm, eip) >= 0;
@@ -366,7 +399,7 @@ void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f)
 		if (!ld_write32(vm, lg->abi->ld_irq_enabled, 0x200))
 			return;
 	}
-	atomic_fetch_and(&lg->pending, ~(1u << irq));
+	lg_irq_clear(vm, 1u << irq);
 	LOG_DEBUG(vm, "irq %d at %#x:%#x", irq, f->cs, f->eip);
 	lg_deliver(vm, f, 32 + (unsigned)irq, false, 0);
 	lg->stats_irqs++;

@@ -45,6 +45,8 @@ static const char usage_text[] =
 	"  -v, --verbose           log every hypercall, trap and interrupt; -vv: every exit\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
 	"      --no-sandbox        no seccomp sandbox around the running guest (debugging)\n"
+	"      --no-fast-path      every hypercall exits to lgkvm; the monitor does nothing\n"
+	"                          alone (for comparison and debugging)\n"
 	"      --abi GEN           take KERNEL as generation GEN (G0..G10), not detected\n"
 	"      --pae yes|no        whether KERNEL uses PAE page tables, not detected\n"
 	"      --no-reboot         a guest restart ends lgkvm with exit 3\n"
@@ -193,6 +195,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"no-sandbox", no_argument, NULL, 'S'},
+		{"no-fast-path", no_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"abi", required_argument, NULL, 'A'},
@@ -292,6 +295,9 @@ int options_parse(struct options *opt, int argc, char **argv)
 			break;
 		case 'S':
 			opt->no_sandbox = true;
+			break;
+		case 'F':
+			opt->no_fast_path = true;
 			break;
 		case 'A':
 			if (!abi_by_name(optarg))

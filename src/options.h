@@ -32,6 +32,7 @@ struct options {
 	int verbose;		  /* -v: 1 = exits and hypercalls, 2 = more */
 	bool quiet;		  /* -q: no lgkvm messages except errors */
 	bool no_sandbox;	  /* --no-sandbox: skip seccomp (src/sandbox.c) */
+	bool no_fast_path;	  /* --no-fast-path: the monitor finishes nothing alone */
 	struct opt_device devices[OPT_MAX_DEVICES]; /* --disk, --net */
 	unsigned ndevices;
 	const char *net_ip;   /* --net-ip ADDR[/PREFIX] for the host side */

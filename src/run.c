@@ -79,6 +79,7 @@ static void after_async_exit(struct vm *vm)
 	uint64_t rip = run->s.regs.regs.rip;
 	if (vm->dead)
 		return;
+	lg_irq_resync(vm);
 	/* Inside the monitor the event is already being handled; the guest
 	 * will be at a real instruction once it irets, and the window exit
 	 * brings us back then. */
@@ -178,7 +179,8 @@ static void mmio_exit(struct vm *vm)
 	struct kvm_run *run = vm->kvm.run;
 	uint64_t gpa = run->mmio.phys_addr;
 	unsigned long long eip = (unsigned long long)run->s.regs.regs.rip;
-	if (gpa >= MON_GPA && gpa < MON_GPA + MON_RO_PAGES * 4096u)
+	if (gpa >= MON_GPA + MON_RO_FIRST * 4096u &&
+	    gpa < MON_GPA + (MON_RO_FIRST + MON_RO_PAGES) * 4096u)
 		guest_kill(vm,
 			   "%s the monitor's read-only pages at guest-physical %#llx (EIP %#llx)",
 			   run->mmio.is_write ? "write to" : "access to", (unsigned long long)gpa,
@@ -344,4 +346,14 @@ void run_report(const struct vm *vm)
 	if (vm->lg.abi)
 		log_msg("hypercalls: %llu (%s)", (unsigned long long)vm->lg.stats_hcalls,
 			top(b, sizeof(b), vm->lg.stats_hcall_nr, 32, hcall_label, vm));
+	/* The monitor's own counters (docs/DESIGN.md §2.9): the guest can
+	 * write them, so they are a report, never an input. */
+	const struct mon_shared *sh = monitor_shared((struct monitor *)&vm->kvm.mon);
+	uint64_t in_vm[32], calls = 0;
+	for (unsigned i = 0; i < 32; i++)
+		calls += in_vm[i] = sh->handled_nr[i];
+	if (vm->lg.abi && (sh->handled || calls))
+		log_msg("inside the VM: %u events with no exit; hypercalls done there: %llu (%s)",
+			sh->handled, (unsigned long long)calls,
+			top(b, sizeof(b), in_vm, 32, hcall_label, vm));
 }

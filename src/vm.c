@@ -1,5 +1,7 @@
 #include "src/vm.h"
 
+#include "pvabi/host.h"
+
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +35,6 @@ void vm_raise_irq(struct vm *vm, unsigned irq)
 {
 	if (irq >= LG_IRQS)
 		return;
-	atomic_fetch_or(&vm->lg.pending, 1u << irq);
+	lg_irq_set(vm, 1u << irq);
 	kvm_kick(vm);
 }

@@ -22,9 +22,12 @@ echo "$out" | grep '^bench:' | sed 's/^/  /'
 trap_c=$(echo "$out" | grep 'bench: direct_trap' | field cycles)
 hcall_c=$(echo "$out" | grep 'bench: hypercall' | field cycles)
 io_c=$(echo "$out" | grep 'bench: emulated_io' | field cycles)
+mon_c=$(echo "$out" | grep 'bench: monitor_hcall' | field cycles)
 if [ -n "$trap_c" ] && [ -n "$hcall_c" ] && [ "$trap_c" != 0 ]; then
-	awk -v t="$trap_c" -v h="$hcall_c" -v i="${io_c:-0}" 'BEGIN {
+	awk -v t="$trap_c" -v h="$hcall_c" -v i="${io_c:-0}" -v m="${mon_c:-0}" 'BEGIN {
 		printf "  ratio hypercall (exit to lgkvm) / direct trap (no exit): %.1fx\n", h / t
+		if (m > 0) printf "  ratio hypercall in the monitor (no exit) / direct trap:  %.1fx\n", m / t
+		if (m > 0) printf "  ratio hypercall (exit) / hypercall in the monitor:       %.1fx\n", h / m
 		if (i > 0) printf "  ratio emulated port I/O (#GP exit) / hypercall:          %.2fx\n", i / h
 	}'
 else

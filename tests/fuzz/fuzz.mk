@@ -49,6 +49,9 @@ $(FUZZ_DIR)/obj/%.o: %.S | $(FUZZ_DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
+$(FUZZ_DIR)/obj/kvm-glue/monitor_stubs.o: $(MON_BIN)
+$(FUZZ_DIR)/obj/kvm-glue/monitor_stubs.o: FUZZ_CFLAGS += -DMONITOR_BIN='"$(MON_BIN)"'
+
 $(FUZZ_LIB): $(FUZZ_LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -164,12 +164,14 @@ static void set_stack(struct fake_rd *r)
 	uint32_t ss = rd8(r) < 0xF0 ? 0x69 : rd32(r);
 	uint32_t esp = rd_val(&fk, r);
 	uint32_t pages = rd8(r) % 5u;
-	uint32_t ss1 = fk.vm->lg.ss1, esp1 = fk.vm->lg.esp1;
+	uint32_t ss1, esp1, ss1_after, esp1_after;
+	monitor_get_stack1(&fk.vm->kvm.mon, &ss1, &esp1);
 
 	fake_hcall(&fk, LHCALL_SET_STACK, ss, esp, pages, 0x100000);
+	monitor_get_stack1(&fk.vm->kvm.mon, &ss1_after, &esp1_after);
 	if (((ss & 3) != 1 || pages > 2) && !fk.vm->dead)
 		broken("SET_STACK with a bad selector or page count did not kill", ss);
-	if (fk.vm->dead && (fk.vm->lg.ss1 != ss1 || fk.vm->lg.esp1 != esp1))
+	if (fk.vm->dead && (ss1_after != ss1 || esp1_after != esp1))
 		broken("a refused SET_STACK changed the stack", ss);
 }
 

@@ -4,8 +4,12 @@
  *   direct_trap  `int $0x80` from ring 1 into a trap gate: the CPU delivers
  *                it straight into the guest through the real IDT, no exit at
  *                all -- the in-VM baseline;
- *   hypercall    LHCALL_FLUSH_ASYNC: int $0x1f -> monitor -> exit to lgkvm
- *                -> back (the round trip every hypercall pays);
+ *   hypercall    LHCALL_TS(0), a no-op here: int $0x1f -> monitor -> exit
+ *                to lgkvm -> back (the round trip every hypercall the
+ *                monitor cannot finish pays);
+ *   monitor_hcall  LHCALL_FLUSH_ASYNC with an empty ring: int $0x1f -> the
+ *                monitor's fast path -> back, no exit (docs/DESIGN.md §2.9);
+ *                with --no-fast-path it exits like the one above;
  *   emulated_io  `outb` to port 0x80 at ring 1: #GP -> monitor -> exit ->
  *                lgkvm decodes and skips it.
  * Then interrupt delivery: a clock event 1 ms ahead, the time from its
@@ -70,8 +74,13 @@ void test_main(void)
 
 	t = rdtsc();
 	for (uint32_t i = 0; i < n_exit; i++)
-		hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
+		hcall(LHCALL_TS, 0, 0, 0);
 	uint32_t hc = per_op(t, n_exit);
+
+	t = rdtsc();
+	for (uint32_t i = 0; i < n_trap; i++)
+		hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
+	uint32_t mon = per_op(t, n_trap);
 
 	t = rdtsc();
 	for (uint32_t i = 0; i < n_exit; i++)
@@ -80,6 +89,7 @@ void test_main(void)
 
 	printf("bench: direct_trap cycles=%u (n=%u)\n", trap, n_trap);
 	printf("bench: hypercall cycles=%u (n=%u)\n", hc, n_exit);
+	printf("bench: monitor_hcall cycles=%u (n=%u)\n", mon, n_trap);
 	printf("bench: emulated_io cycles=%u (n=%u)\n", io, n_exit);
 	printf("bench: tsc_khz=%u\n", lguest_data.tsc_khz);
 	idt_init_linux(); /* every vector through the library's handlers */

@@ -108,6 +108,19 @@ GUEST_HOSTILE2 := mon_write_ro mon_write_pt mon_ring0 pte_past_ram stack_past_ra
 	recursive_pgdir set_stack_ring0 gdt_ring0 idt_sel async_garbage vring_loop \
 	vring_huge_len vring_bad_addr vring_idx_jump vring_bad_head timer_storm halt_blocked
 GUEST_HOSTILE2_ELFS := $(GUEST_HOSTILE2:%=$(GUEST_OUT)/%.elf)
+# The monitor's fast path against hostile arguments: hostile_fast.c, one ELF
+# per case, as above.
+GUEST_HOSTILE_FAST := stack_unmapped stack_read_only stack_in_monitor stack_second_page \
+	tls_past_limit async_then_bad_stack shared_scribble tls_fixups
+GUEST_HOSTILE_FAST_ELFS := $(GUEST_HOSTILE_FAST:%=$(GUEST_OUT)/%.elf)
+guests: $(GUEST_HOSTILE_FAST_ELFS)
+
+$(GUEST_OUT)/obj/hostile_fast-%.o: $(GUEST_DIR)/hostile_fast.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DHOSTILE_CASE='"$*"' -MMD -MP -c -o $@ $<
+
+$(GUEST_HOSTILE_FAST_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile_fast-%.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
 guests: $(GUEST_HOSTILE2_ELFS)
 
 $(GUEST_OUT)/obj/hostile2-%.o: $(GUEST_DIR)/hostile2.c | $(DEPS_STAMP)

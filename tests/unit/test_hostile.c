@@ -218,7 +218,9 @@ static void test_set_stack_lguest_ds_kills(void **state)
 	(void)state;
 	fake_hcall(&fk, LHCALL_SET_STACK, SEL_LGUEST_DS, 0x30000, 1, 0x100000);
 	assert_killed("bad stack segment 0x58");
-	assert_int_equal(fk.vm->lg.ss1, 0);
+	uint32_t ss1, esp1;
+	monitor_get_stack1(&fk.vm->kvm.mon, &ss1, &esp1);
+	assert_int_equal(ss1, 0);
 }
 
 /* Every async slot pending, every number garbage: the first one kills. */

@@ -1,0 +1,280 @@
+/* The monitor's fast path: what it finishes inside the VM, with no exit.
+ *
+ * This is i386 code that runs at ring 0 in every guest (built by
+ * kvm-glue/monitor/monitor.mk, never linked into lgkvm itself).  It is the
+ * first piece of lguest's Switcher that does real work again: where the
+ * original host answered every hypercall in the host kernel, and lgkvm's VMM
+ * answers them across an exit that costs 45-70 us in the test host (1-3 us on
+ * hardware), the monitor answers the ones that need nothing but the CPU:
+ *
+ *   FLUSH_TLB, SET_PTE, SET_PMD/SET_PGD: a CR3 reload on the way out, decided
+ *       by pvabi/tlb_rules.h, the very rules the VMM applies;
+ *   SET_STACK: the arguments by pvabi/desc_rules.h, the stack pages by a
+ *       write probe, then the TSS's ring-1 stack;
+ *   LOAD_TLS: the three descriptors read from guest-physical memory, fixed
+ *       up by pvabi/desc_rules.h, into GDT slots 6-8;
+ *   FLUSH_ASYNC and the async ring in front of every call: the entries it can
+ *       do itself, in order, stopping at the first it cannot.
+ *
+ * The GDT/TSS page is read-only in every mapping the guest runs on, so the
+ * last two write it under the monitor's private directory (priv_begin ..
+ * priv_end), which maps that page writable and has two window slots for
+ * reading guest RAM by physical address.
+ *
+ * Anything else -- and anything odd: a nested fault, a call before
+ * LGUEST_INIT, a rule that says TLB_HOST -- returns 0 and the entry path
+ * exits to the VMM exactly as before, with the frame untouched and the ring
+ * cursor (mon_shared.async_next) where the VMM will pick it up.  The VMM
+ * believes nothing it reads from the monitor's pages (docs/DESIGN.md §3.2):
+ * the monitor is the guest's side of the line.
+ *
+ * Rules for this file: no writable data of its own (its page is read-only;
+ * monitor.ld checks), no libc, no floating point, and nothing it calls may
+ * fault except the one probe that expects to (entry.S). */
+#include <stdint.h>
+
+#include "kvm-glue/monitor.h"
+#include "pvabi/desc_rules.h"
+#include "pvabi/tlb_rules.h"
+
+/* The stack at the call: `pushal` below the frame. */
+struct mon_regs {
+	uint32_t edi, esi, ebp, esp_unused, ebx, edx, ecx, eax_scratch;
+	struct mon_frame f;
+};
+
+#define CONFIG ((const volatile struct mon_config *)(MON_GVA + MON_CONFIG_OFF))
+#define SHARED ((volatile struct mon_shared *)(MON_GVA + MON_DATA_OFF))
+/* The regs of an event that came from the guest (not a nested fault). */
+#define REGS_AT ((uint32_t)MON_FRAME_GVA - 32u)
+
+static uint32_t reg(const struct mon_regs *r, unsigned which)
+{
+	switch (which) {
+	case MON_REG_EAX:
+		return r->f.eax;
+	case MON_REG_EBX:
+		return r->ebx;
+	case MON_REG_ECX:
+		return r->ecx;
+	case MON_REG_EDX:
+		return r->edx;
+	case MON_REG_ESI:
+		return r->esi;
+	}
+	return 0;
+}
+
+static void flush(void)
+{
+	SHARED->flush = 1;
+}
+
+#define PTE_P  0x001u
+#define PTE_A  0x020u
+#define TSS_ESP1 12
+#define TSS_SS1	 16
+
+/* Switch to the private directory, and back to the guest's.  Both are CR3
+ * loads (a TLB flush: CR4.PGE is off), so any flush a call asked for is done
+ * by the way back. */
+static void priv_begin(void)
+{
+	uint32_t cr3 = MON_GPA + (CONFIG->pae ? MON_PRIV_PDPT_OFF : MON_PRIV_PD_OFF);
+	__asm__ volatile("movl %0, %%cr3" : : "r"(cr3) : "memory");
+}
+
+static void priv_end(void)
+{
+	__asm__ volatile("movl %0, %%cr3" : : "r"(SHARED->cr3_want) : "memory");
+	SHARED->flush = 0;
+}
+
+/* Under the private directory: window slot k shows guest-physical page pa. */
+static void priv_window(unsigned k, uint32_t pa)
+{
+	uint32_t slot = MON_PRIV_WIN_SLOT + k, pte = (pa & ~0xFFFu) | PTE_P | PTE_A;
+	if (CONFIG->pae) {
+		volatile uint32_t *pt = (volatile uint32_t *)(MON_GVA + MON_PRIV_PAE_PT_OFF);
+		pt[slot * 2 + 1] = 0;
+		pt[slot * 2] = pte;
+	} else {
+		((volatile uint32_t *)(MON_GVA + MON_PRIV_PT_OFF))[slot] = pte;
+	}
+	__asm__ volatile("invlpg (%0)" : : "r"(MON_PRIV_WIN_GVA + k * 4096u) : "memory");
+}
+
+extern int mon_probe_write(uint32_t addr) __attribute__((regparm(1)));
+
+/* SET_STACK(ss, esp, pages): the VMM's rules (pvabi/desc.c), with a probe
+ * where it walks the tables.  The VMM never finds a stack in the monitor's
+ * own 4 MiB (its walk does not reach them): that case is its to refuse. */
+static int set_stack(uint32_t ss, uint32_t esp, uint32_t pages)
+{
+	if (!stack_args_ok(ss, pages))
+		return 0;
+	for (uint32_t i = 0; i < (pages ? pages : 1); i++) {
+		uint32_t a = esp - 1 - i * 4096u;
+		if (a >= MON_GVA || !mon_probe_write(a))
+			return 0;
+	}
+	priv_begin();
+	*(volatile uint32_t *)(MON_GVA + MON_TSS_OFF + TSS_ESP1) = esp;
+	*(volatile uint32_t *)(MON_GVA + MON_TSS_OFF + TSS_SS1) = ss & 0xFFFF;
+	priv_end();
+	return 1;
+}
+
+/* LOAD_TLS(gpa): three descriptors at a guest-physical address, read as the
+ * VMM would (anywhere below the limit it accepts), fixed up, installed. */
+static int load_tls(uint32_t gpa)
+{
+	const uint32_t len = DESC_TLS_COUNT * 8;
+	if (gpa >= CONFIG->ram_size || CONFIG->ram_size - gpa < len)
+		return 0; /* the VMM's "bad read address" */
+	priv_begin();
+	priv_window(0, gpa);
+	priv_window(1, gpa + 4096u);
+	const volatile uint32_t *src =
+		(const volatile uint32_t *)(MON_PRIV_WIN_GVA + (gpa & 0xFFFu));
+	volatile uint32_t *gdt = (volatile uint32_t *)(MON_GVA + MON_GDT_OFF);
+	for (unsigned i = 0; i < DESC_TLS_COUNT; i++) {
+		uint64_t d = desc_fixup((uint64_t)src[i * 2 + 1] << 32 | src[i * 2]);
+		gdt[(DESC_TLS_FIRST + i) * 2] = (uint32_t)d;
+		gdt[(DESC_TLS_FIRST + i) * 2 + 1] = (uint32_t)(d >> 32);
+	}
+	priv_end();
+	return 1;
+}
+
+/* One call, synchronous or from the ring: 1 if done, 0 if the VMM must do it. */
+static int do_call(uint32_t nr, const uint32_t a[4])
+{
+	const volatile struct mon_config *c = CONFIG;
+	uint32_t cur = SHARED->cr3_want;
+	enum tlb_verdict v;
+
+	if (nr >= 32)
+		return 0;
+	switch (c->action[nr]) {
+	case MON_ACT_NOP:
+		v = TLB_NOTHING;
+		break;
+	case MON_ACT_FLUSH_TLB:
+		v = TLB_FLUSH;
+		break;
+	case MON_ACT_SET_PTE:
+		v = tlb_set_pte(cur, c->kernel_address, a[0], a[1]);
+		break;
+	case MON_ACT_SET_PMD:
+		v = tlb_set_pmd(cur, a[0], a[1]);
+		break;
+	case MON_ACT_SET_PGD_PAE:
+		v = tlb_set_pgd_pae(cur, a[0], a[1]);
+		break;
+	case MON_ACT_SET_PMD_PAE:
+		v = tlb_set_pmd_pae(a[1]);
+		break;
+	case MON_ACT_SET_STACK:
+		if (!set_stack(a[0], a[1], a[2]))
+			return 0;
+		v = TLB_NOTHING;
+		break;
+	case MON_ACT_LOAD_TLS:
+		if (!load_tls(a[0]))
+			return 0;
+		v = TLB_NOTHING;
+		break;
+	default:
+		return 0;
+	}
+	if (v == TLB_HOST)
+		return 0;
+	if (v == TLB_FLUSH)
+		flush();
+	SHARED->handled_nr[nr]++;
+	return 1;
+}
+
+/* The async ring (docs/abi.md §3.6), through the monitor's own mapping of
+ * lguest_data: run what is queued, in order.  0 if an entry needs the VMM:
+ * async_next then names it, and the VMM goes on from there. */
+static int drain(void)
+{
+	const volatile struct mon_config *c = CONFIG;
+	volatile struct mon_shared *s = SHARED;
+	if (!c->ld_mapped)
+		return 0;
+	const uint32_t ld = MON_LD_GVA + c->ld_off;
+	volatile uint8_t *status = (volatile uint8_t *)(ld + c->ring_status_off);
+	unsigned entries = c->ring_entries;
+	for (unsigned n = 0; n < entries; n++) {
+		unsigned i = s->async_next;
+		if (i >= entries)
+			return 0; /* the guest wrote our page: let the VMM judge */
+		if (status[i] == 0xFF)
+			return 1;
+		const volatile uint8_t *slot =
+			(const volatile uint8_t *)(ld + c->ring_slots_off + i * c->ring_slot_size);
+		uint32_t nr = *(const volatile uint32_t *)(slot + c->slot_nr_off);
+		uint32_t a[4] = {0, 0, 0, 0};
+		for (int j = 0; j < 4; j++)
+			if (c->slot_arg_off[j] != MON_LD_NONE)
+				a[j] = *(const volatile uint32_t *)(slot + c->slot_arg_off[j]);
+		if (!do_call(nr, a))
+			return 0;
+		s->async_next = (i + 1) % entries;
+		__atomic_store_n(&status[i], 0xFF, __ATOMIC_RELEASE);
+	}
+	return 1;
+}
+
+extern char mon_probe_insn[], mon_probe_fail[];
+
+/* Called by entry.S for every event; nonzero means "done, back to the
+ * guest as the frame says". */
+__attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
+{
+	/* A fault inside the monitor itself nests on its stack.  The only one
+	 * we expect is the probe's; anything else is the VMM's to report. */
+	if ((uint32_t)r != REGS_AT) {
+		if ((r->f.vector & 0xFF) == 14 && r->f.eip == (uint32_t)mon_probe_insn) {
+			r->f.eip = (uint32_t)mon_probe_fail;
+			return 1;
+		}
+		return 0;
+	}
+	if ((r->f.vector & 0xFF) != 0x1F || (r->f.cs & 3) != 1)
+		return 0;
+	const volatile struct mon_config *c = CONFIG;
+	uint32_t nr = r->f.eax;
+	if (nr >= 32 || c->action[nr] == MON_ACT_VMM)
+		return 0;
+	/* The VMM delivers an interrupt on the way back from every call
+	 * (docs/abi.md §5.5), and guests count on it: with one it would
+	 * deliver, the call is the VMM's.  This is pvabi/traps.c's
+	 * pick_irq_why() in the order it asks; a halted guest makes no calls,
+	 * and a call inside the no-interrupt window is left to the VMM. */
+	if (!c->ld_mapped)
+		return 0;
+	const uint32_t ld = MON_LD_GVA + c->ld_off;
+	uint32_t pending = SHARED->irq_pending, note = 0; /* irq_pending: none waits */
+	if (pending && (pending & ~*(const volatile uint32_t *)(ld + c->ld_blocked))) {
+		if (r->f.eip >= c->noirq_start && r->f.eip < c->noirq_end)
+			return 0;
+		if (*(const volatile uint32_t *)(ld + c->ld_irq_enabled) & 0x200)
+			return 0;
+		note = 0x200; /* one waits for irq_enabled */
+	}
+	uint32_t a[4];
+	for (int j = 0; j < 4; j++)
+		a[j] = reg(r, c->arg_reg[j]);
+	/* The ring first, as the VMM would; then the call itself. */
+	if (!drain() || !do_call(nr, a))
+		return 0;
+	/* What the VMM writes in irq_pending (2.6.31+) on the way back. */
+	if (c->ld_irq_pending != MON_LD_ABSENT)
+		*(volatile uint32_t *)(ld + c->ld_irq_pending) = note;
+	SHARED->handled++;
+	return 1;
+}

@@ -1,0 +1,163 @@
+/* hostile_fast: the monitor's fast path (docs/DESIGN.md §2.9) meets a hostile
+ * guest.  The monitor finishes SET_STACK, LOAD_TLS, the TLB calls and the
+ * async ring inside the VM; for every argument it does not like it must hand
+ * the call to the VMM untouched, so each case here ends exactly as it did
+ * when every call exited: the VMM's kill, with the VMM's reason (exit 5), or
+ * a guest that carries on (exit 0, "<case>: PASS").
+ *
+ * Built once per case with -DHOSTILE_CASE="name"; tests.list says how each
+ * must end. */
+#include "guest.h"
+
+#ifndef HOSTILE_CASE
+#error "build with -DHOSTILE_CASE=\"name\""
+#endif
+
+const char test_name[] = HOSTILE_CASE;
+
+#define MON_VA	   LGUEST_SWITCHER_ADDR
+#define SCRATCH_VA 0x00800000u /* a page we map (or not) ourselves */
+
+static uint8_t page[2][4096] __attribute__((aligned(4096)));
+
+/* Our own page tables: the first 4 MiB identity-mapped, and nothing at
+ * SCRATCH_VA until a case puts something there. */
+static void own_tables(void)
+{
+	pt_build_identity();
+	pt_activate(pt_dir);
+}
+
+/* The stack SET_STACK names is in no page at all: the monitor's write probe
+ * faults inside the monitor, is caught, and the VMM's walk kills. */
+static void stack_unmapped(void)
+{
+	guest_init();
+	own_tables();
+	hcall(LHCALL_SET_STACK, KERNEL_DS, SCRATCH_VA + 4096, 1);
+}
+
+/* ... in a read-only page: the probe's write faults (CR0.WP), the VMM's walk
+ * finds it not writable. */
+static void stack_read_only(void)
+{
+	guest_init();
+	own_tables();
+	pt_map(pt_dir, SCRATCH_VA, (uint32_t)page[0], PTE_P);
+	hcall(LHCALL_SET_STACK, KERNEL_DS, SCRATCH_VA + 4096, 1);
+}
+
+/* ... in the monitor's own data page, which every directory maps writable:
+ * the probe would succeed, so the monitor must refuse it by address. */
+static void stack_in_monitor(void)
+{
+	guest_init();
+	hcall(LHCALL_SET_STACK, KERNEL_DS, MON_VA + 0x6000, 1);
+}
+
+/* Two pages asked for, the lower one missing. */
+static void stack_second_page(void)
+{
+	guest_init();
+	own_tables();
+	pt_map(pt_dir, SCRATCH_VA + 4096, (uint32_t)page[1], PTE_P | PTE_W);
+	hcall(LHCALL_SET_STACK, KERNEL_DS, SCRATCH_VA + 8192, 2);
+}
+
+/* LOAD_TLS's 24 bytes run past the memory the guest may name. */
+static void tls_past_limit(void)
+{
+	guest_init();
+	hcall(LHCALL_LOAD_TLS, 0xFFFFFFF0u, 0, 0);
+}
+
+/* The async ring: a TLB call the monitor finishes, then a SET_STACK it must
+ * leave to the VMM, which goes on from that very slot and kills. */
+static void async_then_bad_stack(void)
+{
+	guest_init();
+	own_tables();
+	async_hcall(LHCALL_FLUSH_TLB, 1, 0, 0);
+	async_hcall(LHCALL_SET_STACK, KERNEL_DS, SCRATCH_VA + 4096, 1);
+	hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
+}
+
+/* The monitor's data page is writable in every directory: scribble on the
+ * words it shares with the VMM (the ring cursor, the pending-IRQ copy, the
+ * counters) and carry on.  The VMM bounds what it reads there; the guest
+ * only confuses itself, so it queues nothing across the scribble. */
+static void shared_scribble(void)
+{
+	guest_init();
+	volatile uint32_t *sh = (volatile uint32_t *)(MON_VA + 0x5000);
+	hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
+	uint32_t cursor = sh[3];
+	sh[3] = 0x7FFFFFFFu; /* async_next */
+	sh[4] = 0xFFFFFFFFu; /* the pending-IRQ copy */
+	sh[5] = 0xFFFFFFFFu; /* events handled */
+	for (int i = 0; i < 100; i++)
+		hcall(LHCALL_FLUSH_TLB, 1, 0, 0);
+	hcall(LHCALL_TS, 0, 0, 0); /* the VMM's call: the exit mends the copy */
+	CHECK(sh[4] == 0, "the pending-IRQ copy was not mended: %x", sh[4]);
+	/* Put the cursor back where the ring really is, and use the ring. */
+	sh[3] = cursor;
+	async_hcall(LHCALL_FLUSH_TLB, 1, 0, 0);
+	hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
+	CHECK(lguest_data.hcall_status[cursor % LHCALL_RING_SIZE] == 0xFF,
+	      "the queued call was not run");
+	printf("shared_scribble: carried on ok\n");
+	pass();
+}
+
+/* LOAD_TLS, done by the monitor, applies the VMM's fix-ups (the shared
+ * pvabi/desc_rules.h): DPL 0 becomes 1, the accessed bit is preset, and a
+ * system descriptor (here a call gate to the host's ring-0 code, the way
+ * to ring 0 if it stayed) becomes not-present. */
+static uint32_t lar(uint32_t sel)
+{
+	uint32_t ar = 0;
+	__asm__ volatile("larl %1, %0" : "=r"(ar) : "r"(sel) : "cc");
+	return ar;
+}
+
+static void tls_fixups(void)
+{
+	static uint64_t tls[3];
+	guest_init();
+	tls[0] = 0x00CF92000000FFFFull; /* data, DPL 0, not accessed */
+	tls[1] = 0x0000EC0000500000ull; /* call gate, DPL 3, to 0x50:0 */
+	tls[2] = 0x00CFF2000000FFFFull; /* data, DPL 3, not accessed */
+	hcall(LHCALL_LOAD_TLS, (uint32_t)tls, 0, 0);
+	uint32_t a6 = lar(0x30), a7 = lar(0x38), a8 = lar(0x40);
+	CHECK(((a6 >> 13) & 3) == 1 && (a6 & 0x100), "TLS 6: access rights %x", a6);
+	CHECK(!(a7 & 0x8000), "TLS 7: the call gate is still present (%x)", a7);
+	CHECK(((a8 >> 13) & 3) == 3 && (a8 & 0x100), "TLS 8: access rights %x", a8);
+	printf("tls_fixups: DPL, accessed and system rules applied ok\n");
+	pass();
+}
+
+static const struct {
+	const char *name;
+	void (*run)(void);
+} cases[] = {
+	{"stack_unmapped", stack_unmapped},
+	{"stack_read_only", stack_read_only},
+	{"stack_in_monitor", stack_in_monitor},
+	{"stack_second_page", stack_second_page},
+	{"tls_past_limit", tls_past_limit},
+	{"async_then_bad_stack", async_then_bad_stack},
+	{"shared_scribble", shared_scribble},
+	{"tls_fixups", tls_fixups},
+};
+
+void test_main(void)
+{
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (!strcmp(cases[i].name, test_name)) {
+			cases[i].run();
+			fail("the host did not kill the guest");
+		}
+	}
+	guest_init();
+	fail("unknown hostile case");
+}
