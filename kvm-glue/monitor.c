@@ -110,6 +110,11 @@ uint16_t monitor_map_ld(struct monitor *m, uint32_t gpa, uint32_t size)
 	return (uint16_t)(gpa & 0xFFFu);
 }
 
+struct mon_pio_log *monitor_pio_log(struct monitor *m)
+{
+	return (struct mon_pio_log *)(m->host + MON_PIO_OFF);
+}
+
 struct mon_frame *monitor_frame(struct monitor *m)
 {
 	return (struct mon_frame *)(m->host + MON_DATA_OFF + 4096 - sizeof(struct mon_frame));
@@ -137,7 +142,13 @@ void monitor_init(struct monitor *m, uint8_t *host)
 	le32_put(host + MON_PRIV_PT_OFF + (MON_PRIV_PT_OFF >> 12) * 4,
 		 MON_GPA + MON_PRIV_PT_OFF + (PTE_P | PTE_RW | PTE_A | PTE_D));
 	le64_put(host + MON_PRIV_PAE_PT_OFF + (MON_PRIV_PAE_PT_OFF >> 12) * 8,
-		 MON_GPA + MON_PRIV_PAE_PT_OFF + (PTE_P | PTE_RW | PTE_A | PTE_D));
+		 MON_GPA + MON_PRIV_PAE_PT_OFF +
+			 (PTE_P | PTE_RW | PTE_A |
+			  PTE_D)); /* The port-write log: writable, like the data page. */
+	le32_put(host + MON_PT_OFF + (MON_PIO_OFF >> 12) * 4,
+		 MON_GPA + MON_PIO_OFF + (PTE_P | PTE_RW | PTE_A | PTE_D));
+	le64_put(host + MON_PAE_PT_OFF + (MON_PIO_OFF >> 12) * 8,
+		 MON_GPA + MON_PIO_OFF + (PTE_P | PTE_RW | PTE_A | PTE_D));
 	le32_put(host + MON_PRIV_PD_OFF + 1023 * 4,
 		 MON_GPA + MON_PRIV_PT_OFF + (PTE_P | PTE_RW | PTE_A));
 	le64_put(host + MON_PRIV_PAE_PMD_OFF + 510 * 8,

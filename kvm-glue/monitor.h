@@ -58,8 +58,11 @@
 #define MON_PRIV_WIN_GVA  (MON_GVA + MON_PRIV_WIN_SLOT * 4096u)
 #define MON_RO_FIRST	  1 /* the read-only memslot: IDT, stubs, code */
 #define MON_RO_PAGES	  3
-#define MON_PAGES	  12
-#define MON_SIZE	  (MON_PAGES * 4096u)
+/* Port writes the monitor finished without the VMM, for it to replay at the
+ * next exit (struct mon_pio_log): mapped writable at MON_GVA + MON_PIO_OFF. */
+#define MON_PIO_OFF 0xC000
+#define MON_PAGES   13
+#define MON_SIZE    (MON_PAGES * 4096u)
 
 /* Words the VMM and the monitor share, at the start of the data page (the
  * first three fields of struct mon_shared). */
@@ -143,9 +146,20 @@ struct mon_config {
 	uint16_t ld_blocked, ld_irq_enabled, ld_irq_pending; /* lguest_data offsets */
 	uint32_t noirq_start, noirq_end; /* no interrupt goes in at these EIPs */
 	uint8_t pae;			 /* which private directory: MON_PRIV_PDPT or _PD */
-	uint32_t ram_size;		 /* LOAD_TLS reads below this, through PAGE_OFFSET */
+	uint32_t ram_size;		 /* LOAD_TLS reads guest-physical memory below this */
+	/* Ring-1 port writes (#GP): MON_PIO_EXIT, every one exits; MON_PIO_DROP,
+	 * nothing listens (G0-G7: skipped in the VM); MON_PIO_PCI, the 4.x
+	 * platform: 0xCF8-0xCFF writes that touch only the address latch and
+	 * the console's PCI_CFG window aimed at emerg_wr are logged for the
+	 * VMM, other ports are skipped, anything else exits. */
+	uint8_t pio_mode;
+	uint8_t con_slot, con_window; /* the console's slot, its window capability */
+	uint32_t con_emerg_off;	      /* emerg_wr's offset in the console's BAR0 */
 };
 #define MON_LD_ABSENT 0xFFFF
+#define MON_PIO_EXIT  0
+#define MON_PIO_DROP  1
+#define MON_PIO_PCI   2
 
 /* The data page's words (the ring-0 stack grows down from the page's end).
  * The guest can write this page: the VMM bounds everything it reads here. */
@@ -158,6 +172,30 @@ struct mon_shared {
 	uint32_t irq_pending;
 	uint32_t handled;	 /* events the monitor finished alone */
 	uint32_t handled_nr[32]; /* ... hypercalls among them, by number (async too) */
+	uint32_t handled_pio;	 /* ... port writes among them (logged or skipped) */
+	/* The PCI state the monitor needs to judge a write, as the VMM left it
+	 * at the last exit and as the logged writes since have changed it:
+	 * the 0xCF8 latch, and bytes 4-15 of the console's PCI_CFG capability
+	 * (bar, padding, offset, length). */
+	uint32_t pci_latch;
+	uint8_t con_cap[12];
+};
+
+/* Guests that look at the monitor's words (tests/guests/hostile_fast.c,
+ * hostile_pci.c) know these offsets. */
+_Static_assert(__builtin_offsetof(struct mon_shared, async_next) == 12 &&
+		       __builtin_offsetof(struct mon_shared, irq_pending) == 16 &&
+		       __builtin_offsetof(struct mon_shared, handled_pio) == 38 * 4,
+	       "struct mon_shared's layout is known to test guests");
+
+#define MON_PIO_MAX 511
+struct mon_pio_log {
+	uint32_t count, unused;
+	struct {
+		uint16_t port;
+		uint8_t size, unused;
+		uint32_t val;
+	} e[MON_PIO_MAX];
 };
 #define MON_LD_NONE 0xFF /* a slot offset that is absent */
 
@@ -189,6 +227,8 @@ void monitor_set_cr0(struct monitor *m, uint32_t cr0);
 void monitor_load_cr3(struct monitor *m, uint32_t cr3);
 /* The words the monitor and the VMM share (the guest can write them too). */
 struct mon_shared *monitor_shared(struct monitor *m);
+/* The port writes the monitor logged since the last exit. */
+struct mon_pio_log *monitor_pio_log(struct monitor *m);
 /* Hand the fast path its configuration (all zero: every event exits). */
 void monitor_configure(struct monitor *m, const struct mon_config *c);
 /* Map the guest-physical range [gpa, gpa + size) -- lguest_data, at most

@@ -8,6 +8,9 @@
 
 #include "pvabi/internal.h"
 #include "src/vm.h"
+#include "virtio/pci.h"
+#include "virtio/transport.h"
+#include "virtio/virtio_pci.h"
 
 /* enum abi_reg and enum mon_reg name the same registers in the same order:
  * the monitor's side is spelled without pvabi's headers. */
@@ -81,5 +84,66 @@ void lg_fastpath_enable(struct vm *vm)
 	c.slot_nr_off = offset8(abi->slot_nr_off);
 	for (int j = 0; j < 4; j++)
 		c.slot_arg_off[j] = offset8(abi->slot_arg_off[j]);
+	/* Port writes: skipped where nothing listens; on the 4.x platform
+	 * the early console's are logged (kvm-glue/monitor/fast.c). */
+	unsigned slot, window;
+	uint32_t emerg;
+	c.pio_mode = MON_PIO_DROP;
+	if (vm->bus.tp == &virtio_pci) {
+		c.pio_mode = MON_PIO_EXIT;
+		if (vpci_console_window(vm, &slot, &window, &emerg)) {
+			c.pio_mode = MON_PIO_PCI;
+			c.con_slot = (uint8_t)slot;
+			c.con_window = (uint8_t)window;
+			c.con_emerg_off = emerg;
+			lg->fast_pci = true;
+		}
+	}
 	monitor_configure(m, &c);
+	lg_fastpath_publish(vm);
+}
+
+/* First thing on every exit: the port writes the monitor logged since the
+ * last one happen now, in order, before anything else can look at the
+ * state they change.  The log is in a page the guest can write, so each
+ * entry is checked as the monitor would have: a PCI port, a real width. */
+void lg_fastpath_drain(struct vm *vm)
+{
+	if (!vm->kvm.mon.host)
+		return;
+	struct mon_pio_log *log = monitor_pio_log(&vm->kvm.mon);
+	uint32_t n = log->count;
+	if (!n)
+		return;
+	log->count = 0;
+	if (n > MON_PIO_MAX) {
+		guest_kill(vm, "corrupt port-write log in the monitor (%u entries)", n);
+		return;
+	}
+	for (uint32_t i = 0; i < n && !vm->dead; i++) {
+		uint32_t port = log->e[i].port, size = log->e[i].size, val = log->e[i].val;
+		if (!pci_is_port((uint16_t)port) || !(size == 1 || size == 2 || size == 4)) {
+			guest_kill(vm,
+				   "corrupt port-write log in the monitor (entry %u: port %#x, %u "
+				   "bytes)",
+				   i, port, size);
+			return;
+		}
+		vbus_pio(vm, (uint16_t)port, size, true, &val);
+	}
+	vm->lg.stats_pio_replayed += n;
+}
+
+/* Last thing before every entry: what the monitor needs to judge the next
+ * port writes, as the VMM's model has it now. */
+void lg_fastpath_publish(struct vm *vm)
+{
+	if (!vm->lg.fast_pci)
+		return;
+	struct mon_shared *sh = monitor_shared(&vm->kvm.mon);
+	uint32_t latch;
+	uint8_t cap[12];
+	vpci_console_cap(vm, &latch, cap);
+	sh->pci_latch = latch;
+	memcpy(sh->con_cap, cap, sizeof(cap));
 }

@@ -42,6 +42,10 @@ bool lg_irq_deliverable(struct vm *vm, uint32_t eip);
 void lg_irq_set(struct vm *vm, uint32_t bits);
 void lg_irq_clear(struct vm *vm, uint32_t bits);
 void lg_irq_resync(struct vm *vm);
+/* The monitor's port-write log (pvabi/fastpath.c): replayed first thing on
+ * every exit; the PCI state it judges by, published before every entry. */
+void lg_fastpath_drain(struct vm *vm);
+void lg_fastpath_publish(struct vm *vm);
 /* Time passed: fire the clock event if due.  `now` is CLOCK_MONOTONIC ns. */
 void lg_tick(struct vm *vm, uint64_t now);
 /* When the host must look again even if nothing happens (clock event, or a

@@ -9,6 +9,7 @@
 
 #include "pvabi/internal.h"
 #include "pvabi/mmu.h"
+#include "pvabi/pio_rules.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/bus.h"
@@ -100,32 +101,19 @@ void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, 
 static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 {
 	uint8_t insn[3];
-	unsigned len = 0;
-	if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip, insn, 1))
-		return false;
-	bool opsize = insn[0] == 0x66;
-	if (opsize) {
-		if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip + 1, insn, 1))
+	struct pio_insn p;
+	int d = -1;
+	for (unsigned n = 0; d < 0 && n < sizeof(insn); n++) {
+		if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip + n, &insn[n], 1))
 			return false;
-		len = 1;
+		d = pio_decode(insn, n + 1, &p);
 	}
-	uint8_t op = insn[0];
-	bool imm = op == 0xE4 || op == 0xE5 || op == 0xE6 || op == 0xE7;
-	bool dx = op == 0xEC || op == 0xED || op == 0xEE || op == 0xEF;
-	if (!imm && !dx)
+	if (d <= 0)
 		return false;
-	unsigned port = r->edx & 0xFFFF;
-	if (imm) {
-		if (!mmu_read(&vm->mem, vm->lg.pgdir, vm->lg.pae, f->eip + len + 1, &insn[1], 1))
-			return false;
-		port = insn[1];
-		len += 2;
-	} else {
-		len += 1;
-	}
-	bool out = (op & 2) != 0;
-	unsigned size = !(op & 1) ? 1 : opsize ? 2 : 4;
-	uint32_t mask = size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
+	unsigned port = p.port == PIO_PORT_DX ? (r->edx & 0xFFFF) : p.port;
+	bool out = p.out;
+	unsigned size = p.size, len = p.len;
+	uint32_t mask = pio_mask(size);
 	uint32_t val = f->eax & mask;
 	if (out) {
 		if (port == 0x64 && size == 1 && val == 0xFE) {

@@ -223,7 +223,13 @@ int vm_run(struct vm *vm)
 
 	while (!vm->dead) {
 		api_pause_point(vm);
+		lg_fastpath_publish(vm);
 		int r = vcpu_enter(vm);
+		/* Port writes the monitor finished alone happen now, before
+		 * anything looks at what they change (pvabi/fastpath.c). */
+		lg_fastpath_drain(vm);
+		if (vm->dead)
+			break;
 		if (r > 0) {
 			x->kicks++;
 			if (vm->opt.verbose > 1)
@@ -278,6 +284,7 @@ int vm_run(struct vm *vm)
 			break;
 		}
 	}
+	lg_fastpath_drain(vm); /* the early console's last characters */
 	kvm_arm_timer(vm, 0);
 	return vm->exit_code;
 }
@@ -353,7 +360,9 @@ void run_report(const struct vm *vm)
 	for (unsigned i = 0; i < 32; i++)
 		calls += in_vm[i] = sh->handled_nr[i];
 	if (vm->lg.abi && (sh->handled || calls))
-		log_msg("inside the VM: %u events with no exit; hypercalls done there: %llu (%s)",
+		log_msg("inside the VM: %u events with no exit; hypercalls done there: %llu (%s); "
+			"port writes %u (%llu replayed by lgkvm)",
 			sh->handled, (unsigned long long)calls,
-			top(b, sizeof(b), in_vm, 32, hcall_label, vm));
+			top(b, sizeof(b), in_vm, 32, hcall_label, vm), sh->handled_pio,
+			(unsigned long long)vm->lg.stats_pio_replayed);
 }

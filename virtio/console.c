@@ -509,7 +509,6 @@ int vbus_add_console(struct vm *vm)
 
 /* struct virtio_console_config: cols, rows (u16), max_nr_ports, emerg_wr (u32). */
 #define CONSOLE_CFG_LEN		     12
-#define CONSOLE_CFG_EMERG_WR	     8
 #define VIRTIO_CONSOLE_F_EMERG_WRITE 2
 
 static void console_config_write(struct vm *vm, struct vdev *dev, unsigned offset, unsigned len,

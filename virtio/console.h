@@ -9,4 +9,9 @@
  * signal may call it too.  Harmless when there is nothing to restore. */
 void console_term_restore(void);
 
+/* struct virtio_console_config: cols, rows (u16), max_nr_ports, emerg_wr
+ * (u32): where the 4.x early console writes (also the monitor's concern,
+ * pvabi/fastpath.c). */
+#define CONSOLE_CFG_EMERG_WR 8
+
 #endif

@@ -37,6 +37,7 @@
 #include "src/le.h"
 #include "src/log.h"
 #include "src/vm.h"
+#include "virtio/console.h"
 #include "virtio/ring.h"
 #include "virtio/transport.h"
 
@@ -391,6 +392,28 @@ static void window_write(void *ctx, unsigned slot, uint32_t off, unsigned len, u
 	struct vpci_dev *vd = slot < PCI_SLOTS ? p->by_slot[slot] : NULL;
 	if (vd)
 		bar_write(p->vm, vd, off, len, val);
+}
+
+/* For the monitor's port-write fast path (pvabi/fastpath.c): where the
+ * console's PCI_CFG window is, and its state and the address latch now. */
+bool vpci_console_window(struct vm *vm, unsigned *slot, unsigned *window, uint32_t *emerg_off)
+{
+	struct vpci *p = pci_of(vm);
+	struct vpci_dev *vd = p->by_slot[1];
+	if (vm->bus.tp != &virtio_pci || !vd || vd->dev->type != VIRTIO_ID_CONSOLE ||
+	    !p->bus.fn[1].window)
+		return false;
+	*slot = 1;
+	*window = p->bus.fn[1].window;
+	*emerg_off = VPCI_DEVICE_OFF + CONSOLE_CFG_EMERG_WR;
+	return true;
+}
+
+void vpci_console_cap(struct vm *vm, uint32_t *latch, uint8_t cap[12])
+{
+	struct vpci *p = pci_of(vm);
+	*latch = p->bus.addr;
+	memcpy(cap, p->bus.fn[1].cfg + p->bus.fn[1].window + 4, 12);
 }
 
 /*

@@ -41,6 +41,13 @@ struct vpci_dev {
 	uint32_t kick_at; /* where its doorbell's ioeventfd is (0: none) */
 };
 
+struct vm;
+/* The console's PCI_CFG window, for the monitor's fast path: false unless
+ * the platform is virtio-PCI with a console in slot 1. */
+bool vpci_console_window(struct vm *vm, unsigned *slot, unsigned *window, uint32_t *emerg_off);
+/* The 0xCF8 latch and bytes 4-15 of that capability, now. */
+void vpci_console_cap(struct vm *vm, uint32_t *latch, uint8_t cap[12]);
+
 struct vpci {
 	struct pci_bus bus;
 	struct vpci_dev devs[VPCI_MAX_DEVS]; /* in the order devices were added */

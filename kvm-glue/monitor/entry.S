@@ -71,4 +71,15 @@ mon_probe_insn:
 mon_probe_fail:
 	xorl %eax, %eax
 	ret
+
+/* The byte at `addr` (in %eax), or -1 if reading it faults (mon_fast resumes
+ * a fault at mon_probe_read_insn at mon_probe_read_fail). */
+	.globl mon_probe_read8, mon_probe_read_insn, mon_probe_read_fail
+mon_probe_read8:
+mon_probe_read_insn:
+	movzbl (%eax), %eax
+	ret
+mon_probe_read_fail:
+	movl $-1, %eax
+	ret
 	.section .note.GNU-stack,"",@progbits

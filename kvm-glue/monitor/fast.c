@@ -14,7 +14,12 @@
  *   LOAD_TLS: the three descriptors read from guest-physical memory, fixed
  *       up by pvabi/desc_rules.h, into GDT slots 6-8;
  *   FLUSH_ASYNC and the async ring in front of every call: the entries it can
- *       do itself, in order, stopping at the first it cannot.
+ *       do itself, in order, stopping at the first it cannot;
+ *   a ring-1 `out` (a #GP): skipped where nothing listens, and on the 4.x
+ *       platform logged for the VMM to replay at the next exit when all it
+ *       touches is the PCI address latch or the console's PCI_CFG window
+ *       aimed at emerg_wr -- the early console's eight port writes per
+ *       character (pio_write).
  *
  * The GDT/TSS page is read-only in every mapping the guest runs on, so the
  * last two write it under the monitor's private directory (priv_begin ..
@@ -35,6 +40,7 @@
 
 #include "kvm-glue/monitor.h"
 #include "pvabi/desc_rules.h"
+#include "pvabi/pio_rules.h"
 #include "pvabi/tlb_rules.h"
 
 /* The stack at the call: `pushal` below the frame. */
@@ -70,8 +76,8 @@ static void flush(void)
 	SHARED->flush = 1;
 }
 
-#define PTE_P  0x001u
-#define PTE_A  0x020u
+#define PTE_P	 0x001u
+#define PTE_A	 0x020u
 #define TSS_ESP1 12
 #define TSS_SS1	 16
 
@@ -229,7 +235,110 @@ static int drain(void)
 	return 1;
 }
 
-extern char mon_probe_insn[], mon_probe_fail[];
+extern char mon_probe_insn[], mon_probe_fail[], mon_probe_read_insn[], mon_probe_read_fail[];
+extern int mon_probe_read8(uint32_t addr) __attribute__((regparm(1)));
+
+#define PCI_CONFIG_ADDRESS 0xCF8
+#define PCI_CONFIG_DATA	   0xCFC
+#define PCI_ADDR_ENABLE	   0x80000000u
+#define PCI_ADDR_RESERVED  0x7F000000u
+
+/* Does the logged write change the monitor's copy of the console's window?
+ * Bytes 4 (bar) and 8-15 (offset, length) are the writable ones
+ * (virtio/pci.c: pci_set_window). */
+static void cap_bytes(uint32_t reg, uint32_t size, uint32_t val, unsigned window)
+{
+	volatile struct mon_shared *s = SHARED;
+	for (uint32_t i = 0; i < size; i++) {
+		uint32_t at = reg + i - window;
+		if (at == 4 || (at >= 8 && at < 16))
+			s->con_cap[at - 4] = (uint8_t)(val >> (8 * i));
+	}
+}
+
+static uint32_t cap32(unsigned at)
+{
+	const volatile uint8_t *c = SHARED->con_cap + (at - 4);
+	return c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
+}
+
+/* A write to 0xCF8-0xCFF the VMM may see later: 1 if logged. */
+static int pci_write(uint32_t port, uint32_t size, uint32_t val)
+{
+	const volatile struct mon_config *c = CONFIG;
+	volatile struct mon_shared *s = SHARED;
+	volatile struct mon_pio_log *log = (volatile struct mon_pio_log *)(MON_GVA + MON_PIO_OFF);
+	uint32_t n = log->count;
+	if (n >= MON_PIO_MAX)
+		return 0; /* full: the VMM replays the log, then does this one */
+	if (port < PCI_CONFIG_DATA) {
+		/* The address latch, as pci_port_write keeps it. */
+		uint32_t off = port - PCI_CONFIG_ADDRESS;
+		if (off + size <= 4) {
+			uint32_t m = pio_mask(size) << (8 * off);
+			s->pci_latch = (s->pci_latch & ~m) | ((val << (8 * off)) & m);
+		}
+	} else {
+		uint32_t off = port - PCI_CONFIG_DATA, a = s->pci_latch;
+		if (off + size <= 4) { /* else the VMM ignores it too */
+			if (!(a & PCI_ADDR_ENABLE) || (a & PCI_ADDR_RESERVED) ||
+			    ((a >> 16) & 0xFF) || ((a >> 8) & 7) ||
+			    ((a >> 11) & 0x1F) != c->con_slot)
+				return 0; /* another function's register: the VMM's */
+			uint32_t reg = (a & 0xFC) + off, w = c->con_window;
+			if (!w)
+				return 0;
+			if (reg >= w + 4 && reg + size <= w + 16) {
+				cap_bytes(reg, size, val, w);
+			} else if (reg >= w + 16 && reg + size <= w + 20) {
+				/* pci_cfg_data: a write through the window,
+				 * which must be emerg_wr and nothing else. */
+				uint32_t len = cap32(12);
+				if (s->con_cap[0] != 0 || cap32(8) != c->con_emerg_off ||
+				    !(len == 1 || len == 2 || len == 4) || cap32(8) % len)
+					return 0;
+			} else {
+				return 0;
+			}
+		}
+	}
+	log->e[n].port = (uint16_t)port;
+	log->e[n].size = (uint8_t)size;
+	log->e[n].val = val;
+	log->count = n + 1;
+	return 1;
+}
+
+/* A ring-1 `out` that faulted: 1 if finished here (EIP stepped over it). */
+static int pio_write(struct mon_regs *r)
+{
+	const volatile struct mon_config *c = CONFIG;
+	uint8_t b[3];
+	struct pio_insn p = {0, 0, false, 0};
+	int d = -1;
+	for (unsigned n = 0; d < 0 && n < sizeof(b); n++) {
+		int v = mon_probe_read8(r->f.eip + n);
+		if (v < 0)
+			return 0;
+		b[n] = (uint8_t)v;
+		d = pio_decode(b, n + 1, &p);
+	}
+	if (d <= 0 || !p.out)
+		return 0;
+	uint32_t port = p.port == PIO_PORT_DX ? (r->edx & 0xFFFF) : p.port;
+	uint32_t val = r->f.eax & pio_mask(p.size);
+	if (port == 0x64)
+		return 0; /* the keyboard controller: maybe a restart */
+	if (c->pio_mode == MON_PIO_PCI && port >= PCI_CONFIG_ADDRESS &&
+	    port < PCI_CONFIG_DATA + 4) {
+		if (!pci_write(port, p.size, val))
+			return 0;
+	}
+	/* Anything else is dropped, as the VMM drops it. */
+	r->f.eip += p.len;
+	SHARED->handled_pio++;
+	return 1;
+}
 
 /* Called by entry.S for every event; nonzero means "done, back to the
  * guest as the frame says". */
@@ -242,21 +351,27 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 			r->f.eip = (uint32_t)mon_probe_fail;
 			return 1;
 		}
+		if ((r->f.vector & 0xFF) == 14 && r->f.eip == (uint32_t)mon_probe_read_insn) {
+			r->f.eip = (uint32_t)mon_probe_read_fail;
+			return 1;
+		}
 		return 0;
 	}
-	if ((r->f.vector & 0xFF) != 0x1F || (r->f.cs & 3) != 1)
-		return 0;
 	const volatile struct mon_config *c = CONFIG;
-	uint32_t nr = r->f.eax;
-	if (nr >= 32 || c->action[nr] == MON_ACT_VMM)
+	unsigned vec = r->f.vector & 0xFF;
+	if ((r->f.cs & 3) != 1 || !c->ld_mapped)
 		return 0;
-	/* The VMM delivers an interrupt on the way back from every call
+	int hcall = vec == 0x1F,
+	    pio = vec == 13 && r->f.errcode == 0 && c->pio_mode != MON_PIO_EXIT;
+	if (!hcall && !pio)
+		return 0;
+	if (hcall && (r->f.eax >= 32 || c->action[r->f.eax] == MON_ACT_VMM))
+		return 0;
+	/* The VMM delivers an interrupt on the way back from every event
 	 * (docs/abi.md §5.5), and guests count on it: with one it would
-	 * deliver, the call is the VMM's.  This is pvabi/traps.c's
+	 * deliver, the event is the VMM's.  This is pvabi/traps.c's
 	 * pick_irq_why() in the order it asks; a halted guest makes no calls,
-	 * and a call inside the no-interrupt window is left to the VMM. */
-	if (!c->ld_mapped)
-		return 0;
+	 * and an event inside the no-interrupt window is left to the VMM. */
 	const uint32_t ld = MON_LD_GVA + c->ld_off;
 	uint32_t pending = SHARED->irq_pending, note = 0; /* irq_pending: none waits */
 	if (pending && (pending & ~*(const volatile uint32_t *)(ld + c->ld_blocked))) {
@@ -266,12 +381,16 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 			return 0;
 		note = 0x200; /* one waits for irq_enabled */
 	}
-	uint32_t a[4];
-	for (int j = 0; j < 4; j++)
-		a[j] = reg(r, c->arg_reg[j]);
-	/* The ring first, as the VMM would; then the call itself. */
-	if (!drain() || !do_call(nr, a))
+	if (hcall) {
+		uint32_t a[4];
+		for (int j = 0; j < 4; j++)
+			a[j] = reg(r, c->arg_reg[j]);
+		/* The ring first, as the VMM would; then the call itself. */
+		if (!drain() || !do_call(r->f.eax, a))
+			return 0;
+	} else if (!pio_write(r)) {
 		return 0;
+	}
 	/* What the VMM writes in irq_pending (2.6.31+) on the way back. */
 	if (c->ld_irq_pending != MON_LD_ABSENT)
 		*(volatile uint32_t *)(ld + c->ld_irq_pending) = note;

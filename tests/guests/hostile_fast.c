@@ -140,14 +140,10 @@ static const struct {
 	const char *name;
 	void (*run)(void);
 } cases[] = {
-	{"stack_unmapped", stack_unmapped},
-	{"stack_read_only", stack_read_only},
-	{"stack_in_monitor", stack_in_monitor},
-	{"stack_second_page", stack_second_page},
-	{"tls_past_limit", tls_past_limit},
-	{"async_then_bad_stack", async_then_bad_stack},
-	{"shared_scribble", shared_scribble},
-	{"tls_fixups", tls_fixups},
+	{"stack_unmapped", stack_unmapped},	{"stack_read_only", stack_read_only},
+	{"stack_in_monitor", stack_in_monitor}, {"stack_second_page", stack_second_page},
+	{"tls_past_limit", tls_past_limit},	{"async_then_bad_stack", async_then_bad_stack},
+	{"shared_scribble", shared_scribble},	{"tls_fixups", tls_fixups},
 };
 
 void test_main(void)
