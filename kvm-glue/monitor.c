@@ -33,23 +33,16 @@ uint64_t monitor_pae_pmd(void)
 	return MON_GPA + MON_PAE_PT_OFF + (PTE_P | PTE_RW | PTE_A);
 }
 
-static uint64_t gate(uint32_t offset, uint16_t sel, unsigned type, unsigned dpl)
-{
-	uint32_t lo = ((uint32_t)sel << 16) | (offset & 0xFFFF);
-	uint32_t hi = (offset & 0xFFFF0000u) | 0x8000u | ((dpl & 3) << 13) | ((type & 0xF) << 8);
-	return ((uint64_t)hi << 32) | lo;
-}
-
 void monitor_route(struct monitor *m, unsigned vec, unsigned dpl)
 {
 	uint32_t stub = MON_GVA + MON_STUBS_OFF + (vec & 0xFF) * 16;
 	/* Interrupt gates: the monitor runs with IF clear, so it never nests. */
-	le64_put(m->host + MON_IDT_OFF + (vec & 0xFF) * 8, gate(stub, SEL_LGUEST_CS, 0xE, dpl));
+	le64_put(m->host + MON_IDT_OFF + (vec & 0xFF) * 8, mon_gate(stub, SEL_LGUEST_CS, 0xE, dpl));
 }
 
-void monitor_set_direct(struct monitor *m, unsigned vec, uint32_t lo, uint32_t hi)
+void monitor_set_idt(struct monitor *m, unsigned vec, uint64_t gate)
 {
-	le64_put(m->host + MON_IDT_OFF + (vec & 0xFF) * 8, ((uint64_t)hi << 32) | lo);
+	le64_put(m->host + MON_IDT_OFF + (vec & 0xFF) * 8, gate);
 }
 
 void monitor_set_gdt(struct monitor *m, unsigned idx, uint64_t desc)
@@ -131,7 +124,9 @@ void monitor_init(struct monitor *m, uint8_t *host)
 		uint32_t flags = PTE_P | PTE_A;
 		if (i * 4096 == MON_DATA_OFF)
 			flags |= PTE_RW | PTE_D;
-		uint32_t priv = i * 4096 == MON_GDT_OFF ? flags | PTE_RW | PTE_D : flags;
+		uint32_t priv = i * 4096 == MON_GDT_OFF || i * 4096 == MON_IDT_OFF
+					? flags | PTE_RW | PTE_D
+					: flags;
 		le32_put(host + MON_PT_OFF + i * 4, MON_GPA + i * 4096 + flags);
 		le64_put(host + MON_PAE_PT_OFF + i * 8, MON_GPA + i * 4096 + flags);
 		le32_put(host + MON_PRIV_PT_OFF + i * 4, MON_GPA + i * 4096 + priv);

@@ -22,14 +22,15 @@
 #define MON_GPA 0xFFC00000 /* where its memslots sit in guest-physical space */
 
 /* Page offsets inside the monitor.
- *
- * The GDT/TSS page is in a writable memslot (since the monitor's fast path
- * writes TLS slots and the ring-1 stack, docs/DESIGN.md §2.9) but read-only
- * in every mapping the guest runs on; the monitor writes it only under its
- * own private directory (MON_PRIV_*), loaded for the few instructions of the
- * write.  The IDT, the stubs and the code stay in a read-only memslot. */
+ * * The GDT/TSS and IDT pages are in a writable memslot (since the monitor's
+ * fast path writes TLS slots, the ring-1 stack and IDT gates, docs/DESIGN.md
+ * §2.9) but read-only in every mapping the guest runs on; the monitor writes
+ * them only under its own private directory (MON_PRIV_*), loaded for the few
+ * instructions of the write.  The stubs and the code stay in a read-only
+ * memslot. */
 #define MON_GDT_OFF   0x0000 /* 32 descriptors */
 #define MON_TSS_OFF   0x0100 /* 104-byte TSS, no I/O bitmap */
+#define MON_GATES_OFF 0x0800 /* the guest's own 256 gates (struct lg_gate), as it set them */
 #define MON_IDT_OFF   0x1000 /* 256 gates */
 #define MON_STUBS_OFF 0x2000 /* 256 stubs, 16 bytes each */
 #define MON_CODE_OFF  0x3000 /* the common entry/exit path */
@@ -56,8 +57,8 @@
  * reads guest RAM by physical address. */
 #define MON_PRIV_WIN_SLOT 20
 #define MON_PRIV_WIN_GVA  (MON_GVA + MON_PRIV_WIN_SLOT * 4096u)
-#define MON_RO_FIRST	  1 /* the read-only memslot: IDT, stubs, code */
-#define MON_RO_PAGES	  3
+#define MON_RO_FIRST	  2 /* the read-only memslot: stubs, code */
+#define MON_RO_PAGES	  2
 /* Port writes the monitor finished without the VMM, for it to replay at the
  * next exit (struct mon_pio_log): mapped writable at MON_GVA + MON_PIO_OFF. */
 #define MON_PIO_OFF 0xC000
@@ -72,8 +73,9 @@
 #define MON_STACK_TOP	 (MON_GVA + MON_DATA_OFF + 0x1000)
 
 /* The fast path's configuration (struct mon_config), written by the VMM at
- * LGUEST_INIT into the IDT page after the 256 gates: read-only memslot. */
-#define MON_CONFIG_OFF 0x1800
+ * LGUEST_INIT at the end of the code page (kvm-glue/monitor/monitor.ld keeps
+ * the code below it): read-only memslot. */
+#define MON_CONFIG_OFF 0x3F00
 /* The monitor's own view of lguest_data: two PTEs of its page table point at
  * the page(s) that hold it, so the async ring can be read without a walk of
  * the guest's tables (docs/DESIGN.md §2.9). */
@@ -84,22 +86,29 @@
 /* What the monitor does with a hypercall by itself (mon_config.action).
  * MON_ACT_VMM, zero, is "exit": everything not listed, and everything
  * before LGUEST_INIT. */
-#define MON_ACT_VMM	    0
-#define MON_ACT_NOP	    1 /* FLUSH_ASYNC: draining the ring was the work */
-#define MON_ACT_FLUSH_TLB   2
-#define MON_ACT_SET_PTE	    3
-#define MON_ACT_SET_PMD	    4 /* non-PAE directory entry */
-#define MON_ACT_SET_PGD_PAE 5 /* PAE directory-pointer entry */
-#define MON_ACT_SET_PMD_PAE 6 /* PAE middle-directory entry */
-#define MON_ACT_SET_STACK   7
-#define MON_ACT_LOAD_TLS    8
+#define MON_ACT_VMM	       0
+#define MON_ACT_NOP	       1 /* FLUSH_ASYNC: draining the ring was the work */
+#define MON_ACT_FLUSH_TLB      2
+#define MON_ACT_SET_PTE	       3
+#define MON_ACT_SET_PMD	       4 /* non-PAE directory entry */
+#define MON_ACT_SET_PGD_PAE    5 /* PAE directory-pointer entry */
+#define MON_ACT_SET_PMD_PAE    6 /* PAE middle-directory entry */
+#define MON_ACT_SET_STACK      7
+#define MON_ACT_LOAD_TLS       8
+#define MON_ACT_LOAD_IDT       9
+#define MON_ACT_LOAD_GDT_ENTRY 10
+#define MON_ACT_NOTIFY	       11
 
 /* CR0 while the guest runs: PE, MP, ET, NE, WP (the guest tests that ring-1
  * writes to read-only pages fault) and PG.  TS is added for the virtual TS. */
 #define LG_CR0 0x80010033u
 #define CR0_TS 0x8u
 
-#define MON_PORT	0xF1 /* the monitor's one I/O port */
+#define MON_PORT 0xF1 /* the monitor's one I/O port */
+/* The monitor's doorbell for NOTIFY (G1-G7): `outl pfn` here, which KVM
+ * turns into an eventfd signal (KVM_IOEVENTFD, one per queue, data-matched
+ * on the ring's page frame) without stopping the vCPU. */
+#define MON_NOTIFY_PORT 0xF2
 #define MON_KICK_VECTOR 0xFE /* injected with KVM_INTERRUPT to enter the monitor */
 
 /* Selectors (docs/abi.md §6.1). */
@@ -128,12 +137,21 @@ struct mon_frame {
 };
 #define MON_FRAME_GVA (MON_STACK_TOP - (uint32_t)sizeof(struct mon_frame))
 
+/* A present 32-bit gate descriptor (the CPU's format). */
+static inline uint64_t mon_gate(uint32_t offset, uint16_t sel, unsigned type, unsigned dpl)
+{
+	uint32_t lo = ((uint32_t)sel << 16) | (offset & 0xFFFF);
+	uint32_t hi = (offset & 0xFFFF0000u) | 0x8000u | ((dpl & 3) << 13) | ((type & 0xF) << 8);
+	return ((uint64_t)hi << 32) | lo;
+}
+
 /* Where the monitor's arguments live (mon_config.arg_reg): the general
  * registers in `pushal` order below the frame, as struct mon_regs has them. */
 enum mon_reg { MON_REG_NONE, MON_REG_EAX, MON_REG_EBX, MON_REG_ECX, MON_REG_EDX, MON_REG_ESI };
 
 /* Set by the VMM once the guest's generation and paging mode are known;
  * all zero (every call exits) until then. */
+#define MON_NOTIFY_MAX 8
 struct mon_config {
 	uint8_t action[32]; /* MON_ACT_* by hypercall number */
 	uint8_t arg_reg[4]; /* enum mon_reg of arg1..arg4 */
@@ -146,6 +164,7 @@ struct mon_config {
 	uint16_t ld_blocked, ld_irq_enabled, ld_irq_pending; /* lguest_data offsets */
 	uint32_t noirq_start, noirq_end; /* no interrupt goes in at these EIPs */
 	uint8_t pae;			 /* which private directory: MON_PRIV_PDPT or _PD */
+	uint8_t vmcall;			 /* #UD stays routed (pvabi/vmcall.c): desc_rules.h */
 	uint32_t ram_size;		 /* LOAD_TLS reads guest-physical memory below this */
 	/* Ring-1 port writes (#GP): MON_PIO_EXIT, every one exits; MON_PIO_DROP,
 	 * nothing listens (G0-G7: skipped in the VM); MON_PIO_PCI, the 4.x
@@ -155,6 +174,10 @@ struct mon_config {
 	uint8_t pio_mode;
 	uint8_t con_slot, con_window; /* the console's slot, its window capability */
 	uint32_t con_emerg_off;	      /* emerg_wr's offset in the console's BAR0 */
+	/* NOTIFY: the ring page frames KVM rings an eventfd for at
+	 * MON_NOTIFY_PORT; any other address exits as before. */
+	uint32_t notify_n;
+	uint32_t notify_pfn[MON_NOTIFY_MAX];
 };
 #define MON_LD_ABSENT 0xFFFF
 #define MON_PIO_EXIT  0
@@ -185,6 +208,7 @@ struct mon_shared {
  * hostile_pci.c) know these offsets. */
 _Static_assert(__builtin_offsetof(struct mon_shared, async_next) == 12 &&
 		       __builtin_offsetof(struct mon_shared, irq_pending) == 16 &&
+		       __builtin_offsetof(struct mon_shared, handled_nr) == 6 * 4 &&
 		       __builtin_offsetof(struct mon_shared, handled_pio) == 38 * 4,
 	       "struct mon_shared's layout is known to test guests");
 
@@ -212,9 +236,9 @@ uint32_t monitor_pde(void);
 uint64_t monitor_pae_pmd(void);
 /* Install a (fixed-up) guest descriptor; host slots are refused silently. */
 void monitor_set_gdt(struct monitor *m, unsigned idx, uint64_t desc);
-/* Point vector `vec` straight at a guest handler (a direct trap), or route it
- * to the monitor with gate privilege `dpl`. */
-void monitor_set_direct(struct monitor *m, unsigned vec, uint32_t lo, uint32_t hi);
+/* Install the real IDT entry for `vec` (pvabi/desc_rules.h: idt_real_entry),
+ * or route it to the monitor's stub with gate privilege `dpl`. */
+void monitor_set_idt(struct monitor *m, unsigned vec, uint64_t gate);
 void monitor_route(struct monitor *m, unsigned vec, unsigned dpl);
 /* The ring-3 -> ring-1 stack (TSS ss1/esp1). */
 void monitor_set_stack1(struct monitor *m, uint32_t ss1, uint32_t esp1);

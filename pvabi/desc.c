@@ -77,69 +77,39 @@ bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base)
 	return true;
 }
 
-/* Direct delivery (docs/abi.md §5.3): the CPU may take the vector straight into
- * the guest, without the monitor, only for trap gates of exceptions the host
- * never needs to see first, and for the system call. */
-static bool direct(struct vm *vm, unsigned vec)
+_Static_assert(DESC_IRQS == LG_IRQS && DESC_IDT_ENTRIES == LG_IDT_ENTRIES &&
+		       DESC_GDT_ENTRIES == LG_GDT_ENTRIES,
+	       "pvabi/desc_rules.h and pvabi/lguest.h agree");
+
+/* The guest's gates live in the monitor (MON_GATES_OFF), the only copy: the
+ * monitor's fast path files LOAD_IDT_ENTRY too.  Read back like the GDT. */
+struct lg_gate lg_gate_get(struct vm *vm, unsigned vec)
 {
-	const struct lg_gate *g = &vm->lg.idt[vec];
-	if (!(g->hi & 0x8000) || ((g->hi >> 8) & 0xF) != 0xF)
-		return false;
-	if (vec == 0x80)
-		return true;
-	/* #UD of a guest that may still hold a `vmcall` we did not rewrite
-	 * comes to us first (pvabi/vmcall.c). */
-	if (vec == 6 && vm->lg.abi->vmcall)
-		return false;
-	return vec < 32 && vec != 2 && vec != 7 && vec != 8 && vec != 13 && vec != 14 &&
-	       vec != 15 && vec != 31;
+	const uint8_t *p = vm->kvm.mon.host + MON_GATES_OFF + (vec & 0xFF) * 8;
+	return (struct lg_gate){le32_get(p), le32_get(p + 4)};
 }
 
-/* Make the real IDT entry for `vec` match the guest's wishes. */
-static void sync_idt(struct vm *vm, unsigned vec)
-{
-	const struct lg_gate *g = &vm->lg.idt[vec];
-	if (direct(vm, vec)) {
-		monitor_set_direct(&vm->kvm.mon, vec, g->lo, g->hi);
-		return;
-	}
-	/* Routed through the monitor.  Honour the guest gate's privilege so a
-	 * user-mode `int3` (DPL 3) arrives as #BP, not #GP as under the
-	 * reference host.  Vector 0x1F is the hypercall (ring 1 only); the kick
-	 * vector is ours alone; IRQ vectors are never software-callable. */
-	unsigned dpl = 0;
-	if (vec == 0x1F)
-		dpl = 1;
-	else if ((g->hi & 0x8000) && vec != MON_KICK_VECTOR && !(vec >= 32 && vec < 32 + LG_IRQS))
-		dpl = (g->hi >> 13) & 3;
-	monitor_route(&vm->kvm.mon, vec, dpl);
-}
-
+/* LHCALL_LOAD_IDT_ENTRY: the rules are pvabi/desc_rules.h's (the monitor
+ * applies them too); the real IDT entry follows the guest's gate. */
 void lg_load_idt_entry(struct vm *vm, uint32_t vec, uint32_t lo, uint32_t hi)
 {
-	/* NMI, double fault, the reserved vector 15 and the hypercall are the
-	 * host's: silently ignored, before any other check. */
-	if (vec == 2 || vec == 8 || vec == 15 || vec == 31)
+	uint32_t glo, ghi;
+	switch (idt_guest_gate(vec, lo, hi, &glo, &ghi)) {
+	case IDT_IGNORE:
 		return;
-	if (vec >= LG_IDT_ENTRIES) {
+	case IDT_BAD_VECTOR:
 		guest_kill(vm, "bad idt entry %u", vec);
 		return;
+	case IDT_BAD_TYPE:
+		guest_kill(vm, "bad idt entry %u type %#x", vec, (hi >> 8) & 0xF);
+		return;
+	case IDT_SET:
+		break;
 	}
-	struct lg_gate *g = &vm->lg.idt[vec];
-	if (!(hi & 0x8000)) {
-		g->lo = g->hi = 0;
-	} else {
-		unsigned type = (hi >> 8) & 0xF;
-		if (type != 0xE && type != 0xF) {
-			guest_kill(vm, "bad idt entry %u type %#x", vec, type);
-			return;
-		}
-		/* Force the guest's kernel code selector; keep offset, P, DPL and
-		 * type; clear bit 12 and the reserved low byte. */
-		g->lo = (SEL_KERNEL_CS << 16) | (lo & 0xFFFF);
-		g->hi = hi & 0xFFFFEF00u;
-	}
-	sync_idt(vm, vec);
+	uint8_t *p = vm->kvm.mon.host + MON_GATES_OFF + vec * 8;
+	le32_put(p, glo);
+	le32_put(p + 4, ghi);
+	monitor_set_idt(&vm->kvm.mon, vec, idt_real_entry(vec, glo, ghi, vm->lg.abi->vmcall));
 }
 
 void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages)

@@ -39,11 +39,28 @@ static uint8_t action(const struct lguest *lg, unsigned nr)
 		return MON_ACT_SET_STACK;
 	case LHCALL_LOAD_TLS:
 		return MON_ACT_LOAD_TLS;
+	case LHCALL_LOAD_IDT_ENTRY:
+		return MON_ACT_LOAD_IDT;
+	case LHCALL_LOAD_GDT_ENTRY:
+		return MON_ACT_LOAD_GDT_ENTRY;
 	case LHCALL_SET_PMD_PAE: /* SEND_DMA in 2.6.23, which has no PAE */
 		return lg->pae && abi->transport != TRANSPORT_DMA ? MON_ACT_SET_PMD_PAE
 								  : MON_ACT_VMM;
 	}
 	return MON_ACT_VMM;
+}
+
+/* NOTIFY inside the VM (G1-G7): the rings KVM rings an eventfd for at
+ * MON_NOTIFY_PORT (virtio/lguest_bus.c registered them before the sandbox
+ * closed); every other NOTIFY exits as before. */
+static void notify_doorbells(struct vm *vm, struct mon_config *c)
+{
+	struct vbus *bus = &vm->bus;
+	for (unsigned i = 0; i < bus->ndoorbells && c->notify_n < MON_NOTIFY_MAX; i++)
+		c->notify_pfn[c->notify_n++] = bus->doorbell_pfn[i];
+	uint32_t valid = vm->lg.abi->hcalls | (vm->lg.pae ? vm->lg.abi->hcalls_pae : 0);
+	if (c->notify_n && (valid & (1u << LHCALL_NOTIFY)))
+		c->action[LHCALL_NOTIFY] = MON_ACT_NOTIFY;
 }
 
 static uint8_t offset8(unsigned off)
@@ -67,6 +84,7 @@ void lg_fastpath_enable(struct vm *vm)
 		c.arg_reg[j] = (uint8_t)abi->arg_reg[j];
 	c.kernel_address = lg->kernel_address;
 	c.pae = lg->pae;
+	c.vmcall = abi->vmcall;
 	/* LOAD_TLS: the VMM reads anywhere the guest may name. */
 	c.ram_size = (uint32_t)vm->mem.limit;
 	c.ld_off = monitor_map_ld(m, lg->lguest_data, abi->ld_size);
@@ -99,6 +117,7 @@ void lg_fastpath_enable(struct vm *vm)
 			lg->fast_pci = true;
 		}
 	}
+	notify_doorbells(vm, &c);
 	monitor_configure(m, &c);
 	lg_fastpath_publish(vm);
 }

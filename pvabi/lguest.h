@@ -32,8 +32,6 @@ struct lguest {
 
 	uint32_t pgdir; /* current page directory (the guest's "cr3") */
 
-	struct lg_gate idt[LG_IDT_ENTRIES];
-
 	bool pae;		    /* the guest uses PAE page tables (decided before boot) */
 	uint64_t mmio_emulated;	    /* MMIO instructions KVM could not fetch (mmio.c) */
 	struct lg_decoder *decoder; /* for those (mmio.c); NULL: reflect the fault */

@@ -35,7 +35,7 @@ static bool push(struct vm *vm, uint32_t base, uint32_t *esp, uint32_t val)
 void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, uint32_t err)
 {
 	struct lguest *lg = &vm->lg;
-	const struct lg_gate *g = &lg->idt[vec & 0xFF];
+	const struct lg_gate gate = lg_gate_get(vm, vec), *g = &gate;
 
 	if (!(g->hi & 0x8000)) {
 		guest_kill(vm, "unhandled trap %u at %#x (%#x)", vec, f->eip,
@@ -306,7 +306,7 @@ static int pick_irq_why(struct vm *vm, uint32_t eip, enum irq_wait *why)
 		}
 	}
 	int irq = __builtin_ctz(cand);
-	if (!(lg->idt[32 + irq].hi & 0x8000))
+	if (!(lg_gate_get(vm, 32 + (unsigned)irq).hi & 0x8000))
 		return -1; /* no handler yet: it stays pending */
 	*why = IRQ_GO;
 	return irq;

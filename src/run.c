@@ -111,6 +111,15 @@ static void monitor_event(struct vm *vm)
 	struct kvm_run *run = vm->kvm.run;
 	struct kvm_regs *kr = &run->s.regs.regs;
 
+	/* The monitor's NOTIFY doorbell rang with no eventfd behind it (KVM
+	 * dropped the registration, say): do what KVM would have done. */
+	if (run->io.direction == KVM_EXIT_IO_OUT && run->io.port == MON_NOTIFY_PORT &&
+	    run->io.size == 4 && run->io.count == 1) {
+		uint32_t pfn;
+		memcpy(&pfn, (uint8_t *)run + run->io.data_offset, 4);
+		vbus_notify(vm, pfn << 12);
+		return;
+	}
 	if (run->io.direction != KVM_EXIT_IO_OUT || run->io.port != MON_PORT) {
 		guest_kill(vm, "unexpected port I/O %s port %#x at EIP %#llx",
 			   run->io.direction == KVM_EXIT_IO_OUT ? "out to" : "in from",

@@ -90,6 +90,7 @@ struct vdev {
 
 struct console_state;
 
+#define VBUS_MAX_DOORBELLS 8
 struct vbus {
 	const struct vtransport *tp; /* how the guest finds the devices */
 	uint64_t page_gpa;	     /* device descriptor page (= RAM size) */
@@ -102,6 +103,10 @@ struct vbus {
 	struct console_state *console;
 	struct vpci pci;    /* virtio-PCI: bus 0 and its functions */
 	struct dma_bus dma; /* 2.6.23: bindings and devices (virtio/dma_bus.c) */
+	/* Device page transports: the rings whose NOTIFY the monitor may ring
+	 * as a doorbell KVM turns into their kick_fd (vbus_finish). */
+	uint32_t doorbell_pfn[VBUS_MAX_DOORBELLS];
+	unsigned ndoorbells;
 };
 
 /* Start an empty bus: zero the device page at GPA vm->opt.mem.  Guest memory

@@ -14,7 +14,10 @@
  * type of every field it has consumed and sets the status byte.  So we write
  * the page once, at setup, and afterwards believe only our own copy of what
  * we put there (struct vbus). */
+#include <errno.h>
+#include <linux/kvm.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "src/log.h"
 #include "src/vm.h"
@@ -132,9 +135,42 @@ int vbus_config_struct(struct vdev *dev, int feature, unsigned offset, uint8_t l
 	return 0;
 }
 
+/* NOTIFY without stopping the vCPU (G1-G7, docs/DESIGN.md §2.9): for every
+ * ring whose device takes its kicks on an eventfd (q->kick_fd: block, net
+ * receive), KVM signals that eventfd when the monitor writes the ring's page
+ * frame to MON_NOTIFY_PORT.  Registered here, before the sandbox closes;
+ * the monitor learns the list at LGUEST_INIT (pvabi/fastpath.c).  A ring
+ * KVM would not take keeps its NOTIFY exit: slower, not wrong. */
+static void devpage_doorbells(struct vm *vm)
+{
+	struct vbus *bus = &vm->bus;
+	for (unsigned i = 0; i < bus->nqueues && bus->ndoorbells < VBUS_MAX_DOORBELLS; i++) {
+		struct vqueue *q = &bus->queues[i];
+		if (q->kick_fd < 0 || !q->gpa || vm->kvm.vm_fd < 0)
+			continue;
+		struct kvm_ioeventfd e = {
+			.datamatch = q->gpa / PAGE_SIZE,
+			.addr = MON_NOTIFY_PORT,
+			.len = 4,
+			.fd = q->kick_fd,
+			.flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH,
+		};
+		if (ioctl(vm->kvm.vm_fd, KVM_IOEVENTFD, &e) < 0) {
+			LOG_DEBUG(vm, "%s: no doorbell in the VM (%s)", q->dev->name,
+				  strerror(errno));
+			continue;
+		}
+		bus->doorbell_pfn[bus->ndoorbells++] = q->gpa / PAGE_SIZE;
+	}
+}
+
 int vbus_finish(struct vm *vm)
 {
-	return fmt(&vm->bus)->finish(vm);
+	int r = fmt(&vm->bus)->finish(vm);
+	if (r == 0 && (vm->bus.tp == &devpage_v1 || vm->bus.tp == &devpage_v2) &&
+	    !vm->opt.no_fast_path)
+		devpage_doorbells(vm);
+	return r;
 }
 
 /* The next free lguest interrupt line (1..31; 0 is the timer), or -1 after

@@ -13,18 +13,23 @@
  *       write probe, then the TSS's ring-1 stack;
  *   LOAD_TLS: the three descriptors read from guest-physical memory, fixed
  *       up by pvabi/desc_rules.h, into GDT slots 6-8;
+ *   LOAD_IDT_ENTRY: the guest's gate filed and the real IDT entry made by
+ *       pvabi/desc_rules.h, as pvabi/desc.c does; LOAD_GDT_ENTRY likewise;
  *   FLUSH_ASYNC and the async ring in front of every call: the entries it can
  *       do itself, in order, stopping at the first it cannot;
+ *   NOTIFY of a ring whose device waits on an eventfd (G1-G7 block, net
+ *       receive): an `outl` of its page frame to MON_NOTIFY_PORT, which KVM
+ *       turns into the eventfd signal the VMM's NOTIFY would have sent;
  *   a ring-1 `out` (a #GP): skipped where nothing listens, and on the 4.x
  *       platform logged for the VMM to replay at the next exit when all it
  *       touches is the PCI address latch or the console's PCI_CFG window
  *       aimed at emerg_wr -- the early console's eight port writes per
  *       character (pio_write).
  *
- * The GDT/TSS page is read-only in every mapping the guest runs on, so the
- * last two write it under the monitor's private directory (priv_begin ..
- * priv_end), which maps that page writable and has two window slots for
- * reading guest RAM by physical address.
+ * The GDT/TSS and IDT pages are read-only in every mapping the guest runs
+ * on, so those three write them under the monitor's private directory
+ * (priv_begin .. priv_end), which maps them writable and has two window
+ * slots for reading guest RAM by physical address.
  *
  * Anything else -- and anything odd: a nested fault, a call before
  * LGUEST_INIT, a rule that says TLB_HOST -- returns 0 and the entry path
@@ -154,6 +159,59 @@ static int load_tls(uint32_t gpa)
 }
 
 /* One call, synchronous or from the ring: 1 if done, 0 if the VMM must do it. */
+/* LOAD_IDT_ENTRY(vec, lo, hi): anything but a gate to file exits (the
+ * VMM ignores the host's vectors and kills bad ones; both are rare). */
+static int load_idt_entry(uint32_t vec, uint32_t lo, uint32_t hi)
+{
+	uint32_t glo, ghi;
+	if (idt_guest_gate(vec, lo, hi, &glo, &ghi) != IDT_SET)
+		return 0;
+	uint64_t real = idt_real_entry(vec, glo, ghi, CONFIG->vmcall);
+	priv_begin();
+	volatile uint32_t *gates = (volatile uint32_t *)(MON_GVA + MON_GATES_OFF);
+	volatile uint32_t *idt = (volatile uint32_t *)(MON_GVA + MON_IDT_OFF);
+	gates[vec * 2] = glo;
+	gates[vec * 2 + 1] = ghi;
+	idt[vec * 2] = (uint32_t)real;
+	idt[vec * 2 + 1] = (uint32_t)(real >> 32);
+	priv_end();
+	return 1;
+}
+
+/* LOAD_GDT_ENTRY(idx, lo, hi): a host slot is ignored, a bad index exits
+ * (the VMM kills it). */
+static int load_gdt_entry(uint32_t idx, uint32_t lo, uint32_t hi)
+{
+	if (idx >= DESC_GDT_ENTRIES)
+		return 0;
+	if (desc_host_slot(idx))
+		return 1;
+	uint64_t d = desc_fixup((uint64_t)hi << 32 | lo);
+	priv_begin();
+	volatile uint32_t *gdt = (volatile uint32_t *)(MON_GVA + MON_GDT_OFF);
+	gdt[idx * 2] = (uint32_t)d;
+	gdt[idx * 2 + 1] = (uint32_t)(d >> 32);
+	priv_end();
+	return 1;
+}
+
+/* NOTIFY(addr): only a ring KVM has a doorbell for; the VMM compares page
+ * frames (virtio/lguest_bus.c: vbus_notify), so does this. */
+static int notify(uint32_t addr)
+{
+	const volatile struct mon_config *c = CONFIG;
+	uint32_t pfn = addr >> 12, n = c->notify_n;
+	for (uint32_t i = 0; i < n && i < MON_NOTIFY_MAX; i++)
+		if (c->notify_pfn[i] == pfn) {
+			__asm__ volatile("outl %0, %1"
+					 :
+					 : "a"(pfn), "Nd"(MON_NOTIFY_PORT)
+					 : "memory");
+			return 1;
+		}
+	return 0;
+}
+
 static int do_call(uint32_t nr, const uint32_t a[4])
 {
 	const volatile struct mon_config *c = CONFIG;
@@ -188,6 +246,21 @@ static int do_call(uint32_t nr, const uint32_t a[4])
 		break;
 	case MON_ACT_LOAD_TLS:
 		if (!load_tls(a[0]))
+			return 0;
+		v = TLB_NOTHING;
+		break;
+	case MON_ACT_LOAD_GDT_ENTRY:
+		if (!load_gdt_entry(a[0], a[1], a[2]))
+			return 0;
+		v = TLB_NOTHING;
+		break;
+	case MON_ACT_NOTIFY:
+		if (!notify(a[0]))
+			return 0;
+		v = TLB_NOTHING;
+		break;
+	case MON_ACT_LOAD_IDT:
+		if (!load_idt_entry(a[0], a[1], a[2]))
 			return 0;
 		v = TLB_NOTHING;
 		break;

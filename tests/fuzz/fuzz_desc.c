@@ -131,11 +131,12 @@ static void load_idt_entry(struct fake_rd *r)
 	uint32_t vec = v < 0xF8 ? v : rd32(r);
 	uint32_t lo = rd32(r);
 	uint32_t hi = rd32(r);
-	struct lg_gate old = vec < 256 ? fk.vm->lg.idt[vec] : (struct lg_gate){0, 0};
+	struct lg_gate old = vec < 256 ? lg_gate_get(fk.vm, vec) : (struct lg_gate){0, 0};
 
 	fake_hcall(&fk, LHCALL_LOAD_IDT_ENTRY, vec, lo, hi, 0x100000);
 	if (vec == 2 || vec == 8 || vec == 15 || vec == 31) {
-		if (fk.vm->dead || memcmp(&old, &fk.vm->lg.idt[vec], sizeof(old)))
+		struct lg_gate now = lg_gate_get(fk.vm, vec);
+		if (fk.vm->dead || memcmp(&old, &now, sizeof(old)))
 			broken("LOAD_IDT_ENTRY of a host vector was not ignored", vec);
 		return;
 	}
@@ -144,7 +145,7 @@ static void load_idt_entry(struct fake_rd *r)
 			broken("LOAD_IDT_ENTRY of a vector >= 256 did not kill", vec);
 		return;
 	}
-	const struct lg_gate *g = &fk.vm->lg.idt[vec];
+	const struct lg_gate gate = lg_gate_get(fk.vm, vec), *g = &gate;
 	unsigned type = (hi >> 8) & 0xF;
 	if (!(hi & 0x8000)) {
 		if (fk.vm->dead || g->lo || g->hi)

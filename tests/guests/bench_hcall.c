@@ -10,7 +10,7 @@
  *   monitor_hcall  LHCALL_FLUSH_ASYNC with an empty ring: int $0x1f -> the
  *                monitor's fast path -> back, no exit (docs/DESIGN.md §2.9);
  *                with --no-fast-path it exits like the one above;
- *   emulated_io  `outb` to port 0x80 at ring 1: #GP -> monitor -> exit ->
+ *   emulated_io  `inb` from port 0x80 at ring 1: #GP -> monitor -> exit ->
  *                lgkvm decodes and skips it.
  * Then interrupt delivery: a clock event 1 ms ahead, the time from its
  * deadline to the guest's IRQ 0 handler, with the guest spinning (the host
@@ -84,7 +84,7 @@ void test_main(void)
 
 	t = rdtsc();
 	for (uint32_t i = 0; i < n_exit; i++)
-		__asm__ volatile("outb %%al, $0x80" ::"a"(0) : "memory");
+		__asm__ volatile("inb $0x80, %%al" ::: "eax", "memory");
 	uint32_t io = per_op(t, n_exit);
 
 	printf("bench: direct_trap cycles=%u (n=%u)\n", trap, n_trap);

@@ -41,20 +41,21 @@ static void own_tables(void)
  * trusts nothing it says (README, "Threat model").
  */
 
-/* Map the monitor's IDT page writable through our own table and write it.
- * (The GDT page is in a writable memslot since the monitor writes TLS slots
- * and the ring-1 stack itself: like the page table, a kernel that maps its
- * frame can change it, docs/DESIGN.md §3.2.  The IDT and code cannot.) */
+/* Map the monitor's stubs page writable through our own table and write it.
+ * (The GDT and IDT pages are in a writable memslot since the monitor writes
+ * TLS slots, the ring-1 stack and gates itself: like the page table, a
+ * kernel that maps their frames can change them, docs/DESIGN.md §3.2.  The
+ * stubs and the code cannot be changed at all.) */
 static void mon_write_ro(void)
 {
 	guest_init();
 	own_tables();
-	pt_map(pt_dir, SCRATCH_VA, MON_GPA + 0x1000, PTE_P | PTE_W);
-	volatile uint32_t *idt = (volatile uint32_t *)SCRATCH_VA;
-	CHECK((idt[0x1F * 2] >> 16) == 0x50, "monitor IDT gate 0x1f reads %x:%x", idt[0x1F * 2],
-	      idt[0x1F * 2 + 1]);
-	printf("mon_write_ro: read the monitor's IDT through our own mapping; now writing it\n");
-	idt[0x1F * 2 + 1] |= 0x6000; /* the hypercall gate at DPL 3 */
+	pt_map(pt_dir, SCRATCH_VA, MON_GPA + 0x2000, PTE_P | PTE_W);
+	volatile uint32_t *stubs = (volatile uint32_t *)SCRATCH_VA;
+	CHECK(stubs[0] == 0x006A006Au, "the monitor's stub 0 starts %x", stubs[0]);
+	printf("mon_write_ro: read the monitor's stubs through our own mapping; now writing "
+	       "them\n");
+	stubs[0] = 0xCCCCCCCCu;
 }
 
 /* Map the monitor's page table writable and unmap the monitor's stack. */
