@@ -165,6 +165,7 @@ struct mon_config {
 	uint32_t noirq_start, noirq_end; /* no interrupt goes in at these EIPs */
 	uint8_t pae;			 /* which private directory: MON_PRIV_PDPT or _PD */
 	uint8_t vmcall;			 /* #UD stays routed (pvabi/vmcall.c): desc_rules.h */
+	uint8_t deliver;		 /* the kick vector's IRQ is delivered here */
 	uint32_t ram_size;		 /* LOAD_TLS reads guest-physical memory below this */
 	/* Ring-1 port writes (#GP): MON_PIO_EXIT, every one exits; MON_PIO_DROP,
 	 * nothing listens (G0-G7: skipped in the VM); MON_PIO_PCI, the 4.x
@@ -196,6 +197,7 @@ struct mon_shared {
 	uint32_t handled;	 /* events the monitor finished alone */
 	uint32_t handled_nr[32]; /* ... hypercalls among them, by number (async too) */
 	uint32_t handled_pio;	 /* ... port writes among them (logged or skipped) */
+	uint32_t handled_irqs;	 /* ... interrupts it delivered */
 	/* The PCI state the monitor needs to judge a write, as the VMM left it
 	 * at the last exit and as the logged writes since have changed it:
 	 * the 0xCF8 latch, and bytes 4-15 of the console's PCI_CFG capability
@@ -209,7 +211,8 @@ struct mon_shared {
 _Static_assert(__builtin_offsetof(struct mon_shared, async_next) == 12 &&
 		       __builtin_offsetof(struct mon_shared, irq_pending) == 16 &&
 		       __builtin_offsetof(struct mon_shared, handled_nr) == 6 * 4 &&
-		       __builtin_offsetof(struct mon_shared, handled_pio) == 38 * 4,
+		       __builtin_offsetof(struct mon_shared, handled_pio) == 38 * 4 &&
+		       __builtin_offsetof(struct mon_shared, handled_irqs) == 39 * 4,
 	       "struct mon_shared's layout is known to test guests");
 
 #define MON_PIO_MAX 511

@@ -5,6 +5,7 @@
 
 #include "pvabi/desc_rules.h"
 #include "pvabi/internal.h"
+#include "pvabi/irq_rules.h"
 #include "pvabi/mmu.h"
 #include "src/le.h"
 #include "src/vm.h"
@@ -72,8 +73,7 @@ bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base)
 	unsigned i = (sel & 0xFFFF) >> 3;
 	if ((sel & 4) || i >= LG_GDT_ENTRIES)
 		return false;
-	uint64_t d = gdt_get(vm, i);
-	*base = (uint32_t)((d >> 16) & 0xFFFFFF) | (uint32_t)((d >> 32) & 0xFF000000u);
+	*base = desc_base(gdt_get(vm, i));
 	return true;
 }
 

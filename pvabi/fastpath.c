@@ -85,6 +85,7 @@ void lg_fastpath_enable(struct vm *vm)
 	c.kernel_address = lg->kernel_address;
 	c.pae = lg->pae;
 	c.vmcall = abi->vmcall;
+	c.deliver = 1;
 	/* LOAD_TLS: the VMM reads anywhere the guest may name. */
 	c.ram_size = (uint32_t)vm->mem.limit;
 	c.ld_off = monitor_map_ld(m, lg->lguest_data, abi->ld_size);

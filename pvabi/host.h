@@ -38,10 +38,13 @@ void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f);
 /* Could an interrupt be delivered with the guest at `eip` right now?  (A
  * halted guest takes one whatever irq_enabled says.) */
 bool lg_irq_deliverable(struct vm *vm, uint32_t eip);
-/* Pending IRQ bits: ours and the monitor's copy together (pvabi/traps.c). */
+/* Write the host's wall clock into lguest_data.time (pvabi/time.c), as every
+ * delivery does. */
+void lg_write_time(struct vm *vm);
+/* Pending IRQ bits (pvabi/traps.c): their one home, and changing them. */
+_Atomic uint32_t *lg_pending(struct vm *vm);
 void lg_irq_set(struct vm *vm, uint32_t bits);
 void lg_irq_clear(struct vm *vm, uint32_t bits);
-void lg_irq_resync(struct vm *vm);
 /* The monitor's port-write log (pvabi/fastpath.c): replayed first thing on
  * every exit; the PCI state it judges by, published before every entry. */
 void lg_fastpath_drain(struct vm *vm);

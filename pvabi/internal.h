@@ -14,7 +14,6 @@ struct vm;
 bool ld_read32(struct vm *vm, unsigned off, uint32_t *val);
 bool ld_write32(struct vm *vm, unsigned off, uint32_t val);
 /* Refresh lguest_data.time from the host's wall clock. */
-void lg_write_time(struct vm *vm);
 
 /* desc.c: the descriptor-table hypercalls and the real IDT. */
 void lg_load_gdt(struct vm *vm, uint32_t gpa, uint32_t count);

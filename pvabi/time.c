@@ -47,7 +47,7 @@ uint64_t lg_next_wake(struct vm *vm, uint64_t now)
 {
 	struct lguest *lg = &vm->lg;
 	uint64_t wake = lg->clock_deadline_ns;
-	uint32_t pending = atomic_load(&lg->pending);
+	uint32_t pending = atomic_load(lg_pending(vm));
 	if (lg->initialized && pending) {
 		uint32_t blocked = 0;
 		if (!gm_read32(&vm->mem, lg->lguest_data + lg->abi->ld_blocked, &blocked))

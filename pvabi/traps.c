@@ -8,16 +8,12 @@
 #include <string.h>
 
 #include "pvabi/internal.h"
+#include "pvabi/irq_rules.h"
 #include "pvabi/mmu.h"
 #include "pvabi/pio_rules.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/bus.h"
-
-#define EFLAGS_IF 0x200u
-#define EFLAGS_TF 0x100u
-#define EFLAGS_NT 0x4000u
-#define EFLAGS_RF 0x10000u
 
 static bool has_errcode(unsigned vec)
 {
@@ -64,10 +60,7 @@ void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, 
 		return;
 	}
 
-	/* The EFLAGS image carries the *virtual* interrupt flag. */
-	uint32_t eflags = f->eflags;
-	if (!(irq_enabled & EFLAGS_IF))
-		eflags &= ~EFLAGS_IF;
+	uint32_t eflags = deliver_eflags(f->eflags, irq_enabled);
 
 	bool ok = true;
 	if (switch_stack) {
@@ -83,15 +76,8 @@ void lg_deliver(struct vm *vm, struct mon_frame *f, unsigned vec, bool has_err, 
 		return;
 	}
 
-	f->eip = (g->hi & 0xFFFF0000u) | (g->lo & 0xFFFF);
-	f->cs = SEL_KERNEL_CS;
-	/* As the CPU does through any gate (the reference host did not, so a
-	 * handler entered with TF set single-stepped itself forever). */
-	f->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF);
-	f->esp = esp;
-	f->ss = ss;
 	/* Interrupt gates disable (virtual) interrupts; trap gates don't. */
-	if (((g->hi >> 8) & 0xF) == 0xE)
+	if (deliver_frame(f, g->lo, g->hi, esp, ss))
 		ld_write32(vm, lg->abi->ld_irq_enabled, 0);
 }
 
@@ -274,41 +260,53 @@ static bool in_noirq(struct vm *vm, uint32_t eip)
 	return eip >= vm->lg.noirq_start && eip < vm->lg.noirq_end;
 }
 
-/* Why no interrupt goes in right now. */
-enum irq_wait { IRQ_GO, IRQ_NONE, IRQ_NOT_HERE, IRQ_DISABLED };
+/* The pending IRQ bits have one home, a word in the monitor's data page,
+ * so that the monitor's fast path can take an interrupt as well as we can
+ * (kvm-glue/monitor/fast.c delivers on the kick vector).  I/O threads set
+ * bits there, whoever delivers clears them; all atomically.  The guest can
+ * write that page: it can only raise interrupts to itself.  A vm without a
+ * monitor (unit tests) keeps them in struct lguest. */
+_Atomic uint32_t *lg_pending(struct vm *vm)
+{
+	if (vm->kvm.mon.host)
+		return (_Atomic uint32_t *)&monitor_shared(&vm->kvm.mon)->irq_pending;
+	return &vm->lg.pending;
+}
+
+void lg_irq_set(struct vm *vm, uint32_t bits)
+{
+	atomic_fetch_or(lg_pending(vm), bits);
+}
+
+void lg_irq_clear(struct vm *vm, uint32_t bits)
+{
+	atomic_fetch_and(lg_pending(vm), ~bits);
+}
 
 /* The lowest pending, unmasked IRQ that may be delivered now; -1 if none,
- * and in *why the reason. */
+ * and in *why the reason (pvabi/irq_rules.h, shared with the monitor). */
 static int pick_irq_why(struct vm *vm, uint32_t eip, enum irq_wait *why)
 {
 	struct lguest *lg = &vm->lg;
 	*why = IRQ_NONE;
 	if (!lg->initialized)
 		return -1;
-	uint32_t pending = atomic_load(&lg->pending);
-	uint32_t blocked = 0, enabled;
+	uint32_t pending = atomic_load(lg_pending(vm));
+	uint32_t blocked = 0, enabled = 0;
 	if (pending && !ld_read32(vm, lg->abi->ld_blocked, &blocked))
 		return -1;
 	uint32_t cand = pending & ~blocked;
-	if (!cand)
+	if (cand && !in_noirq(vm, eip) && !lg->halted &&
+	    !ld_read32(vm, lg->abi->ld_irq_enabled, &enabled))
 		return -1;
-	*why = IRQ_NOT_HERE;
-	if (in_noirq(vm, eip))
+	int irq = -1;
+	*why = irq_pick(cand, in_noirq(vm, eip), lg->halted, enabled, &irq);
+	if (*why != IRQ_GO)
 		return -1;
-	/* A halted guest takes an interrupt whatever irq_enabled says.  We
-	 * test bit 9 (the reference's "non-zero" test is a known quirk). */
-	if (!lg->halted) {
-		if (!ld_read32(vm, lg->abi->ld_irq_enabled, &enabled))
-			return -1;
-		if (!(enabled & 0x200)) {
-			*why = IRQ_DISABLED;
-			return -1;
-		}
-	}
-	int irq = __builtin_ctz(cand);
-	if (!(lg_gate_get(vm, 32 + (unsigned)irq).hi & 0x8000))
+	if (!(lg_gate_get(vm, 32 + (unsigned)irq).hi & 0x8000)) {
+		*why = IRQ_NOT_HERE;
 		return -1; /* no handler yet: it stays pending */
-	*why = IRQ_GO;
+	}
 	return irq;
 }
 
@@ -318,52 +316,17 @@ static int pick_irq(struct vm *vm, uint32_t eip)
 	return pick_irq_why(vm, eip, &why);
 }
 
-/* 2.6.31+ (layouts L2-L4): irq_pending tells a guest that re-enables
- * interrupts whether to ask for them (SEND_INTERRUPTS).  As the reference:
- * 0x200 while an interrupt waits only for irq_enabled, 0 once none waits at
- * all, untouched otherwise.  (2.6.31-4.0 never act on it when they enable
- * interrupts -- their `testl` is always false -- which is why we look for
- * deliverable interrupts on every exit and not only on SEND_INTERRUPTS.) */
+/* irq_pending (2.6.31+), as irq_pending_note() says.  (2.6.31-4.0 never act on it
+ * when they enable interrupts -- their `testl` is always false -- which is
+ * why we look for deliverable interrupts on every exit and not only on
+ * SEND_INTERRUPTS.) */
 static void note_irq_pending(struct vm *vm, enum irq_wait why)
 {
 	unsigned off = vm->lg.abi->ld_irq_pending;
-	if (off == LD_NONE || !vm->lg.initialized)
+	int64_t v = irq_pending_note(why);
+	if (off == LD_NONE || !vm->lg.initialized || v < 0)
 		return;
-	if (why == IRQ_DISABLED)
-		ld_write32(vm, off, 0x200);
-	else if (why == IRQ_NONE)
-		ld_write32(vm, off, 0);
-}
-
-/* The pending bits have two homes: ours, the authority, and a copy in the
- * monitor's data page that its fast path reads (kvm-glue/monitor/fast.c).
- * A raise sets ours first, so the copy can only lag by the moment before
- * the kick that follows every raise: the call the monitor finishes in that
- * moment is simply one the interrupt arrived after. */
-void lg_irq_set(struct vm *vm, uint32_t bits)
-{
-	atomic_fetch_or(&vm->lg.pending, bits);
-	if (vm->kvm.mon.host)
-		__atomic_fetch_or(&monitor_shared(&vm->kvm.mon)->irq_pending, bits,
-				  __ATOMIC_SEQ_CST);
-}
-
-void lg_irq_clear(struct vm *vm, uint32_t bits)
-{
-	atomic_fetch_and(&vm->lg.pending, ~bits);
-	if (vm->kvm.mon.host)
-		__atomic_fetch_and(&monitor_shared(&vm->kvm.mon)->irq_pending, ~bits,
-				   __ATOMIC_SEQ_CST);
-}
-
-/* Heal the copy after a raise and a delivery of the same IRQ crossed (the
- * copy may then hold a bit we no longer have, which costs exits, or lack
- * one, which the raise's own kick will bring us back to mend). */
-void lg_irq_resync(struct vm *vm)
-{
-	if (vm->kvm.mon.host)
-		__atomic_store_n(&monitor_shared(&vm->kvm.mon)->irq_pending,
-				 atomic_load(&vm->lg.pending), __ATOMIC_SEQ_CST);
+	ld_write32(vm, off, (uint32_t)v);
 }
 
 bool lg_irq_deliverable(struct vm *vm, uint32_t eip)

@@ -79,13 +79,15 @@ static void after_async_exit(struct vm *vm)
 	uint64_t rip = run->s.regs.regs.rip;
 	if (vm->dead)
 		return;
-	lg_irq_resync(vm);
 	/* Inside the monitor the event is already being handled; the guest
 	 * will be at a real instruction once it irets, and the window exit
 	 * brings us back then. */
-	if (lg_irq_deliverable(vm, in_monitor(rip) ? 0 : (uint32_t)rip))
+	if (lg_irq_deliverable(vm, in_monitor(rip) ? 0 : (uint32_t)rip)) {
+		/* The monitor may deliver it without us (kvm-glue/monitor/fast.c):
+		 * the time a delivery writes goes in now. */
+		lg_write_time(vm);
 		vcpu_request_kick(vm);
-	else
+	} else
 		run->request_interrupt_window = 0;
 }
 
@@ -364,6 +366,8 @@ void run_report(const struct vm *vm)
 			top(b, sizeof(b), vm->lg.stats_hcall_nr, 32, hcall_label, vm));
 	/* The monitor's own counters (docs/DESIGN.md §2.9): the guest can
 	 * write them, so they are a report, never an input. */
+	if (!vm->kvm.mon.host)
+		return;
 	const struct mon_shared *sh = monitor_shared((struct monitor *)&vm->kvm.mon);
 	uint64_t in_vm[32], calls = 0;
 	for (unsigned i = 0; i < 32; i++)

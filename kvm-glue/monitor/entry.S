@@ -72,6 +72,19 @@ mon_probe_fail:
 	xorl %eax, %eax
 	ret
 
+/* Store %edx at `addr` (in %eax): 1, or 0 if the store faults (resumed at
+ * mon_probe_store_fail).  Ring 0 with CR0.WP: a read-only page faults, as a
+ * CPU pushing a frame for ring 1 would. */
+	.globl mon_probe_store32, mon_probe_store_insn, mon_probe_store_fail
+mon_probe_store32:
+mon_probe_store_insn:
+	movl %edx, (%eax)
+	movl $1, %eax
+	ret
+mon_probe_store_fail:
+	xorl %eax, %eax
+	ret
+
 /* The byte at `addr` (in %eax), or -1 if reading it faults (mon_fast resumes
  * a fault at mon_probe_read_insn at mon_probe_read_fail). */
 	.globl mon_probe_read8, mon_probe_read_insn, mon_probe_read_fail

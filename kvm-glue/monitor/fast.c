@@ -20,6 +20,9 @@
  *   NOTIFY of a ring whose device waits on an eventfd (G1-G7 block, net
  *       receive): an `outl` of its page frame to MON_NOTIFY_PORT, which KVM
  *       turns into the eventfd signal the VMM's NOTIFY would have sent;
+ *   the kick vector, when the VMM injected it for an interrupt: the lguest
+ *       IRQ delivered here, by pvabi/irq_rules.h, as lg_maybe_interrupt
+ *       would (the VMM wrote lguest_data.time when it injected);
  *   a ring-1 `out` (a #GP): skipped where nothing listens, and on the 4.x
  *       platform logged for the VMM to replay at the next exit when all it
  *       touches is the PCI address latch or the console's PCI_CFG window
@@ -45,6 +48,7 @@
 
 #include "kvm-glue/monitor.h"
 #include "pvabi/desc_rules.h"
+#include "pvabi/irq_rules.h"
 #include "pvabi/pio_rules.h"
 #include "pvabi/tlb_rules.h"
 
@@ -308,7 +312,9 @@ static int drain(void)
 	return 1;
 }
 
-extern char mon_probe_insn[], mon_probe_fail[], mon_probe_read_insn[], mon_probe_read_fail[];
+extern char mon_probe_insn[], mon_probe_fail[], mon_probe_read_insn[], mon_probe_read_fail[],
+	mon_probe_store_insn[], mon_probe_store_fail[];
+extern int mon_probe_store32(uint32_t addr, uint32_t val) __attribute__((regparm(2)));
 extern int mon_probe_read8(uint32_t addr) __attribute__((regparm(1)));
 
 #define PCI_CONFIG_ADDRESS 0xCF8
@@ -413,6 +419,59 @@ static int pio_write(struct mon_regs *r)
 	return 1;
 }
 
+/* The kick vector: deliver the IRQ the VMM meant, exactly as pvabi/traps.c's
+ * lg_maybe_interrupt and lg_deliver would, or exit for anything unusual (no
+ * IRQ to deliver after all, no handler, no ring-1 stack, a stack the guest
+ * cannot write or in the monitor's 4 MiB).  Nothing is changed before the
+ * last push has succeeded, so an exit leaves the VMM the event untouched. */
+static int deliver_irq(struct mon_regs *r, uint32_t ld)
+{
+	const volatile struct mon_config *c = CONFIG;
+	volatile struct mon_shared *s = SHARED;
+	uint32_t cand = s->irq_pending & ~*(const volatile uint32_t *)(ld + c->ld_blocked);
+	uint32_t enabled = *(const volatile uint32_t *)(ld + c->ld_irq_enabled);
+	bool noirq = r->f.eip >= c->noirq_start && r->f.eip < c->noirq_end;
+	int irq = -1;
+	if (irq_pick(cand, noirq, false, enabled, &irq) != IRQ_GO)
+		return 0;
+	const volatile uint32_t *gates = (const volatile uint32_t *)(MON_GVA + MON_GATES_OFF);
+	uint32_t glo = gates[(32 + irq) * 2], ghi = gates[(32 + irq) * 2 + 1];
+	if (!(ghi & 0x8000))
+		return 0;
+	/* From ring 3 the CPU would switch to the stack SET_STACK named. */
+	bool sw = (r->f.cs & 3) != 1;
+	uint32_t ss = r->f.ss, esp = r->f.esp;
+	if (sw) {
+		esp = *(const volatile uint32_t *)(MON_GVA + MON_TSS_OFF + TSS_ESP1);
+		ss = *(const volatile uint32_t *)(MON_GVA + MON_TSS_OFF + TSS_SS1) & 0xFFFF;
+		if (!ss)
+			return 0;
+	}
+	if ((ss & 4) || (ss >> 3) >= DESC_GDT_ENTRIES)
+		return 0;
+	const volatile uint32_t *gdt = (const volatile uint32_t *)(MON_GVA + MON_GDT_OFF);
+	uint32_t base = desc_base((uint64_t)gdt[(ss >> 3) * 2 + 1] << 32 | gdt[(ss >> 3) * 2]);
+	uint32_t words[5], n = 0;
+	if (sw) {
+		words[n++] = r->f.ss;
+		words[n++] = r->f.esp;
+	}
+	words[n++] = deliver_eflags(r->f.eflags, enabled);
+	words[n++] = r->f.cs;
+	words[n++] = r->f.eip;
+	for (uint32_t i = 0; i < n; i++) {
+		esp -= 4;
+		uint32_t a = base + esp;
+		if (a > MON_GVA - 4 || !mon_probe_store32(a, words[i]))
+			return 0;
+	}
+	__atomic_fetch_and(&s->irq_pending, ~(1u << irq), __ATOMIC_SEQ_CST);
+	if (deliver_frame(&r->f, glo, ghi, esp, ss))
+		*(volatile uint32_t *)(ld + c->ld_irq_enabled) = 0;
+	s->handled_irqs++;
+	return 1;
+}
+
 /* Called by entry.S for every event; nonzero means "done, back to the
  * guest as the frame says". */
 __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
@@ -428,11 +487,19 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 			r->f.eip = (uint32_t)mon_probe_read_fail;
 			return 1;
 		}
+		if ((r->f.vector & 0xFF) == 14 && r->f.eip == (uint32_t)mon_probe_store_insn) {
+			r->f.eip = (uint32_t)mon_probe_store_fail;
+			return 1;
+		}
 		return 0;
 	}
 	const volatile struct mon_config *c = CONFIG;
 	unsigned vec = r->f.vector & 0xFF;
-	if ((r->f.cs & 3) != 1 || !c->ld_mapped)
+	if (!c->ld_mapped)
+		return 0;
+	if (vec == MON_KICK_VECTOR)
+		return c->deliver && deliver_irq(r, MON_LD_GVA + c->ld_off);
+	if ((r->f.cs & 3) != 1)
 		return 0;
 	int hcall = vec == 0x1F,
 	    pio = vec == 13 && r->f.errcode == 0 && c->pio_mode != MON_PIO_EXIT;
@@ -446,14 +513,14 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 	 * pick_irq_why() in the order it asks; a halted guest makes no calls,
 	 * and an event inside the no-interrupt window is left to the VMM. */
 	const uint32_t ld = MON_LD_GVA + c->ld_off;
-	uint32_t pending = SHARED->irq_pending, note = 0; /* irq_pending: none waits */
-	if (pending && (pending & ~*(const volatile uint32_t *)(ld + c->ld_blocked))) {
-		if (r->f.eip >= c->noirq_start && r->f.eip < c->noirq_end)
-			return 0;
-		if (*(const volatile uint32_t *)(ld + c->ld_irq_enabled) & 0x200)
-			return 0;
-		note = 0x200; /* one waits for irq_enabled */
-	}
+	uint32_t cand = SHARED->irq_pending & ~*(const volatile uint32_t *)(ld + c->ld_blocked);
+	int irq = -1;
+	enum irq_wait why =
+		irq_pick(cand, r->f.eip >= c->noirq_start && r->f.eip < c->noirq_end, false,
+			 *(const volatile uint32_t *)(ld + c->ld_irq_enabled), &irq);
+	if (why == IRQ_GO)
+		return 0;
+	int64_t note = irq_pending_note(why);
 	if (hcall) {
 		uint32_t a[4];
 		for (int j = 0; j < 4; j++)
@@ -465,8 +532,8 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 		return 0;
 	}
 	/* What the VMM writes in irq_pending (2.6.31+) on the way back. */
-	if (c->ld_irq_pending != MON_LD_ABSENT)
-		*(volatile uint32_t *)(ld + c->ld_irq_pending) = note;
+	if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)
+		*(volatile uint32_t *)(ld + c->ld_irq_pending) = (uint32_t)note;
 	SHARED->handled++;
 	return 1;
 }

@@ -111,7 +111,8 @@ GUEST_HOSTILE2_ELFS := $(GUEST_HOSTILE2:%=$(GUEST_OUT)/%.elf)
 # The monitor's fast path against hostile arguments: hostile_fast.c, one ELF
 # per case, as above.
 GUEST_HOSTILE_FAST := stack_unmapped stack_read_only stack_in_monitor stack_second_page \
-	tls_past_limit async_then_bad_stack shared_scribble tls_fixups
+	tls_past_limit async_then_bad_stack shared_scribble tls_fixups irq_stack_unmapped \
+	irq_stack_in_monitor
 GUEST_HOSTILE_FAST_ELFS := $(GUEST_HOSTILE_FAST:%=$(GUEST_OUT)/%.elf)
 guests: $(GUEST_HOSTILE_FAST_ELFS)
 

@@ -363,7 +363,7 @@ static void test_write_read_poweroff(void **state)
 	kick(f);
 	wait_used(f, 1);
 	assert_status(f, w, S_OK, 1);
-	assert_true(f->vm->lg.pending & (1u << f->q->irq));
+	assert_true(*lg_pending(f->vm) & (1u << f->q->irq));
 
 	struct req r = rw(f, T_IN, 5, 3, 512, &rdata);
 	kick(f);
@@ -401,7 +401,7 @@ static void test_many_reads_in_flight(void **state)
 	}
 	/* The interrupt came (once per batch, but it came), and once idle the
 	 * device wants kicks again: used.flags NO_NOTIFY is off. */
-	assert_true(atomic_load(&f->vm->lg.pending) & (1u << f->q->irq));
+	assert_true(atomic_load(lg_pending(f->vm)) & (1u << f->q->irq));
 	uint64_t end = now_ns() + WAIT_NS;
 	while (__atomic_load_n(&f->used->flags, __ATOMIC_ACQUIRE) & VRING_USED_F_NO_NOTIFY) {
 		if (now_ns() > end)

@@ -149,7 +149,7 @@ static int fx_teardown(void **state)
 
 static uint32_t pending(struct fx *f)
 {
-	return atomic_exchange(&f->vm->lg.pending, 0);
+	return atomic_exchange(lg_pending(f->vm), 0);
 }
 
 /* ---- the descriptor page ------------------------------------------------- */

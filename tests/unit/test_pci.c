@@ -451,7 +451,7 @@ static void test_queues(void **state)
 	avail[1] = 1;
 	assert_int_equal(vring_pop(f->vm, f->net->q[0], &c), 1);
 	vring_complete(f->vm, f->net->q[0], c.head, 64);
-	assert_true(atomic_load(&f->vm->lg.pending) & (1u << 3));
+	assert_true(atomic_load(lg_pending(f->vm)) & (1u << 3));
 	assert_int_equal(*(uint16_t *)(f->vm->mem.base + 0x3006), 1); /* used.idx */
 	assert_int_equal(rd(f, BAR(3) + VPCI_ISR_OFF, 1), 1);
 	assert_int_equal(rd(f, BAR(3) + VPCI_ISR_OFF, 1), 0);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pvabi/host.h"
 #include "src/vm.h"
 #include "virtio/console.h"
 #include "virtio/ring.h"
@@ -334,12 +335,12 @@ static void test_interrupt_suppression(void **state)
 	f->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	assert_false(vring_wants_irq(f->vm, &f->q));
 	vring_complete(f->vm, &f->q, 0, 0);
-	assert_int_equal(atomic_load(&f->vm->lg.pending), 0);
+	assert_int_equal(atomic_load(lg_pending(f->vm)), 0);
 
 	f->avail->flags = 0;
 	assert_true(vring_wants_irq(f->vm, &f->q));
 	vring_complete(f->vm, &f->q, 1, 0);
-	assert_int_equal(atomic_load(&f->vm->lg.pending), 1u << 5);
+	assert_int_equal(atomic_load(lg_pending(f->vm)), 1u << 5);
 	assert_int_equal(f->used->idx, 2);
 }
 
@@ -752,14 +753,14 @@ static void test_console_output(void **state)
 	assert_int_equal(qused(f, q)->idx, 2);
 	assert_int_equal(qused(f, q)->ring[1].id, 1);
 	assert_int_equal(qused(f, q)->ring[1].len, 7); /* bytes consumed, as the reference */
-	assert_int_equal(atomic_load(&f->vm->lg.pending), 0);
+	assert_int_equal(atomic_load(lg_pending(f->vm)), 0);
 
 	/* Without NO_INTERRUPT, the queue's IRQ (2). */
 	qavail(f, q)->flags = 0;
 	qoffer(f, q, 2, 0x2000, 5, 0);
 	assert_true(vbus_notify(f->vm, q->gpa));
 	assert_string_equal(captured(f), "hello, world\r\nhello");
-	assert_int_equal(atomic_load(&f->vm->lg.pending), 1u << 2);
+	assert_int_equal(atomic_load(lg_pending(f->vm)), 1u << 2);
 	assert_false(f->vm->dead);
 }
 
@@ -945,7 +946,7 @@ static void test_console_input(void **state)
 	assert_int_equal(qused(f, q)->ring[0].id, 0);
 	assert_int_equal(qused(f, q)->ring[0].len, 3);
 	assert_memory_equal(mem(f, 0x2000), "ls\r", 3);
-	assert_int_equal(atomic_load(&f->vm->lg.pending), 1u << 1);
+	assert_int_equal(atomic_load(lg_pending(f->vm)), 1u << 1);
 
 	/* Typed with no buffer posted: we stop watching stdin... */
 	type_in(f, "x", 1);
