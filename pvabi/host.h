@@ -38,6 +38,8 @@ void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f);
 /* Could an interrupt be delivered with the guest at `eip` right now?  (A
  * halted guest takes one whatever irq_enabled says.) */
 bool lg_irq_deliverable(struct vm *vm, uint32_t eip);
+/* The guest's gate for `vec` as LOAD_IDT_ENTRY filed it (0/0: no handler). */
+struct lg_gate lg_gate_get(struct vm *vm, unsigned vec);
 /* Write the host's wall clock into lguest_data.time (pvabi/time.c), as every
  * delivery does. */
 void lg_write_time(struct vm *vm);

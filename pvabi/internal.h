@@ -24,8 +24,6 @@ void lg_set_stack(struct vm *vm, uint32_t ss, uint32_t esp, uint32_t pages);
 /* Base of a segment selector in the guest's GDT image; false for the LDT or
  * a selector past the table. */
 bool lg_seg_base(struct vm *vm, uint32_t sel, uint32_t *base);
-/* The guest's gate for `vec` as LOAD_IDT_ENTRY filed it (0/0: no handler). */
-struct lg_gate lg_gate_get(struct vm *vm, unsigned vec);
 
 /* traps.c: push a trap/interrupt frame and point the guest at the handler
  * of `vec` (docs/abi.md §5.4).  Kills the guest if it has no handler. */

@@ -18,11 +18,15 @@
  *	3	MMIO read of any width inside or around a device's BAR
  *	4	MMIO write, likewise (common config, doorbell, ISR, device config)
  *	5	write bytes into guest RAM (ring contents)
- *	6	complete: interrupt a queue as a device would */
+ *	6	complete: interrupt a queue as a device would
+ *	7	the monitor's port-write log, as a guest that scribbled on it would
+ *		leave it, replayed by lg_fastpath_drain: a bad entry or count
+ *		kills, and the log is empty afterwards either way */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "pvabi/host.h"
 #include "tests/fuzz/fake_vcpu.h"
 #include "virtio/pci.h"
 #include "virtio/transport.h"
@@ -32,7 +36,7 @@
 #define MEM_SIZE (RAM + VBUS_AREA_SIZE)
 
 static struct vm *vm;
-static uint8_t *mem;
+static uint8_t *mem, *mon;
 
 static void broken(const char *what, unsigned detail)
 {
@@ -60,8 +64,11 @@ static void setup(void)
 	if (!vm) {
 		vm = malloc(sizeof(*vm));
 		mem = malloc(MEM_SIZE);
+		mon = malloc(MON_SIZE);
 	}
 	memset(vm, 0, sizeof(*vm));
+	memset(mon, 0, MON_SIZE);
+	monitor_init(&vm->kvm.mon, mon);
 	FAKE_UNPOISON(mem, MEM_SIZE);
 	memset(mem, 0, MEM_SIZE);
 	vm->mem = (struct guestmem){.base = mem, .size = MEM_SIZE, .limit = MEM_SIZE};
@@ -133,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned n = 0; n < FAKE_MAX_OPS && r.n && !vm->dead; n++) {
 		uint32_t v = 0;
-		switch (rd8(&r) % 7) {
+		switch (rd8(&r) % 8) {
 		case 0:
 			v = rd8(&r) < 0xC0 ? PCI_ADDR_ENABLE | (rd8(&r) % 5u) << 11 | rd8(&r)
 					   : rd32(&r);
@@ -177,9 +184,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				mem[at + i] = rd8(&r);
 			break;
 		}
-		default: {
+		case 6: {
 			unsigned q = rd8(&r) % vm->bus.nqueues;
 			vbus_interrupt(vm, &vm->bus.queues[q]);
+			break;
+		}
+		default: {
+			struct mon_pio_log *log = monitor_pio_log(&vm->kvm.mon);
+			uint32_t count = rd8(&r) < 0xF0 ? rd8(&r) % 16u : rd32(&r);
+			bool bad = count > MON_PIO_MAX;
+			for (uint32_t i = 0; i < count && i < MON_PIO_MAX; i++) {
+				uint8_t k = rd8(&r);
+				log->e[i].port = k < 0xE0 ? (uint16_t)(PCI_CONFIG_ADDRESS + k % 8u)
+							  : rd16(&r);
+				log->e[i].size =
+					k < 0xE0 ? (uint8_t)(1u << (rd8(&r) % 3)) : rd8(&r);
+				log->e[i].val = rd32(&r);
+				bool ok = pci_is_port(log->e[i].port) &&
+					  (log->e[i].size == 1 || log->e[i].size == 2 ||
+					   log->e[i].size == 4);
+				bad |= !ok && !bad && count <= MON_PIO_MAX;
+			}
+			log->count = count;
+			lg_fastpath_drain(vm);
+			if (log->count != 0)
+				broken("the port-write log was not emptied", count);
+			if (bad && !vm->dead)
+				broken("a corrupt port-write log was replayed", count);
 			break;
 		}
 		}
