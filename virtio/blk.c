@@ -166,8 +166,11 @@ static void req_finish(struct blk_dev *d, struct blk_req *r, uint8_t status)
 	__atomic_store_n(r->status, status, __ATOMIC_RELAXED);
 	/* The interrupt waits for the batch (irq_flush): every request the
 	 * kernel finished together costs the guest one. */
-	vring_push(d->vm, d->q, r->c.head, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
-	d->irq_owed = true;
+	/* A chain of a ring the guest has reset since is dropped, not handed
+	 * back into memory that is no longer a ring (vring_reset). */
+	if (vring_push_gen(d->vm, d->q, r->c.gen, r->c.head,
+			   len > UINT32_MAX ? UINT32_MAX : (uint32_t)len))
+		d->irq_owed = true;
 
 	if (r->ordered)
 		d->ordered_busy = false;

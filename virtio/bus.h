@@ -35,7 +35,9 @@ struct vtransport;
  * producer of used entries (vring_push) at a time.  For the console both are
  * the vCPU thread; a block device may hand a queue to its I/O thread.  The
  * vCPU thread sets the ring's place and then `ready` (release); whoever
- * walks it checks `ready` (acquire) first. */
+ * walks it checks `ready` (acquire) first.  A reset from the vCPU thread and
+ * the pops and pushes of a device thread take the queue's lock in turn
+ * (virtio/ring.c: vring_reset). */
 struct vqueue {
 	uint16_t num;  /* ring size, power of two */
 	uint8_t irq;   /* lguest IRQ raised on completion */
@@ -50,6 +52,13 @@ struct vqueue {
 	 * or -1: the transport may let KVM signal it directly for a doorbell
 	 * write (KVM_IOEVENTFD), so the kick never stops the vCPU. */
 	int kick_fd;
+	/* A reset (the guest lets go of the device) may come while a device
+	 * thread is between taking a chain and handing it back: the lock
+	 * (vring_lock) makes the reset and every pop or push one at a time,
+	 * and the generation, bumped by the reset, tells a push that its chain
+	 * belongs to the ring that was (virtio/ring.c: vring_reset). */
+	atomic_flag lock;
+	unsigned gen;
 	struct vdev *dev;
 	unsigned index; /* queue number within its device */
 	unsigned id;	/* queue number on the bus, for kill reasons */

@@ -422,7 +422,7 @@ static bool input_one(struct vm *vm, struct console_state *cs)
 		len = readv(STDIN_FILENO, c.iov, (int)c.nwrite);
 	while (len < 0 && errno == EINTR);
 	if (len <= 0) {
-		vring_unpop(cs->in);
+		vring_unpop(cs->in, &c);
 		if (len == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			input_stop(cs);
 		return false;

@@ -104,9 +104,14 @@ bool devpage_v2_status_notify(struct vm *vm, uint32_t gpa)
 			uint64_t bytes = ((uint64_t)vring_size(q->num) + VBUS_PAGE_SIZE - 1) &
 					 ~(uint64_t)(VBUS_PAGE_SIZE - 1);
 			uint8_t *ring = vbus_area_ptr(vm, q->gpa, bytes);
+			/* The ring stays where it is (the host's, in the device
+			 * area) and stays live: new generation, zeroed. */
+			vring_reset(q);
+			vring_lock(q);
 			if (ring)
 				memset(ring, 0, bytes);
-			q->last_avail = q->last_used = 0;
+			atomic_store_explicit(&q->ready, true, memory_order_release);
+			vring_unlock(q);
 		}
 		LOG_DEBUG(vm, "%s: reset by the guest", dev->name);
 		return true;

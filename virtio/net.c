@@ -186,7 +186,7 @@ static void tx_flush(struct net_dev *nd)
 		}
 		/* Like the reference, the used length is what we sent; the
 		 * driver does not look at it. */
-		vring_push(nd->vm, nd->tx, c->head, (uint32_t)n);
+		vring_push_gen(nd->vm, nd->tx, c->gen, c->head, (uint32_t)n);
 		sent = true;
 	}
 	/* One kick sent everything queued; the guest hears about it once. */
@@ -257,7 +257,7 @@ static bool rx_one(struct net_dev *nd)
 		n = read(nd->fd, nd->rxbuf + nd->hdr_len, RX_BUF_LEN - NET_HDR_MAX);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0) {
-		vring_unpop(nd->rx);
+		vring_unpop(nd->rx, c);
 		if (n == 0)
 			rx_fail(nd, "end of file");
 		else if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -267,7 +267,7 @@ static bool rx_one(struct net_dev *nd)
 	if ((uint64_t)n > rx_room(nd, c)) {
 		/* The buffer stays ours, for the next frame. */
 		atomic_fetch_add(&nd->rx_dropped, 1);
-		vring_unpop(nd->rx);
+		vring_unpop(nd->rx, c);
 		return true;
 	}
 	memset(nd->rxbuf, 0, nd->hdr_len); /* flags 0, GSO_NONE */
@@ -275,7 +275,8 @@ static bool rx_one(struct net_dev *nd)
 		nd->rxbuf[10] = 1; /* num_buffers: the frame is in this one buffer */
 	vchain_scatter(c, nd->rxbuf, nd->hdr_len + (size_t)n);
 	atomic_fetch_add(&nd->rx_frames, 1);
-	vring_push(nd->vm, nd->rx, c->head, nd->hdr_len + (uint32_t)n);
+	if (!vring_push_gen(nd->vm, nd->rx, c->gen, c->head, nd->hdr_len + (uint32_t)n))
+		return true; /* reset under us: the frame goes nowhere */
 	nd->rx_batch = true;
 	return true;
 }

@@ -151,7 +151,28 @@ static bool chain_walk(struct vm *vm, const struct vqueue *q, const struct ring_
 	}
 }
 
-int vring_pop(struct vm *vm, struct vqueue *q, struct vchain *c)
+void vring_lock(struct vqueue *q)
+{
+	/* Held for a handful of loads and stores: spin. */
+	while (atomic_flag_test_and_set_explicit(&q->lock, memory_order_acquire))
+		__builtin_ia32_pause();
+}
+
+void vring_unlock(struct vqueue *q)
+{
+	atomic_flag_clear_explicit(&q->lock, memory_order_release);
+}
+
+void vring_reset(struct vqueue *q)
+{
+	vring_lock(q);
+	atomic_store_explicit(&q->ready, false, memory_order_release);
+	q->last_avail = q->last_used = 0;
+	q->gen++;
+	vring_unlock(q);
+}
+
+static int pop_locked(struct vm *vm, struct vqueue *q, struct vchain *c)
 {
 	struct ring_view r;
 	uint16_t avail_idx, pending, head;
@@ -182,6 +203,7 @@ int vring_pop(struct vm *vm, struct vqueue *q, struct vchain *c)
 	}
 
 	c->head = head;
+	c->gen = q->gen;
 	c->nread = c->nwrite = 0;
 	c->read_len = c->write_len = 0;
 	if (!chain_walk(vm, q, &r, c))
@@ -190,12 +212,23 @@ int vring_pop(struct vm *vm, struct vqueue *q, struct vchain *c)
 	return 1;
 }
 
-void vring_unpop(struct vqueue *q)
+int vring_pop(struct vm *vm, struct vqueue *q, struct vchain *c)
 {
-	q->last_avail--;
+	vring_lock(q);
+	int r = pop_locked(vm, q, c);
+	vring_unlock(q);
+	return r;
 }
 
-void vring_push(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len)
+void vring_unpop(struct vqueue *q, const struct vchain *c)
+{
+	vring_lock(q);
+	if (c->gen == q->gen)
+		q->last_avail--;
+	vring_unlock(q);
+}
+
+static void push_locked(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len)
 {
 	struct ring_view r;
 	struct vring_used_elem *e;
@@ -212,6 +245,23 @@ void vring_push(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len)
 	/* The guest reads used.idx, then the element: it must never see the
 	 * new index before the element is there. */
 	STORE_REL(&r.used->idx, q->last_used);
+}
+
+void vring_push(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len)
+{
+	vring_lock(q);
+	push_locked(vm, q, head, len);
+	vring_unlock(q);
+}
+
+bool vring_push_gen(struct vm *vm, struct vqueue *q, unsigned gen, uint16_t head, uint32_t len)
+{
+	vring_lock(q);
+	bool same = gen == q->gen;
+	if (same)
+		push_locked(vm, q, head, len);
+	vring_unlock(q);
+	return same;
 }
 
 bool vring_wants_irq(struct vm *vm, const struct vqueue *q)

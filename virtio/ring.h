@@ -97,6 +97,7 @@ void vring_place(struct vqueue *q, uint32_t gpa);
  * readv() as they stand. */
 struct vchain {
 	uint16_t head; /* descriptor number to hand back in vring_push() */
+	unsigned gen;  /* the queue's generation when it was taken */
 	unsigned nread, nwrite;
 	uint64_t read_len, write_len; /* total bytes of each kind */
 	struct iovec iov[VRING_NUM_MAX];
@@ -107,9 +108,26 @@ struct vchain {
  * been killed (guest_kill, with the reason) and the caller must stop. */
 int vring_pop(struct vm *vm, struct vqueue *q, struct vchain *c);
 
-/* Give back the chain just popped, untouched, so the next vring_pop() returns
- * it again (e.g. the host had no input for it after all). */
-void vring_unpop(struct vqueue *q);
+/* Hand back a chain taken in generation `gen` (struct vchain.gen): dropped,
+ * false, if the queue was reset since -- the ring it came from is not the
+ * guest's any more.  Devices that finish chains on their own threads use it;
+ * vring_push() is for a chain just taken on the vCPU thread. */
+bool vring_push_gen(struct vm *vm, struct vqueue *q, unsigned gen, uint16_t head, uint32_t len);
+
+/* The queue's lock, for a transport that changes a ring a device thread may
+ * be walking (vring_reset does it all for a reset). */
+void vring_lock(struct vqueue *q);
+void vring_unlock(struct vqueue *q);
+
+/* Reset: stop walking q, forget its indices, start a new generation.  When
+ * it returns no pop or push of the old ring is in progress, and none will
+ * touch it again. */
+void vring_reset(struct vqueue *q);
+
+/* Give back the chain c just popped, untouched, so the next vring_pop()
+ * returns it again (e.g. the host had no input for it after all); nothing if
+ * the queue was reset since. */
+void vring_unpop(struct vqueue *q, const struct vchain *c);
 
 /* Hand chain `head` back to the guest with `len` bytes written into its
  * writable part: the used element first, then (release) used.idx. */

@@ -168,8 +168,7 @@ static void device_reset(struct vpci_dev *vd)
 {
 	struct vdev *dev = vd->dev;
 	for (unsigned i = 0; i < dev->nq; i++) {
-		atomic_store_explicit(&dev->q[i]->ready, false, memory_order_release);
-		dev->q[i]->last_avail = dev->q[i]->last_used = 0;
+		vring_reset(dev->q[i]);
 		queue_defaults(vd, i);
 	}
 	vd->gfeatures[0] = vd->gfeatures[1] = 0;
@@ -227,6 +226,7 @@ static void queue_enable(struct vm *vm, struct vpci_dev *vd, unsigned qi)
 	    !part_ok(vm, vd, qi, "available", c->avail, 2, vring_avail_bytes(n)) ||
 	    !part_ok(vm, vd, qi, "used", c->used, 4, vring_used_bytes(n)))
 		return;
+	vring_lock(q);
 	q->num = (uint16_t)n;
 	q->desc = c->desc[0];
 	q->avail = c->avail[0];
@@ -234,6 +234,7 @@ static void queue_enable(struct vm *vm, struct vpci_dev *vd, unsigned qi)
 	q->last_avail = q->last_used = 0;
 	c->enabled = true;
 	atomic_store_explicit(&q->ready, true, memory_order_release);
+	vring_unlock(q);
 }
 
 /* The common config as the guest would read it now. */

@@ -154,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (g > c.read_len || s > c.write_len)
 				broken("gather/scatter past the chain", (unsigned)(g + s));
 			if (rd8(&r) & 1)
-				vring_unpop(&q);
+				vring_unpop(&q, &c);
 			else
 				vring_complete(vm, &q, c.head, rd32(&r));
 			break;

@@ -84,7 +84,9 @@ check "demo: the record names that log" has demo '"log":"out/logs/00000-demo.con
 check "crash: met with exit 4, the guest's message as reason" \
 	has crash '"status":"met","exit":4,' '"meaning":"guest crashed or panicked"' 'boom from the guest'
 check "spin: met with exit 6 after its 2 s timeout" has spin '"status":"met","exit":6,' '"reason":"timed out after 2 s"'
-check "spin: wall time about 2 s" sh -c "grep -F '\"name\":\"spin\"' out/results.jsonl | grep -q '\"wall_s\":[23]\\.'"
+# Not a timing assertion: at least the timeout, and stopped by it (the test
+# host may be slow or busy; a SAN build under load took 4.3 s).
+check "spin: wall time at least its 2 s timeout, and bounded" sh -c "grep -F '\"name\":\"spin\"' out/results.jsonl | grep -Eq '\"wall_s\":([2-9]|1[0-9])\\.'"
 check "hello-arg: met, both patterns seen" has hello-arg '"status":"met","exit":0,'
 check "must-not-appear: unmet, and says why" \
 	has must-not-appear '"status":"unmet","exit":0,' "\"problem\":\"console has 'Hello from'\""

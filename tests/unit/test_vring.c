@@ -271,6 +271,39 @@ static void test_push(void **state)
 	assert_int_equal(f->used->ring[0].len, 3);
 }
 
+/* A reset while a device thread holds a chain: handing it back later writes
+ * nothing into the ring that was, giving it back untaken moves no index, and
+ * the ring of the new generation starts from zero. */
+static void test_reset_drops_old_chains(void **state)
+{
+	struct fx *f = *state;
+	struct vchain c, d;
+
+	set_desc(f, 6, 0x2000, 4, VRING_DESC_F_WRITE, 0);
+	offer(f, 6);
+	set_desc(f, 5, 0x2000, 4, VRING_DESC_F_WRITE, 0);
+	offer(f, 5);
+	assert_int_equal(vring_pop(f->vm, &f->q, &c), 1);
+	assert_int_equal(vring_pop(f->vm, &f->q, &d), 1);
+	vring_reset(&f->q);
+	assert_false(vring_push_gen(f->vm, &f->q, c.gen, c.head, 3));
+	vring_unpop(&f->q, &d);
+	assert_int_equal(f->used->idx, 0);
+	assert_int_equal(f->q.last_avail, 0);
+	assert_int_equal(f->q.last_used, 0);
+	assert_int_equal(vring_pop(f->vm, &f->q, &c), 0); /* not ready */
+	/* The driver sets the queue up again: a fresh ring. */
+	memset(f->avail, 0, sizeof(*f->avail));
+	atomic_store(&f->q.ready, true);
+	set_desc(f, 2, 0x2000, 4, VRING_DESC_F_WRITE, 0);
+	offer(f, 2);
+	assert_int_equal(vring_pop(f->vm, &f->q, &c), 1);
+	assert_int_equal(c.head, 2);
+	assert_true(vring_push_gen(f->vm, &f->q, c.gen, c.head, 3));
+	assert_int_equal(f->used->idx, 1);
+	assert_int_equal(f->used->ring[0].id, 2);
+}
+
 /* The indices are free-running u16s: everything must work across 0xFFFF. */
 static void test_wraparound(void **state)
 {
@@ -322,7 +355,7 @@ static void test_unpop(void **state)
 	set_desc(f, 2, 0x2000, 4, VRING_DESC_F_WRITE, 0);
 	offer(f, 2);
 	assert_int_equal(vring_pop(f->vm, &f->q, &c), 1);
-	vring_unpop(&f->q);
+	vring_unpop(&f->q, &c);
 	assert_int_equal(vring_pop(f->vm, &f->q, &c), 1);
 	assert_int_equal(c.head, 2);
 	assert_int_equal(vring_pop(f->vm, &f->q, &c), 0);
@@ -1054,6 +1087,7 @@ int main(void)
 		T(test_chain_of_num),
 		T(test_edges_accepted),
 		T(test_push),
+		T(test_reset_drops_old_chains),
 		T(test_wraparound),
 		T(test_used_idx_is_ours),
 		T(test_unpop),
