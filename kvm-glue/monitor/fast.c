@@ -162,7 +162,6 @@ static int load_tls(uint32_t gpa)
 	return 1;
 }
 
-/* One call, synchronous or from the ring: 1 if done, 0 if the VMM must do it. */
 /* LOAD_IDT_ENTRY(vec, lo, hi): anything but a gate to file exits (the
  * VMM ignores the host's vectors and kills bad ones; both are rare). */
 static int load_idt_entry(uint32_t vec, uint32_t lo, uint32_t hi)
@@ -216,67 +215,56 @@ static int notify(uint32_t addr)
 	return 0;
 }
 
+/* A page-table call's verdict (pvabi/tlb_rules.h), or -1 for the others. */
+static int tlb_verdict(uint8_t action, const uint32_t a[4])
+{
+	uint32_t cur = SHARED->cr3_want;
+	switch (action) {
+	case MON_ACT_NOP:
+		return TLB_NOTHING;
+	case MON_ACT_FLUSH_TLB:
+		return TLB_FLUSH;
+	case MON_ACT_SET_PTE:
+		return tlb_set_pte(cur, CONFIG->kernel_address, a[0], a[1]);
+	case MON_ACT_SET_PMD:
+		return tlb_set_pmd(cur, a[0], a[1]);
+	case MON_ACT_SET_PGD_PAE:
+		return tlb_set_pgd_pae(cur, a[0], a[1]);
+	case MON_ACT_SET_PMD_PAE:
+		return tlb_set_pmd_pae(a[1]);
+	}
+	return -1;
+}
+
+/* One call, synchronous or from the ring: 1 if done, 0 if the VMM must do it. */
 static int do_call(uint32_t nr, const uint32_t a[4])
 {
-	const volatile struct mon_config *c = CONFIG;
-	uint32_t cur = SHARED->cr3_want;
-	enum tlb_verdict v;
-
 	if (nr >= 32)
 		return 0;
-	switch (c->action[nr]) {
-	case MON_ACT_NOP:
-		v = TLB_NOTHING;
+	uint8_t action = CONFIG->action[nr];
+	int v = tlb_verdict(action, a), ok;
+	switch (v) {
+	case TLB_HOST:
+		return 0;
+	case TLB_FLUSH:
+		flush();
+		ok = 1;
 		break;
-	case MON_ACT_FLUSH_TLB:
-		v = TLB_FLUSH;
-		break;
-	case MON_ACT_SET_PTE:
-		v = tlb_set_pte(cur, c->kernel_address, a[0], a[1]);
-		break;
-	case MON_ACT_SET_PMD:
-		v = tlb_set_pmd(cur, a[0], a[1]);
-		break;
-	case MON_ACT_SET_PGD_PAE:
-		v = tlb_set_pgd_pae(cur, a[0], a[1]);
-		break;
-	case MON_ACT_SET_PMD_PAE:
-		v = tlb_set_pmd_pae(a[1]);
-		break;
-	case MON_ACT_SET_STACK:
-		if (!set_stack(a[0], a[1], a[2]))
-			return 0;
-		v = TLB_NOTHING;
-		break;
-	case MON_ACT_LOAD_TLS:
-		if (!load_tls(a[0]))
-			return 0;
-		v = TLB_NOTHING;
-		break;
-	case MON_ACT_LOAD_GDT_ENTRY:
-		if (!load_gdt_entry(a[0], a[1], a[2]))
-			return 0;
-		v = TLB_NOTHING;
-		break;
-	case MON_ACT_NOTIFY:
-		if (!notify(a[0]))
-			return 0;
-		v = TLB_NOTHING;
-		break;
-	case MON_ACT_LOAD_IDT:
-		if (!load_idt_entry(a[0], a[1], a[2]))
-			return 0;
-		v = TLB_NOTHING;
+	case TLB_NOTHING:
+		ok = 1;
 		break;
 	default:
-		return 0;
+		ok = action == MON_ACT_SET_STACK	? set_stack(a[0], a[1], a[2])
+		     : action == MON_ACT_LOAD_TLS	? load_tls(a[0])
+		     : action == MON_ACT_LOAD_GDT_ENTRY ? load_gdt_entry(a[0], a[1], a[2])
+		     : action == MON_ACT_LOAD_IDT	? load_idt_entry(a[0], a[1], a[2])
+		     : action == MON_ACT_NOTIFY		? notify(a[0])
+							: 0;
+		break;
 	}
-	if (v == TLB_HOST)
-		return 0;
-	if (v == TLB_FLUSH)
-		flush();
-	SHARED->handled_nr[nr]++;
-	return 1;
+	if (ok)
+		SHARED->handled_nr[nr]++;
+	return ok;
 }
 
 /* The async ring (docs/abi.md §3.6), through the monitor's own mapping of

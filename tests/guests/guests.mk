@@ -54,15 +54,20 @@ $(GUEST_OUT)/obj/%.S.o: $(GUEST_DIR)/%.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(GUEST_CC) $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(GUEST_OUT)/obj/hostile-%.o: $(GUEST_DIR)/hostile.c | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -DHOSTILE_CASE='"$*"' -MMD -MP -c -o $@ $<
-
 $(GUEST_PLAIN_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/%.c.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
 
-$(GUEST_HOSTILE_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile-%.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
-	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
+# A series of hostile guests: one source, one ELF per case, the case named at
+# compile time.  $(1): the source's name, $(2): the series' ELFs.
+define HOSTILE_SERIES
+guests: $(2)
+$(GUEST_OUT)/obj/$(1)-%.o: $(GUEST_DIR)/$(1).c | $(DEPS_STAMP)
+	@mkdir -p $$(dir $$@)
+	$(GUEST_CC) $(GUEST_CFLAGS) -DHOSTILE_CASE='"$$*"' -MMD -MP -c -o $$@ $$<
+$(2): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/$(1)-%.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
+	$(GUEST_CC) $(GUEST_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(GUEST_LIBS)
+endef
+$(eval $(call HOSTILE_SERIES,hostile,$(GUEST_HOSTILE_ELFS)))
 
 # bzImage variants: the loaded image as a flat binary (it starts at
 # 0x100000, the linker script's one segment), behind a setup header.
@@ -114,22 +119,8 @@ GUEST_HOSTILE_FAST := stack_unmapped stack_read_only stack_in_monitor stack_seco
 	tls_past_limit async_then_bad_stack shared_scribble tls_fixups irq_stack_unmapped \
 	irq_stack_in_monitor
 GUEST_HOSTILE_FAST_ELFS := $(GUEST_HOSTILE_FAST:%=$(GUEST_OUT)/%.elf)
-guests: $(GUEST_HOSTILE_FAST_ELFS)
-
-$(GUEST_OUT)/obj/hostile_fast-%.o: $(GUEST_DIR)/hostile_fast.c | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -DHOSTILE_CASE='"$*"' -MMD -MP -c -o $@ $<
-
-$(GUEST_HOSTILE_FAST_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile_fast-%.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
-	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
-guests: $(GUEST_HOSTILE2_ELFS)
-
-$(GUEST_OUT)/obj/hostile2-%.o: $(GUEST_DIR)/hostile2.c | $(DEPS_STAMP)
-	@mkdir -p $(dir $@)
-	$(GUEST_CC) $(GUEST_CFLAGS) -DHOSTILE_CASE='"$*"' -MMD -MP -c -o $@ $<
-
-$(GUEST_HOSTILE2_ELFS): $(GUEST_OUT)/%.elf: $(GUEST_OUT)/obj/hostile2-%.o $(GUEST_LIB_OBJS) $(GUEST_LD_SCRIPT)
-	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LIBS)
+$(eval $(call HOSTILE_SERIES,hostile2,$(GUEST_HOSTILE2_ELFS)))
+$(eval $(call HOSTILE_SERIES,hostile_fast,$(GUEST_HOSTILE_FAST_ELFS)))
 
 # Per-generation guests (docs/abi.md §H1): the same sources, and the guest
 # library, compiled once for each ABI generation with -DLGUEST_GEN=N into

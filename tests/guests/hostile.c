@@ -121,10 +121,7 @@ static void idt_cleared_entry(void)
 	__asm__ volatile("ud2");
 }
 
-static const struct {
-	const char *name;
-	void (*run)(void);
-} cases[] = {
+static const struct guest_case cases[] = {
 	{"hcall_before_init", hcall_before_init},
 	{"bad_hcall", bad_hcall},
 	{"init_twice", init_twice},
@@ -144,12 +141,5 @@ static const struct {
 
 void test_main(void)
 {
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (!strcmp(cases[i].name, test_name)) {
-			cases[i].run();
-			fail("the host did not kill the guest");
-		}
-	}
-	guest_init();
-	fail("unknown hostile case");
+	run_case(cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -447,10 +447,7 @@ static void halt_blocked(void)
 	}
 }
 
-static const struct {
-	const char *name;
-	void (*run)(void);
-} cases[] = {
+static const struct guest_case cases[] = {
 	{"mon_write_ro", mon_write_ro},
 	{"mon_write_pt", mon_write_pt},
 	{"mon_ring0", mon_ring0},
@@ -472,12 +469,5 @@ static const struct {
 
 void test_main(void)
 {
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (!strcmp(cases[i].name, test_name)) {
-			cases[i].run();
-			fail("the host let it through");
-		}
-	}
-	guest_init();
-	fail("unknown hostile case");
+	run_case(cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -169,10 +169,7 @@ static void irq_stack_in_monitor(void)
 	irq_onto(MON_VA + 0x6000);
 }
 
-static const struct {
-	const char *name;
-	void (*run)(void);
-} cases[] = {
+static const struct guest_case cases[] = {
 	{"stack_unmapped", stack_unmapped},	    {"stack_read_only", stack_read_only},
 	{"stack_in_monitor", stack_in_monitor},	    {"stack_second_page", stack_second_page},
 	{"tls_past_limit", tls_past_limit},	    {"async_then_bad_stack", async_then_bad_stack},
@@ -182,12 +179,5 @@ static const struct {
 
 void test_main(void)
 {
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (!strcmp(cases[i].name, test_name)) {
-			cases[i].run();
-			fail("the host did not kill the guest");
-		}
-	}
-	guest_init();
-	fail("unknown hostile case");
+	run_case(cases, sizeof(cases) / sizeof(cases[0]));
 }

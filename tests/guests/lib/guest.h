@@ -166,6 +166,16 @@ void pt_activate(uint32_t *dir); /* LHCALL_NEW_PGTABLE */
 void pt_map(uint32_t *dir, uint32_t va, uint32_t gpa, uint32_t flags);
 uint32_t *pt_pte(uint32_t *dir, uint32_t va); /* NULL if no page table */
 
+/* ---- cases.c ---- */
+/* A series built once per case (hostile*.c): run the case named test_name.
+ * The host must end every case that does not pass() by itself, so coming
+ * back from it fails, as does a name with no case. */
+struct guest_case {
+	const char *name;
+	void (*run)(void);
+};
+void run_case(const struct guest_case *cases, unsigned n) __attribute__((noreturn));
+
 /* ---- async.c ---- */
 /* Queue a hypercall in the async ring the way boot.c:async_hcall does. */
 void async_hcall(uint32_t nr, uint32_t a1, uint32_t a2, uint32_t a3);
