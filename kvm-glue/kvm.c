@@ -233,6 +233,37 @@ static int add_slot(struct kvm_state *k, uint32_t slot, uint64_t gpa, uint64_t s
 	return 0;
 }
 
+/* The LAPIC the monitor owns (the guest never sees it: lguest kernels mask
+ * the APIC bits of CPUID and have no APIC code to run).  x2APIC, so the
+ * monitor's EOI is a `wrmsr` -- no MMIO for KVM to decode, which it cannot
+ * on AMD hosts without decode assists for PAE guests (§8.2) -- enabled, with
+ * every LVT masked: only MSIs (the kick vector) ever arrive. */
+#define MSR_APIC_BASE	  0x1B
+#define APIC_BASE_BSP	  0x100
+#define APIC_BASE_EXTD	  0x400
+#define APIC_BASE_EN	  0x800
+#define MSR_X2APIC_SVR	  0x80F
+#define APIC_SVR_ENABLE	  0x100
+#define APIC_SPURIOUS_VEC 0xFF
+
+static int setup_lapic(struct vm *vm, char *err, size_t errlen)
+{
+	struct kvm_state *k = &vm->kvm;
+	if (!k->irqchip)
+		return 0;
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e[2];
+	} m = {.hdr.nmsrs = 2,
+	       .e = {{.index = MSR_APIC_BASE,
+		      .data = 0xFEE00000u | APIC_BASE_EN | APIC_BASE_EXTD | APIC_BASE_BSP},
+		     {.index = MSR_X2APIC_SVR, .data = APIC_SVR_ENABLE | APIC_SPURIOUS_VEC}}};
+	if (ioctl(k->vcpu_fd, KVM_SET_MSRS, &m) != 2)
+		return fail(err, errlen, "enabling the in-kernel LAPIC (x2APIC)");
+	monitor_set_x2apic_eoi(&k->mon, true);
+	return 0;
+}
+
 int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
 {
 	struct kvm_state *k = &vm->kvm;
@@ -287,6 +318,21 @@ int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
 			ioctl(k->vm_fd, KVM_ENABLE_CAP, &cap);
 	}
 
+	/* An in-kernel LAPIC, where KVM has one and can take MSIs: the kick
+	 * vector then goes in as an MSI from any thread (a device's completion
+	 * reaches the monitor with no exit to us, kvm_signal_kick) and waits in
+	 * the LAPIC for the guest's IF, instead of a KVM_INTERRUPT that only
+	 * the vCPU thread may issue and an interrupt window.  Without it, the
+	 * userspace-irqchip path, as before.  Not for a PAE guest on an AMD
+	 * host without NRIP-save: KVM would have to decode the monitor's EOI
+	 * `wrmsr` to step over it, and it cannot walk legacy-PAE tables there
+	 * (docs/DESIGN.md §8.2; the 4.x PAE kernels died at it in the test
+	 * host). */
+	k->irqchip = !(k->pae_guest && host_lacks_nrips()) &&
+		     ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0 &&
+		     ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SIGNAL_MSI) > 0 &&
+		     ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) == 0;
+
 	k->vcpu_fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, 0);
 	if (k->vcpu_fd < 0)
 		return fail(err, errlen, "KVM_CREATE_VCPU");
@@ -300,7 +346,9 @@ int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
 	char vendor[12];
 	host_vendor(vendor);
 	k->tr_type = kvm_tr_type_for_vendor(vendor);
-	return setup_cpuid(vm, err, errlen);
+	if (setup_cpuid(vm, err, errlen))
+		return -1;
+	return setup_lapic(vm, err, errlen);
 }
 
 static struct kvm_segment flat(uint16_t sel, uint8_t type)

@@ -41,6 +41,7 @@ struct kvm_state {
 	struct kvm_cpuid_entry2 *cpuid;
 	unsigned ncpuid;
 	bool cpuid_faults; /* CPUID at CPL > 0 raises #GP (MSR_MISC_FEATURES_ENABLES) */
+	bool irqchip;	   /* an in-kernel LAPIC (x2APIC): kicks are MSIs, not KVM_INTERRUPT */
 	timer_t timer;	   /* POSIX timer that kicks the vCPU... */
 	bool timer_set;	   /* ...once created (0 is a valid timer_t) */
 	uint64_t timer_armed_ns;
@@ -86,6 +87,10 @@ int kvm_boot_vcpu(struct vm *vm, uint32_t entry, uint32_t pgdir, bool pae, char 
 		  size_t errlen);
 /* Wake the vCPU thread (from any thread). */
 void kvm_kick(struct vm *vm);
+/* With an in-kernel LAPIC: the kick vector as an MSI, from any thread; it
+ * reaches the monitor when the guest next runs with IF set, with no exit to
+ * us.  0, or -1 without an irqchip (or if KVM refused). */
+int kvm_signal_kick(struct vm *vm);
 /* Arm the kick timer for absolute CLOCK_MONOTONIC time `ns` (0 = disarm). */
 void kvm_arm_timer(struct vm *vm, uint64_t ns);
 void kvm_destroy(struct vm *vm);

@@ -83,7 +83,15 @@ struct mon_shared *monitor_shared(struct monitor *m)
 
 void monitor_configure(struct monitor *m, const struct mon_config *c)
 {
+	/* The EOI flag was set at VM creation and stays. */
+	uint8_t eoi = ((const struct mon_config *)(m->host + MON_CONFIG_OFF))->x2apic_eoi;
 	memcpy(m->host + MON_CONFIG_OFF, c, sizeof(*c));
+	((struct mon_config *)(m->host + MON_CONFIG_OFF))->x2apic_eoi = eoi;
+}
+
+void monitor_set_x2apic_eoi(struct monitor *m, bool on)
+{
+	((struct mon_config *)(m->host + MON_CONFIG_OFF))->x2apic_eoi = on;
 }
 
 uint16_t monitor_map_ld(struct monitor *m, uint32_t gpa, uint32_t size)

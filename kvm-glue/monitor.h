@@ -123,6 +123,7 @@
 #define GDT_DOUBLEFAULT_TSS 31
 
 #ifndef __ASSEMBLER__
+#include <stdbool.h>
 #include <stdint.h>
 
 /* What the stubs leave on the ring-0 stack, lowest address first.  Entry from
@@ -166,6 +167,7 @@ struct mon_config {
 	uint8_t pae;			 /* which private directory: MON_PRIV_PDPT or _PD */
 	uint8_t vmcall;			 /* #UD stays routed (pvabi/vmcall.c): desc_rules.h */
 	uint8_t deliver;		 /* the kick vector's IRQ is delivered here */
+	uint8_t x2apic_eoi;		 /* the kick vector comes from a LAPIC: EOI it (wrmsr) */
 	uint32_t ram_size;		 /* LOAD_TLS reads guest-physical memory below this */
 	/* Ring-1 port writes (#GP): MON_PIO_EXIT, every one exits; MON_PIO_DROP,
 	 * nothing listens (G0-G7: skipped in the VM); MON_PIO_PCI, the 4.x
@@ -256,6 +258,9 @@ void monitor_load_cr3(struct monitor *m, uint32_t cr3);
 struct mon_shared *monitor_shared(struct monitor *m);
 /* The port writes the monitor logged since the last exit. */
 struct mon_pio_log *monitor_pio_log(struct monitor *m);
+/* Set at VM creation, before the rest of the configuration: the monitor
+ * EOIs the kick vector in the in-kernel LAPIC (kvm-glue/kvm.c). */
+void monitor_set_x2apic_eoi(struct monitor *m, bool on);
 /* Hand the fast path its configuration (all zero: every event exits). */
 void monitor_configure(struct monitor *m, const struct mon_config *c);
 /* Map the guest-physical range [gpa, gpa + size) -- lguest_data, at most

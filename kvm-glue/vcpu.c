@@ -132,9 +132,24 @@ int vcpu_wait(struct pollfd *fds, int n)
 	return ppoll(fds, (nfds_t)n, NULL, &mask);
 }
 
+int kvm_signal_kick(struct vm *vm)
+{
+	/* Fixed delivery, edge, to APIC ID 0: our one vCPU. */
+	struct kvm_msi msi = {.address_lo = 0xFEE00000u, .data = MON_KICK_VECTOR};
+	if (!vm->kvm.irqchip || vm->kvm.vm_fd < 0)
+		return -1;
+	return ioctl(vm->kvm.vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -1 : 0;
+}
+
 void vcpu_request_kick(struct vm *vm)
 {
 	struct kvm_run *run = vm->kvm.run;
+	if (vm->kvm.irqchip) {
+		/* The LAPIC holds it until the guest's IF is set. */
+		run->request_interrupt_window = 0;
+		kvm_signal_kick(vm);
+		return;
+	}
 	if (run->ready_for_interrupt_injection && run->if_flag) {
 		struct kvm_interrupt irq = {.irq = MON_KICK_VECTOR};
 		if (ioctl(vm->kvm.vcpu_fd, KVM_INTERRUPT, &irq) == 0) {

@@ -36,7 +36,7 @@ struct lguest {
 	uint64_t mmio_emulated;	    /* MMIO instructions KVM could not fetch (mmio.c) */
 	struct lg_decoder *decoder; /* for those (mmio.c); NULL: reflect the fault */
 	bool ts;		    /* virtual CR0.TS */
-	bool halted;
+	_Atomic bool halted;	    /* HALT until an interrupt (read by I/O threads too) */
 
 	/* Virtual interrupts: raised from any thread, consumed by the vCPU. */
 	_Atomic uint32_t pending;

@@ -296,10 +296,14 @@ static int cmd_run(struct vm *vm)
 		code = EXIT_INTERNAL;
 		goto out;
 	}
-	LOG_DEBUG(vm, "%s kernel, entry %#x, page directory %#x%s, %llu MiB RAM, TSC %u kHz (%s)",
+	LOG_DEBUG(vm,
+		  "%s kernel, entry %#x, page directory %#x%s, %llu MiB RAM, TSC %u kHz (%s), "
+		  "interrupts %s",
 		  bl.format == BOOT_ELF ? "ELF" : "bzImage", bl.entry, bl.pgdir_gpa,
 		  info.pae ? " (PAE)" : "", (unsigned long long)(opt->mem >> 20), vm->kvm.tsc_khz,
-		  vm->kvm.tsc_measured ? "measured by lgkvm" : "from KVM");
+		  vm->kvm.tsc_measured ? "measured by lgkvm" : "from KVM",
+		  vm->kvm.irqchip ? "as MSIs through an in-kernel LAPIC"
+				  : "by KVM_INTERRUPT (no in-kernel irqchip)");
 	/* Everything is opened, mapped and started: from here on the process
 	 * needs only what the run loop does, and the sandbox allows no more
 	 * (src/sandbox.c).  The loop's lazy setup must happen first. */

@@ -93,6 +93,8 @@ static const struct rule core_rules[] = {
 	 * new vCPUs).  KVM_SET_SIGNAL_MASK was done by vcpu_prepare(). */
 	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_RUN)),
 	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_INTERRUPT)),
+	/* The kick vector as an MSI, from any thread (an in-kernel LAPIC). */
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VM_FD), ARG_EQ(1, KVM_SIGNAL_MSI)),
 	/* Kicks: the POSIX timer (created before us) and the signal it
 	 * sends, blocked except in KVM_RUN and the halt sleep. */
 	ALLOW(timer_settime),

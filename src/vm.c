@@ -36,5 +36,13 @@ void vm_raise_irq(struct vm *vm, unsigned irq)
 	if (irq >= LG_IRQS)
 		return;
 	lg_irq_set(vm, 1u << irq);
+	/* With an in-kernel LAPIC the kick goes straight to the vCPU as an
+	 * MSI, and the monitor delivers the IRQ with no exit to us.  A halted
+	 * guest's vCPU thread sleeps in lgkvm, not in KVM: it needs the
+	 * signal.  (The pending bit is set before `halted` is read, and the
+	 * vCPU thread sets `halted` before it looks at the pending bits, both
+	 * sequentially consistent: one of us sees the other.) */
+	if (!vm->lg.halted && kvm_signal_kick(vm) == 0)
+		return;
 	kvm_kick(vm);
 }

@@ -420,7 +420,15 @@ static int deliver_irq(struct mon_regs *r, uint32_t ld)
 	uint32_t enabled = *(const volatile uint32_t *)(ld + c->ld_irq_enabled);
 	bool noirq = r->f.eip >= c->noirq_start && r->f.eip < c->noirq_end;
 	int irq = -1;
-	if (irq_pick(cand, noirq, false, enabled, &irq) != IRQ_GO)
+	enum irq_wait why = irq_pick(cand, noirq, false, enabled, &irq);
+	if (why == IRQ_NONE) {
+		/* Already delivered (a kick can outlive its reason): nothing to
+		 * do, as the VMM would find -- but say so in irq_pending. */
+		if (c->ld_irq_pending != MON_LD_ABSENT)
+			*(volatile uint32_t *)(ld + c->ld_irq_pending) = 0;
+		return 1;
+	}
+	if (why != IRQ_GO)
 		return 0;
 	const volatile uint32_t *gates = (const volatile uint32_t *)(MON_GVA + MON_GATES_OFF);
 	uint32_t glo = gates[(32 + irq) * 2], ghi = gates[(32 + irq) * 2 + 1];
@@ -464,6 +472,10 @@ static int deliver_irq(struct mon_regs *r, uint32_t ld)
  * guest as the frame says". */
 __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 {
+	/* The kick vector from the in-kernel LAPIC: acknowledge it first,
+	 * whatever happens next, or the next kick would wait behind it. */
+	if ((r->f.vector & 0xFF) == MON_KICK_VECTOR && CONFIG->x2apic_eoi)
+		__asm__ volatile("wrmsr" : : "c"(0x80Bu), "a"(0u), "d"(0u) : "memory");
 	/* A fault inside the monitor itself nests on its stack.  The only one
 	 * we expect is the probe's; anything else is the VMM's to report. */
 	if ((uint32_t)r != REGS_AT) {

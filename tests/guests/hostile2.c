@@ -76,8 +76,10 @@ static void mon_write_pt(void)
 /* Ring 0 in our own VM: the monitor's data page (stack and the CR3 it loads
  * on the way out) is supervisor-writable, so ring 1 can ask the monitor to
  * switch to a directory of ours in which the monitor's code page is a page of
- * `hlt`s.  The monitor then runs our page at ring 0; the VMM sees a hlt at
- * ring 0 and kills us: nothing there that ring 0 can reach is the host's. */
+ * `out %al, $0x42`.  The monitor then runs our page at ring 0; the VMM sees
+ * port I/O from ring 0 and kills us: nothing there that ring 0 can reach is
+ * the host's.  (A `hlt` would no longer do: with an in-kernel LAPIC, KVM
+ * sleeps on it itself, and such a guest only stops itself until --timeout.) */
 static void mon_ring0(void)
 {
 	uint32_t *dir = aligned_pages[0], *pt = aligned_pages[1];
@@ -90,8 +92,11 @@ static void mon_ring0(void)
 	memset(dir, 0, PAGE_SIZE);
 	dir[0] = pt_dir[0];
 	for (unsigned i = 0; i < 1024; i++)
-		pt[i] = mon_pt[i];     /* readable at ring 1: it is supervisor, read-only */
-	memset(code, 0xF4, PAGE_SIZE); /* hlt */
+		pt[i] = mon_pt[i]; /* readable at ring 1: it is supervisor, read-only */
+	for (unsigned i = 0; i < PAGE_SIZE; i += 2) { /* out %al, $0x42 */
+		code[i] = 0xE6;
+		code[i + 1] = 0x42;
+	}
 	pt[3] = (uint32_t)code | PTE_P | PTE_A;
 	dir[1023] = (uint32_t)pt | PTE_P | PTE_W | PTE_A;
 	printf("mon_ring0: pointing the monitor's CR3 at our own directory\n");
