@@ -238,27 +238,34 @@ static int add_slot(struct kvm_state *k, uint32_t slot, uint64_t gpa, uint64_t s
  * monitor's EOI is a `wrmsr` -- no MMIO for KVM to decode, which it cannot
  * on AMD hosts without decode assists for PAE guests (§8.2) -- enabled, with
  * every LVT masked: only MSIs (the kick vector) ever arrive. */
-#define MSR_APIC_BASE	  0x1B
-#define APIC_BASE_BSP	  0x100
-#define APIC_BASE_EXTD	  0x400
-#define APIC_BASE_EN	  0x800
-#define MSR_X2APIC_SVR	  0x80F
-#define APIC_SVR_ENABLE	  0x100
-#define APIC_SPURIOUS_VEC 0xFF
+#define MSR_APIC_BASE	     0x1B
+#define APIC_BASE_BSP	     0x100
+#define APIC_BASE_EXTD	     0x400
+#define APIC_BASE_EN	     0x800
+#define MSR_X2APIC_SVR	     0x80F
+#define APIC_SVR_ENABLE	     0x100
+#define APIC_SPURIOUS_VEC    0xFF
+#define MSR_X2APIC_LVT_TIMER 0x832
+#define MSR_X2APIC_TIMER_DIV 0x83E
+#define APIC_TIMER_DIV_1     0xB
 
 static int setup_lapic(struct vm *vm, char *err, size_t errlen)
 {
 	struct kvm_state *k = &vm->kvm;
 	if (!k->irqchip)
-		return 0;
+		return 0; /* Its timer, one-shot, raises the kick vector too: the monitor's way
+			   * to look again at an interrupt the guest's irq_enabled held back
+			   * (MON_RECHECK_TICKS, kvm-glue/monitor/fast.c). */
 	struct {
 		struct kvm_msrs hdr;
-		struct kvm_msr_entry e[2];
-	} m = {.hdr.nmsrs = 2,
+		struct kvm_msr_entry e[4];
+	} m = {.hdr.nmsrs = 4,
 	       .e = {{.index = MSR_APIC_BASE,
 		      .data = 0xFEE00000u | APIC_BASE_EN | APIC_BASE_EXTD | APIC_BASE_BSP},
-		     {.index = MSR_X2APIC_SVR, .data = APIC_SVR_ENABLE | APIC_SPURIOUS_VEC}}};
-	if (ioctl(k->vcpu_fd, KVM_SET_MSRS, &m) != 2)
+		     {.index = MSR_X2APIC_SVR, .data = APIC_SVR_ENABLE | APIC_SPURIOUS_VEC},
+		     {.index = MSR_X2APIC_TIMER_DIV, .data = APIC_TIMER_DIV_1},
+		     {.index = MSR_X2APIC_LVT_TIMER, .data = MON_KICK_VECTOR}}};
+	if (ioctl(k->vcpu_fd, KVM_SET_MSRS, &m) != 4)
 		return fail(err, errlen, "enabling the in-kernel LAPIC (x2APIC)");
 	monitor_set_x2apic_eoi(&k->mon, true);
 	return 0;

@@ -91,6 +91,9 @@ void kvm_kick(struct vm *vm);
  * reaches the monitor when the guest next runs with IF set, with no exit to
  * us.  0, or -1 without an irqchip (or if KVM refused). */
 int kvm_signal_kick(struct vm *vm);
+/* Is this the vCPU thread?  It looks at pending interrupts before every
+ * resume, so nothing need kick it. */
+bool kvm_on_vcpu_thread(const struct vm *vm);
 /* Arm the kick timer for absolute CLOCK_MONOTONIC time `ns` (0 = disarm). */
 void kvm_arm_timer(struct vm *vm, uint64_t ns);
 void kvm_destroy(struct vm *vm);

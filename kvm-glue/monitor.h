@@ -109,7 +109,10 @@
  * turns into an eventfd signal (KVM_IOEVENTFD, one per queue, data-matched
  * on the ring's page frame) without stopping the vCPU. */
 #define MON_NOTIFY_PORT 0xF2
-#define MON_KICK_VECTOR 0xFE /* injected with KVM_INTERRUPT to enter the monitor */
+#define MON_KICK_VECTOR 0xFE /* injected (MSI or KVM_INTERRUPT) to enter the monitor */
+/* With an in-kernel LAPIC (1 GHz timer, divide by 1 in KVM): 2 ms, the
+ * VMM's own re-check period for an interrupt held back by irq_enabled. */
+#define MON_RECHECK_TICKS 2000000u
 
 /* Selectors (docs/abi.md §6.1). */
 #define SEL_LGUEST_CS	    0x50u
@@ -196,10 +199,13 @@ struct mon_shared {
 	 * by lg_irq_set/lg_irq_clear: a call with an interrupt to deliver
 	 * behind it exits, because the VMM delivers on the way back. */
 	uint32_t irq_pending;
-	uint32_t handled;	 /* events the monitor finished alone */
-	uint32_t handled_nr[32]; /* ... hypercalls among them, by number (async too) */
-	uint32_t handled_pio;	 /* ... port writes among them (logged or skipped) */
-	uint32_t handled_irqs;	 /* ... interrupts it delivered */
+	uint32_t handled;	   /* events the monitor finished alone */
+	uint32_t handled_nr[32];   /* ... hypercalls among them, by number (async too) */
+	uint32_t handled_pio;	   /* ... port writes among them (logged or skipped) */
+	uint32_t handled_irqs;	   /* ... interrupts it delivered */
+	uint32_t kick_declined[4]; /* kick vectors left to the VMM, by enum irq_wait (IRQ_GO: no
+				      handler or no stack) */
+	uint32_t kick_rechecks;	   /* ... held back instead: the LAPIC timer looks again */
 	/* The PCI state the monitor needs to judge a write, as the VMM left it
 	 * at the last exit and as the logged writes since have changed it:
 	 * the 0xCF8 latch, and bytes 4-15 of the console's PCI_CFG capability

@@ -132,6 +132,11 @@ int vcpu_wait(struct pollfd *fds, int n)
 	return ppoll(fds, (nfds_t)n, NULL, &mask);
 }
 
+bool kvm_on_vcpu_thread(const struct vm *vm)
+{
+	return vm->kvm.vcpu_thread_set && pthread_equal(vm->kvm.vcpu_thread, pthread_self());
+}
+
 int kvm_signal_kick(struct vm *vm)
 {
 	/* Fixed delivery, edge, to APIC ID 0: our one vCPU. */

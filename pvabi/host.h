@@ -46,6 +46,7 @@ void lg_write_time(struct vm *vm);
 /* Pending IRQ bits (pvabi/traps.c): their one home, and changing them. */
 _Atomic uint32_t *lg_pending(struct vm *vm);
 void lg_irq_set(struct vm *vm, uint32_t bits);
+bool lg_kick_in_vm(struct vm *vm);
 void lg_irq_clear(struct vm *vm, uint32_t bits);
 /* The monitor's port-write log (pvabi/fastpath.c): replayed first thing on
  * every exit; the PCI state it judges by, published before every entry. */

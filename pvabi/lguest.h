@@ -47,7 +47,8 @@ struct lguest {
 	uint64_t stats_exits, stats_hcalls, stats_irqs, stats_halt_ns, stats_vmcall_fixups;
 	uint64_t stats_hcall_nr[32]; /* hypercalls by number (async ones too) */
 	uint64_t stats_pio_replayed; /* port writes the monitor logged for us */
-	bool fast_pci;		     /* the monitor logs the 4.x early console's writes */
+	_Atomic uint64_t stats_msi_vcpu, stats_msi_thread; /* kick MSIs sent, by whom */
+	bool fast_pci; /* the monitor logs the 4.x early console's writes */
 };
 
 #endif

@@ -273,6 +273,21 @@ _Atomic uint32_t *lg_pending(struct vm *vm)
 	return &vm->lg.pending;
 }
 
+/* From any thread, a hint: may the monitor deliver an interrupt right now?
+ * Not while halted (the vCPU thread sleeps in lgkvm) nor with interrupts off
+ * (the monitor would only hand the kick back to us, and a guest about to
+ * HALT -- the usual case -- is better woken in its halt sleep).  A guest
+ * that changes its mind a moment later meets the same rules either way. */
+bool lg_kick_in_vm(struct vm *vm)
+{
+	struct lguest *lg = &vm->lg;
+	uint32_t enabled = 0;
+	if (!lg->initialized || lg->halted)
+		return false;
+	return gm_read32(&vm->mem, (uint64_t)lg->lguest_data + lg->abi->ld_irq_enabled, &enabled) &&
+	       (enabled & EFLAGS_IF);
+}
+
 void lg_irq_set(struct vm *vm, uint32_t bits)
 {
 	atomic_fetch_or(lg_pending(vm), bits);

@@ -32,6 +32,7 @@
 
 #include "kvm-glue/vcpu.h"
 #include "pvabi/host.h"
+#include "pvabi/irq_rules.h"
 #include "src/api.h"
 #include "src/log.h"
 #include "src/signals.h"
@@ -86,6 +87,7 @@ static void after_async_exit(struct vm *vm)
 		/* The monitor may deliver it without us (kvm-glue/monitor/fast.c):
 		 * the time a delivery writes goes in now. */
 		lg_write_time(vm);
+		vm->lg.stats_msi_vcpu++;
 		vcpu_request_kick(vm);
 	} else
 		run->request_interrupt_window = 0;
@@ -372,6 +374,14 @@ void run_report(const struct vm *vm)
 	uint64_t in_vm[32], calls = 0;
 	for (unsigned i = 0; i < 32; i++)
 		calls += in_vm[i] = sh->handled_nr[i];
+	if (vm->lg.abi && (vm->lg.stats_msi_vcpu || vm->lg.stats_msi_thread))
+		log_msg("kicks: %llu from the vCPU thread, %llu from device threads as MSIs; the "
+			"monitor held %u back for its LAPIC timer to retry, and left to lgkvm %u "
+			"with interrupts off, %u in the no-interrupt window, %u with no handler",
+			(unsigned long long)vm->lg.stats_msi_vcpu,
+			(unsigned long long)vm->lg.stats_msi_thread, sh->kick_rechecks,
+			sh->kick_declined[IRQ_DISABLED], sh->kick_declined[IRQ_NOT_HERE],
+			sh->kick_declined[IRQ_GO]);
 	if (vm->lg.abi && (sh->handled || calls))
 		log_msg("inside the VM: %u events with no exit; hypercalls done there: %llu (%s); "
 			"port writes %u (%llu replayed by lgkvm)",

@@ -37,12 +37,18 @@ void vm_raise_irq(struct vm *vm, unsigned irq)
 		return;
 	lg_irq_set(vm, 1u << irq);
 	/* With an in-kernel LAPIC the kick goes straight to the vCPU as an
-	 * MSI, and the monitor delivers the IRQ with no exit to us.  A halted
-	 * guest's vCPU thread sleeps in lgkvm, not in KVM: it needs the
-	 * signal.  (The pending bit is set before `halted` is read, and the
-	 * vCPU thread sets `halted` before it looks at the pending bits, both
-	 * sequentially consistent: one of us sees the other.) */
-	if (!vm->lg.halted && kvm_signal_kick(vm) == 0)
+	 * MSI, and the monitor delivers the IRQ with no exit to us -- when it
+	 * can (lg_kick_in_vm).  A halted guest's vCPU thread sleeps in lgkvm,
+	 * not in KVM: it needs the signal.  (The pending bit is set before
+	 * `halted` is read, and the vCPU thread sets `halted` before it looks
+	 * at the pending bits, both sequentially consistent: one of us sees
+	 * the other.) */
+	if (kvm_on_vcpu_thread(vm))
+		return; /* it looks before it resumes (and a kick now would only
+			   find the interrupt it is about to deliver itself) */
+	if (lg_kick_in_vm(vm) && kvm_signal_kick(vm) == 0) {
+		vm->lg.stats_msi_thread++;
 		return;
+	}
 	kvm_kick(vm);
 }

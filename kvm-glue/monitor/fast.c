@@ -428,12 +428,31 @@ static int deliver_irq(struct mon_regs *r, uint32_t ld)
 			*(volatile uint32_t *)(ld + c->ld_irq_pending) = 0;
 		return 1;
 	}
-	if (why != IRQ_GO)
+	if (why != IRQ_GO && c->x2apic_eoi) {
+		/* Held back by irq_enabled or the no-interrupt window: look
+		 * again in 2 ms, as the VMM would (pvabi/time.c), by the
+		 * LAPIC's one-shot timer on this same vector -- and tell a
+		 * 2.6.31+ guest to ask when it re-enables. */
+		__asm__ volatile("wrmsr"
+				 :
+				 : "c"(0x838u), "a"(MON_RECHECK_TICKS), "d"(0u)
+				 : "memory");
+		int64_t note = irq_pending_note(why);
+		if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)
+			*(volatile uint32_t *)(ld + c->ld_irq_pending) = (uint32_t)note;
+		s->kick_rechecks++;
+		return 1;
+	}
+	if (why != IRQ_GO) {
+		s->kick_declined[why & 3]++;
 		return 0;
+	}
 	const volatile uint32_t *gates = (const volatile uint32_t *)(MON_GVA + MON_GATES_OFF);
 	uint32_t glo = gates[(32 + irq) * 2], ghi = gates[(32 + irq) * 2 + 1];
-	if (!(ghi & 0x8000))
+	if (!(ghi & 0x8000)) {
+		s->kick_declined[IRQ_GO]++;
 		return 0;
+	}
 	/* From ring 3 the CPU would switch to the stack SET_STACK named. */
 	bool sw = (r->f.cs & 3) != 1;
 	uint32_t ss = r->f.ss, esp = r->f.esp;

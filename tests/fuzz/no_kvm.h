@@ -5,6 +5,7 @@
 #ifndef LGKVM_FUZZ_NO_KVM_H
 #define LGKVM_FUZZ_NO_KVM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct vm;
@@ -25,6 +26,13 @@ int kvm_signal_kick(struct vm *vm)
 {
 	(void)vm;
 	return -1;
+}
+
+/* No vCPU thread either. */
+bool kvm_on_vcpu_thread(const struct vm *vm)
+{
+	(void)vm;
+	return false;
 }
 
 #endif
