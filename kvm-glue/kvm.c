@@ -335,7 +335,7 @@ int kvm_create_vm(struct vm *vm, uint64_t mem_size, char *err, size_t errlen)
 	 * `wrmsr` to step over it, and it cannot walk legacy-PAE tables there
 	 * (docs/DESIGN.md §8.2; the 4.x PAE kernels died at it in the test
 	 * host). */
-	k->irqchip = !(k->pae_guest && host_lacks_nrips()) &&
+	k->irqchip = !k->no_irqchip && !(k->pae_guest && host_lacks_nrips()) &&
 		     ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0 &&
 		     ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SIGNAL_MSI) > 0 &&
 		     ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) == 0;

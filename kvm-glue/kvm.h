@@ -42,6 +42,7 @@ struct kvm_state {
 	unsigned ncpuid;
 	bool cpuid_faults; /* CPUID at CPL > 0 raises #GP (MSR_MISC_FEATURES_ENABLES) */
 	bool irqchip;	   /* an in-kernel LAPIC (x2APIC): kicks are MSIs, not KVM_INTERRUPT */
+	bool no_irqchip;   /* --no-irqchip: do not create one */
 	timer_t timer;	   /* POSIX timer that kicks the vCPU... */
 	bool timer_set;	   /* ...once created (0 is a valid timer_t) */
 	uint64_t timer_armed_ns;

@@ -234,6 +234,7 @@ static int cmd_run(struct vm *vm)
 	vm->kvm.cpuid_family5 = abi->cpuid_family5;
 	vm->kvm.vmcall_ud = abi->vmcall;
 	vm->kvm.pae_guest = info.pae;
+	vm->kvm.no_irqchip = opt->no_irqchip;
 	if (kr || kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err)) ||
 	    (t_vm = now_ns(), kvm_selftest(vm, err, sizeof(err)))) {
 		log_msg("%s", err);

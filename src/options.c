@@ -45,6 +45,8 @@ static const char usage_text[] =
 	"  -v, --verbose           log every hypercall, trap and interrupt; -vv: every exit\n"
 	"  -q, --quiet             no lgkvm messages except errors\n"
 	"      --no-sandbox        no seccomp sandbox around the running guest (debugging)\n"
+	"      --no-irqchip        no in-kernel LAPIC: interrupts go in by KVM_INTERRUPT from\n"
+	"                          lgkvm's vCPU thread, as before it (for comparison)\n"
 	"      --no-fast-path      every hypercall exits to lgkvm; the monitor does nothing\n"
 	"                          alone (for comparison and debugging)\n"
 	"      --abi GEN           take KERNEL as generation GEN (G0..G10), not detected\n"
@@ -196,6 +198,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"no-sandbox", no_argument, NULL, 'S'},
 		{"no-fast-path", no_argument, NULL, 'F'},
+		{"no-irqchip", no_argument, NULL, 'Q'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{"abi", required_argument, NULL, 'A'},
@@ -298,6 +301,9 @@ int options_parse(struct options *opt, int argc, char **argv)
 			break;
 		case 'F':
 			opt->no_fast_path = true;
+			break;
+		case 'Q':
+			opt->no_irqchip = true;
 			break;
 		case 'A':
 			if (!abi_by_name(optarg))

@@ -33,6 +33,7 @@ struct options {
 	bool quiet;		  /* -q: no lgkvm messages except errors */
 	bool no_sandbox;	  /* --no-sandbox: skip seccomp (src/sandbox.c) */
 	bool no_fast_path;	  /* --no-fast-path: the monitor finishes nothing alone */
+	bool no_irqchip;	  /* --no-irqchip: KVM_INTERRUPT, no in-kernel LAPIC */
 	struct opt_device devices[OPT_MAX_DEVICES]; /* --disk, --net */
 	unsigned ndevices;
 	const char *net_ip;   /* --net-ip ADDR[/PREFIX] for the host side */
