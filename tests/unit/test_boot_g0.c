@@ -16,24 +16,13 @@
 #include "pvabi/boot.h"
 #include "pvabi/boot_g0.h"
 #include "pvabi/inspect.h"
+#include "src/le.h"
 
 #define KLEN	 0x4000u
 #define MARK_OFF 0x1230u
 #define PO	 0xC0000000u
 #define MEM	 (16u << 20)
 #define TOP_PDE	 0x12345067u
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
 
 /* The flat kernel: the banner, the marker, then 2.6.23's lguest_entry:
  * movl $stack, %esp; movl %esi, %eax; addl $PAGE_OFFSET, %eax; jmp ... */
@@ -46,11 +35,11 @@ static uint8_t *raw_kernel(uint32_t page_offset, bool entry_insns)
 	uint8_t *p = k + MARK_OFF + strlen(G0_MARKER);
 	if (entry_insns) {
 		p[0] = 0xBC;
-		put32(p + 1, page_offset + 0x00200000);
+		le32_put(p + 1, page_offset + 0x00200000);
 		p[5] = 0x89;
 		p[6] = 0xF0;
 		p[7] = 0x05;
-		put32(p + 8, page_offset);
+		le32_put(p + 8, page_offset);
 		p[12] = 0xE9;
 	}
 	return k;
@@ -74,11 +63,11 @@ static uint8_t *bzimage(const uint8_t *k, size_t klen, int os, size_t *len)
 	*len = hdr + z.total_out;
 	deflateEnd(&z);
 	img[0x1F1] = 4;
-	put32(img + 0x1F4, (uint32_t)((z.total_out + 15) / 16));
+	le32_put(img + 0x1F4, (uint32_t)((z.total_out + 15) / 16));
 	memcpy(img + 0x202, "HdrS", 4);
 	img[0x206] = 0x06;
 	img[0x207] = 0x02;
-	put32(img + 0x214, 0x100000);
+	le32_put(img + 0x214, 0x100000);
 	return img;
 }
 
@@ -133,14 +122,14 @@ static void test_bzimage_prepare_and_boot(void **state)
 	assert_int_equal(bl.entry, PO + g0.entry_pa);
 	const uint8_t *pgdir = ram + bl.pgdir_gpa;
 	for (unsigned i = 0; i < 4; i++) {
-		assert_int_equal(get32(pgdir + i * 4), 0);
-		uint32_t pde = get32(pgdir + (768 + i) * 4);
+		assert_int_equal(le32_get(pgdir + i * 4), 0);
+		uint32_t pde = le32_get(pgdir + (768 + i) * 4);
 		assert_int_equal(pde & 1, 1);
 		/* ... leading to the PTEs of RAM from i * 4 MiB on. */
-		assert_int_equal(get32(ram + (pde & ~0xFFFu)), (i * 1024) * 4096 | 7);
+		assert_int_equal(le32_get(ram + (pde & ~0xFFFu)), (i * 1024) * 4096 | 7);
 	}
-	assert_int_equal(get32(pgdir + 772 * 4), 0);
-	assert_int_equal(get32(pgdir + 1023 * 4), TOP_PDE);
+	assert_int_equal(le32_get(pgdir + 772 * 4), 0);
+	assert_int_equal(le32_get(pgdir + 1023 * 4), TOP_PDE);
 	free(ram);
 	free(g0.elf);
 	free(img);
@@ -171,7 +160,7 @@ static void test_page_offset_guessed(void **state)
 	/* No entry instructions: the Launcher's guess, from `mov moffs32, %eax`. */
 	for (unsigned i = 0; i < 4; i++) {
 		k[0x2000 + 8 * i] = 0xA1;
-		put32(k + 0x2001 + 8 * i, 0xB0001000 + i * 4);
+		le32_put(k + 0x2001 + 8 * i, 0xB0001000 + i * 4);
 	}
 	uint8_t *img = bzimage(k, KLEN, 3, &len);
 	struct g0_kernel g0;
@@ -242,25 +231,25 @@ static void test_map_overlap_and_cap(void **state)
 	/* A PAGE_OFFSET of 8 MiB over 16 MiB of RAM: the ranges overlap, and
 	 * RAM still ends up at PAGE_OFFSET only. */
 	for (unsigned i = 0; i < 1024; i++)
-		put32(pgdir + i * 4, i < 4 ? 0x1000u * (i + 1) | 7 : 0);
+		le32_put(pgdir + i * 4, i < 4 ? 0x1000u * (i + 1) | 7 : 0);
 	struct g0_kernel g0 = {.page_offset = 8u << 20, .entry_pa = 0x100000};
 	assert_int_equal(boot_g0_map(pgdir, MEM, &g0, &bl, err, sizeof(err)), 0);
-	assert_int_equal(get32(pgdir + 0), 0);
-	assert_int_equal(get32(pgdir + 4), 0);
+	assert_int_equal(le32_get(pgdir + 0), 0);
+	assert_int_equal(le32_get(pgdir + 4), 0);
 	for (unsigned i = 0; i < 4; i++)
-		assert_int_equal(get32(pgdir + (2 + i) * 4), 0x1000u * (i + 1) | 7);
+		assert_int_equal(le32_get(pgdir + (2 + i) * 4), 0x1000u * (i + 1) | 7);
 	assert_int_equal(bl.entry, (8u << 20) + 0x100000);
 
 	/* 3 GiB of RAM at 0xC0000000: what fits below the monitor's slot. */
 	for (unsigned i = 0; i < 1024; i++)
-		put32(pgdir + i * 4, i < 768 ? 0x1000u * (i + 1) | 7 : 0);
+		le32_put(pgdir + i * 4, i < 768 ? 0x1000u * (i + 1) | 7 : 0);
 	g0.page_offset = PO;
 	assert_int_equal(boot_g0_map(pgdir, 3ull << 30, &g0, &bl, err, sizeof(err)), 0);
 	for (unsigned i = 0; i < 768; i++)
-		assert_int_equal(get32(pgdir + i * 4), 0);
+		assert_int_equal(le32_get(pgdir + i * 4), 0);
 	for (unsigned i = 0; i < 255; i++)
-		assert_int_equal(get32(pgdir + (768 + i) * 4), 0x1000u * (i + 1) | 7);
-	assert_int_equal(get32(pgdir + 1023 * 4), 0);
+		assert_int_equal(le32_get(pgdir + (768 + i) * 4), 0x1000u * (i + 1) | 7);
+	assert_int_equal(le32_get(pgdir + 1023 * 4), 0);
 
 	/* Not a whole number of page-directory slots. */
 	g0.page_offset = 0xC0001000u;

@@ -31,6 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "src/le.h"
+
 #define MAX_ARGS  40
 #define MAX_CASES 256
 
@@ -363,14 +365,6 @@ static void spit(const char *path, const void *buf, size_t len)
 	assert_int_equal(fclose(f), 0);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 /* A copy of `img` with a 32-bit field (or a byte, if byte) changed. */
 static void variant(const char *name, const char *img, size_t len, size_t off, uint32_t v,
 		    bool byte)
@@ -382,7 +376,7 @@ static void variant(const char *name, const char *img, size_t len, size_t off, u
 	if (byte)
 		copy[off] = (char)v;
 	else
-		put32((uint8_t *)copy + off, v);
+		le32_put((uint8_t *)copy + off, v);
 	spit(name, copy, len);
 	free(copy);
 }
@@ -433,16 +427,16 @@ static int make_files(void **state)
 		variant("segoff.elf", elf, elf_len, phoff + 4, 0x7FFFFFF0, false);
 		big = malloc(elf_len);
 		memcpy(big, elf, elf_len);
-		put32((uint8_t *)big + phoff + 16, 0x00F00000); /* p_filesz */
-		put32((uint8_t *)big + phoff + 20, 0x00F00000); /* p_memsz */
+		le32_put((uint8_t *)big + phoff + 16, 0x00F00000); /* p_filesz */
+		le32_put((uint8_t *)big + phoff + 20, 0x00F00000); /* p_memsz */
 		spit("segsize.elf", big, elf_len);
 		free(big);
 		/* A kernel that needs more RAM than --mem 4M has: its segment
 		 * moved up to where the initrd and boot tables go. */
 		big = malloc(elf_len);
 		memcpy(big, elf, elf_len);
-		put32((uint8_t *)big + 24, 0x3F8000);	      /* e_entry */
-		put32((uint8_t *)big + phoff + 12, 0x3F8000); /* p_paddr */
+		le32_put((uint8_t *)big + 24, 0x3F8000);	 /* e_entry */
+		le32_put((uint8_t *)big + phoff + 12, 0x3F8000); /* p_paddr */
 		spit("big.elf", big, elf_len);
 		free(big);
 	}
@@ -458,13 +452,13 @@ static int make_files(void **state)
 
 		memcpy(copy, bz, bz_len);
 		copy[0x206] = 0x08; /* protocol 2.08 */
-		put32((uint8_t *)copy + 0x248, 0x100);
-		put32((uint8_t *)copy + 0x24C, 0x10000000);
+		le32_put((uint8_t *)copy + 0x248, 0x100);
+		le32_put((uint8_t *)copy + 0x24C, 0x10000000);
 		spit("payload.bz", copy, bz_len);
 		copy[0x206] = 0x0A; /* protocol 2.10 */
-		put32((uint8_t *)copy + 0x248, 0);
-		put32((uint8_t *)copy + 0x24C, 0);
-		put32((uint8_t *)copy + 0x260, 0x80000000u);
+		le32_put((uint8_t *)copy + 0x248, 0);
+		le32_put((uint8_t *)copy + 0x24C, 0);
+		le32_put((uint8_t *)copy + 0x260, 0x80000000u);
 		spit("init.bz", copy, bz_len);
 		free(copy);
 	}

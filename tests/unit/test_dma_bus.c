@@ -21,6 +21,7 @@
 #include "src/vm.h"
 #include "virtio/dma_bus.h"
 #include "virtio/transport.h"
+#include "src/le.h"
 
 #define RAM	   (1u << 20)
 #define MEM_SIZE   (RAM + VBUS_AREA_SIZE)
@@ -43,18 +44,6 @@ static uint8_t *mem(struct fx *f, uint64_t gpa)
 	return f->vm->mem.base + gpa;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v;
-}
-
 /* struct lguest_dma at gpa with the given sections. */
 static void dma_write(struct fx *f, uint32_t gpa, const uint32_t *addr, const uint16_t *len,
 		      unsigned n)
@@ -62,7 +51,7 @@ static void dma_write(struct fx *f, uint32_t gpa, const uint32_t *addr, const ui
 	uint8_t *d = mem(f, gpa);
 	memset(d, 0, DMA_STRUCT_LEN);
 	for (unsigned i = 0; i < n; i++) {
-		put32(d + 4 + 4 * i, addr[i]);
+		le32_put(d + 4 + 4 * i, addr[i]);
 		memcpy(d + 68 + 2 * i, &len[i], 2);
 	}
 }
@@ -165,19 +154,19 @@ static void test_descriptors(void **state)
 	assert_int_equal(v[0], DMA_T_BLOCK);
 	assert_int_equal(v[1], DMA_F_RANDOMNESS);
 	assert_int_equal(v[3], 1);
-	assert_int_equal(get32(d + 8), f->blk_page / 4096);
+	assert_int_equal(le32_get(d + 8), f->blk_page / 4096);
 	memcpy(v, d + 12, 8);
 	assert_int_equal(v[0], DMA_T_NET);
 	assert_int_equal(v[1], DMA_F_RANDOMNESS | DMA_NET_GUEST_SLOT);
-	assert_int_equal(get32(d + 20), f->net_page / 4096);
+	assert_int_equal(le32_get(d + 20), f->net_page / 4096);
 	memcpy(v, d + 24, 8);
 	assert_int_equal(v[0], DMA_T_CONSOLE);
 	assert_int_equal(v[3], 0);
-	assert_int_equal(get32(d + 32), 0);
+	assert_int_equal(le32_get(d + 32), 0);
 	assert_int_equal(d[36], 0);
 	/* The block page says how many whole sectors; slot 0 of the MAC page
 	 * is ours, marked promiscuous. */
-	assert_int_equal(get32(mem(f, f->blk_page) + DMA_BLK_NUM_SECTORS), 64);
+	assert_int_equal(le32_get(mem(f, f->blk_page) + DMA_BLK_NUM_SECTORS), 64);
 	assert_int_equal(mem(f, f->net_page)[0], mac[0] | 1);
 	assert_memory_equal(mem(f, f->net_page) + 1, mac + 1, 5);
 	/* The guest may name RAM and the three pages, nothing more. */
@@ -326,16 +315,16 @@ static void test_console_out(void **state)
 	memcpy(mem(f, BUF_GPA + 100), "world!\n", 7);
 	dma_write(f, DMA_GPA, addr, len, 2);
 	dma_send(f->vm, DMA_CONSOLE_KEY, DMA_GPA);
-	assert_int_equal(get32(mem(f, DMA_GPA)), 13);
+	assert_int_equal(le32_get(mem(f, DMA_GPA)), 13);
 	fflush(stdout);
 	int fd = open(f->out_path, O_RDONLY);
 	assert_int_equal(read(fd, got, sizeof(got) - 1), 13);
 	close(fd);
 	assert_string_equal(got, "hello world!\n");
 	/* A key nobody listens on takes nothing. */
-	put32(mem(f, DMA_GPA), 0);
+	le32_put(mem(f, DMA_GPA), 0);
 	dma_send(f->vm, 0x3000, DMA_GPA);
-	assert_int_equal(get32(mem(f, DMA_GPA)), 0);
+	assert_int_equal(le32_get(mem(f, DMA_GPA)), 0);
 	assert_false(f->vm->dead);
 }
 
@@ -353,7 +342,7 @@ static void test_console_in(void **state)
 	assert_int_equal(dma_bind(f->vm, DMA_CONSOLE_KEY, DMA_GPA, 1 << 8 | 3), 1);
 	assert_int_equal(write(f->in_pipe[1], "ls\n", 3), 3);
 	vbus_poll(f->vm);
-	assert_int_equal(get32(mem(f, DMA_GPA)), 3);
+	assert_int_equal(le32_get(mem(f, DMA_GPA)), 3);
 	assert_memory_equal(mem(f, BUF_GPA), "ls\n", 3);
 	assert_int_equal(pending(f), 1u << 3);
 	assert_false(f->vm->dead);
@@ -364,10 +353,10 @@ static void test_console_in(void **state)
 static void blk_request(struct fx *f, uint32_t type, uint32_t sector, uint32_t bytes)
 {
 	uint8_t *p = mem(f, f->blk_page);
-	put32(p + DMA_BLK_TYPE, type);
-	put32(p + DMA_BLK_SECTOR, sector);
-	put32(p + DMA_BLK_BYTES, bytes);
-	put32(p + DMA_BLK_RESULT, 0);
+	le32_put(p + DMA_BLK_TYPE, type);
+	le32_put(p + DMA_BLK_SECTOR, sector);
+	le32_put(p + DMA_BLK_BYTES, bytes);
+	le32_put(p + DMA_BLK_RESULT, 0);
 }
 
 static void test_block_read_write(void **state)
@@ -385,20 +374,20 @@ static void test_block_read_write(void **state)
 	dma_write(f, send, NULL, NULL, 0);
 	dma_send(f->vm, f->blk_page, send);
 	assert_false(f->vm->dead);
-	assert_int_equal(get32(mem(f, f->blk_page) + DMA_BLK_RESULT), 1);
-	assert_int_equal(get32(mem(f, reply)), 512);
+	assert_int_equal(le32_get(mem(f, f->blk_page) + DMA_BLK_RESULT), 1);
+	assert_int_equal(le32_get(mem(f, reply)), 512);
 	assert_int_equal(mem(f, BUF_GPA)[0], 5);
 	assert_int_equal(mem(f, BUF_GPA + 0x1000)[411], 5);
 	assert_int_equal(pending(f), 1u << 1);
 
 	/* Write sector 7 from the sent DMA; the reply says 0. */
-	put32(mem(f, reply), 0);
+	le32_put(mem(f, reply), 0);
 	memset(mem(f, BUF_GPA + 0x2000), 0xAB, 512);
 	dma1(f, send, BUF_GPA + 0x2000, 512);
 	blk_request(f, 1, 7, 512);
 	dma_send(f->vm, f->blk_page, send);
-	assert_int_equal(get32(mem(f, f->blk_page) + DMA_BLK_RESULT), 1);
-	assert_int_equal(get32(mem(f, reply)), 0);
+	assert_int_equal(le32_get(mem(f, f->blk_page) + DMA_BLK_RESULT), 1);
+	assert_int_equal(le32_get(mem(f, reply)), 0);
 	uint8_t sec[512];
 	int fd = open(f->disk_path, O_RDONLY);
 	assert_int_equal(pread(fd, sec, 512, 7 * 512), 512);
@@ -410,7 +399,7 @@ static void test_block_read_write(void **state)
 	blk_request(f, 0, 5, 1024);
 	dma_write(f, send, NULL, NULL, 0);
 	dma_send(f->vm, f->blk_page, send);
-	assert_int_equal(get32(mem(f, f->blk_page) + DMA_BLK_RESULT), 2);
+	assert_int_equal(le32_get(mem(f, f->blk_page) + DMA_BLK_RESULT), 2);
 	assert_false(f->vm->dead);
 }
 
@@ -460,7 +449,7 @@ static void test_net_send(void **state)
 	memset(mem(f, BUF_GPA + 0x1000), 0x22, 50);
 	dma_write(f, DMA_GPA, addr, len, 2);
 	dma_send(f->vm, f->net_page, DMA_GPA); /* to slot 0: us */
-	assert_int_equal(get32(mem(f, DMA_GPA)), 64);
+	assert_int_equal(le32_get(mem(f, DMA_GPA)), 64);
 	assert_int_equal(recv(f->wire, got, sizeof(got), 0), 64);
 	assert_int_equal(got[0], 0x11);
 	assert_int_equal(got[63], 0x22);
@@ -485,19 +474,19 @@ static void test_net_receive(void **state)
 	frame[0] = 0x44;
 	assert_int_equal(send(f->wire, frame, 70, 0), 70);
 	vbus_poll(f->vm);
-	assert_int_equal(get32(mem(f, DMA_GPA)), 60);
-	assert_int_equal(get32(mem(f, DMA_GPA + DMA_STRUCT_LEN)), 70);
+	assert_int_equal(le32_get(mem(f, DMA_GPA)), 60);
+	assert_int_equal(le32_get(mem(f, DMA_GPA + DMA_STRUCT_LEN)), 70);
 	assert_int_equal(mem(f, BUF_GPA + 0x1000)[0], 0x44);
 	assert_int_equal(pending(f), 1u << 2);
 	/* Both full: the next frame is dropped.  The guest frees the first;
 	 * the search starts after the last one filled and wraps to it. */
 	assert_int_equal(send(f->wire, frame, 80, 0), 80);
 	vbus_poll(f->vm);
-	put32(mem(f, DMA_GPA), 0);
+	le32_put(mem(f, DMA_GPA), 0);
 	frame[0] = 0x55;
 	assert_int_equal(send(f->wire, frame, 90, 0), 90);
 	vbus_poll(f->vm);
-	assert_int_equal(get32(mem(f, DMA_GPA)), 90);
+	assert_int_equal(le32_get(mem(f, DMA_GPA)), 90);
 	assert_int_equal(mem(f, BUF_GPA)[0], 0x55);
 	assert_false(f->vm->dead);
 }

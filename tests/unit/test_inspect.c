@@ -19,6 +19,7 @@
 
 #include "pvabi/abi.h"
 #include "pvabi/inspect.h"
+#include "src/le.h"
 
 #define LDATA 0x00123440u /* pa(lguest_data) in the fingerprints */
 
@@ -26,11 +27,6 @@ struct img {
 	uint8_t *b;
 	size_t len;
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
 
 /* lguest_entry as each era spells it. */
 static size_t entry_bytes(enum lg_gen g, uint8_t *p)
@@ -40,7 +36,7 @@ static size_t entry_bytes(enum lg_gen g, uint8_t *p)
 	memcpy(p, mov1, 5);
 	n = 5;
 	p[n++] = g <= GEN_G3 ? 0xBA : 0xBB;
-	put32(p + n, LDATA);
+	le32_put(p + n, LDATA);
 	n += 4;
 	if (g == GEN_G4 || g == GEN_G5) {
 		p[n++] = 0x0F, p[n++] = 0x01, p[n++] = 0xC1;
@@ -49,18 +45,18 @@ static size_t entry_bytes(enum lg_gen g, uint8_t *p)
 	}
 	if (g <= GEN_G2) {
 		p[n++] = 0x8B, p[n++] = 0x35;
-		put32(p + n, LDATA + 1116);
+		le32_put(p + n, LDATA + 1116);
 		n += 4;
 	} else if (g >= GEN_G7) {
 		memcpy(p + n, mov1, 5);
 		p[n + 1] = 4;
 		n += 5;
 		p[n++] = 0xBB;
-		put32(p + n, 0x00456000);
+		le32_put(p + n, 0x00456000);
 		n += 4;
 	} else {
 		p[n++] = 0xBC;
-		put32(p + n, 0xC0400000);
+		le32_put(p + n, 0xC0400000);
 		n += 4;
 	}
 	return n;
@@ -103,14 +99,14 @@ static uint8_t *compress_as(const char *fmt, const struct img *in, size_t *len)
 		/* The kernel's legacy frame: magic, {LE size, block}..., then
 		 * the 4-byte total the build appends. */
 		uint8_t *p = out;
-		put32(p, 0x184C2102u);
+		le32_put(p, 0x184C2102u);
 		p += 4;
 		int n = LZ4_compress_default((const char *)in->b, (char *)p + 4, (int)in->len,
 					     (int)(cap - 12));
 		assert_true(n > 0);
-		put32(p, (uint32_t)n);
+		le32_put(p, (uint32_t)n);
 		p += 4 + n;
-		put32(p, (uint32_t)in->len);
+		le32_put(p, (uint32_t)in->len);
 		*len = (size_t)(p + 4 - out);
 	} else if (!strcmp(fmt, "lzo")) {
 		/* lzop's container as lzop 1.03 writes it (version 0x1030:
@@ -176,8 +172,8 @@ static struct img make_bzimage(const struct img *k, const char *fmt, const char 
 		m.b[0x20E] = 0x00, m.b[0x20F] = 0x02; /* string at 0x200 + 0x200 */
 		strcpy((char *)m.b + 0x400, hdr_version);
 	}
-	put32(m.b + 0x248, 0);
-	put32(m.b + 0x24C, (uint32_t)plen);
+	le32_put(m.b + 0x248, 0);
+	le32_put(m.b + 0x24C, (uint32_t)plen);
 	memcpy(m.b + setup, pay, plen);
 	free(pay);
 	return m;
@@ -327,12 +323,12 @@ static void test_garbage_refused(void **state)
 	/* A bzImage whose payload lies outside the file. */
 	struct img k = make_elf(GEN_G3, "2.6.29", true);
 	struct img m = make_bzimage(&k, "gzip", NULL);
-	put32(m.b + 0x24C, 0x7FFFFFFF);
+	le32_put(m.b + 0x24C, 0x7FFFFFFF);
 	assert_int_equal(image_inspect(m.b, m.len, NULL, -1, false, &in), -1);
 	assert_non_null(strstr(in.reason, "outside the file"));
 	image_info_free(&in);
 	/* A payload cut short. */
-	put32(m.b + 0x24C, 40);
+	le32_put(m.b + 0x24C, 40);
 	assert_int_equal(image_inspect(m.b, 5 * 512 + 40, NULL, -1, false, &in), -1);
 	assert_non_null(strstr(in.reason, "damaged or truncated"));
 	image_info_free(&in);
@@ -462,8 +458,8 @@ static void test_pae_from_boot_table(void **state)
 				 .p_memsz = 2 * 4096};
 		memcpy(m.b + 0x800, &ph, sizeof(ph));
 		if (pae) {
-			put32(m.b + 4096, 0x1001000 + 1);
-			put32(m.b + 4096 + 24, 0x1001000 + 1);
+			le32_put(m.b + 4096, 0x1001000 + 1);
+			le32_put(m.b + 4096 + 24, 0x1001000 + 1);
 		}
 		struct image_info in;
 		int rc;
