@@ -27,6 +27,7 @@
 #include "pvabi/host.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
+#include "tests/unit/fake_vm.h"
 
 #define RAM	 (1u << 20)
 #define MEM_SIZE (RAM + VBUS_AREA_SIZE)
@@ -87,12 +88,8 @@ static void make_disk(struct fx *f, unsigned bytes)
 
 static struct vm *vm_new(void)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = fake_vm_new(RAM, MEM_SIZE);
 
-	vm->mem.base = calloc(1, MEM_SIZE);
-	vm->mem.size = MEM_SIZE;
-	vm->mem.limit = MEM_SIZE;
-	vm->opt.mem = RAM;
 	vm->opt.quiet = true;
 	assert_int_equal(vbus_init(vm), 0);
 	return vm;
@@ -153,8 +150,7 @@ static int fx_teardown(void **state)
 
 	vbus_teardown(f->vm);
 	unlink(f->path);
-	free(f->vm->mem.base);
-	free(f->vm);
+	fake_vm_free(f->vm);
 	free(f);
 	return 0;
 }
@@ -709,8 +705,7 @@ static void add_fails(const char *path, bool ro, enum lgkvm_exit code, const cha
 		fail_msg("reason \"%s\" lacks \"%s\"", vm->exit_reason, why);
 	assert_int_equal(vm->bus.ndevs, 0);
 	vbus_teardown(vm);
-	free(vm->mem.base);
-	free(vm);
+	fake_vm_free(vm);
 }
 
 static void test_open_errors(void **state)

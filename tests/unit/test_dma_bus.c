@@ -22,6 +22,7 @@
 #include "virtio/dma_bus.h"
 #include "virtio/transport.h"
 #include "src/le.h"
+#include "tests/unit/fake_vm.h"
 
 #define RAM	   (1u << 20)
 #define MEM_SIZE   (RAM + VBUS_AREA_SIZE)
@@ -66,11 +67,7 @@ static int fx_setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	int sv[2];
 
-	f->vm = calloc(1, sizeof(*f->vm));
-	f->vm->mem.base = calloc(1, MEM_SIZE);
-	f->vm->mem.size = MEM_SIZE;
-	f->vm->mem.limit = MEM_SIZE;
-	f->vm->opt.mem = RAM;
+	f->vm = fake_vm_new(RAM, MEM_SIZE);
 	f->vm->opt.quiet = true;
 	f->vm->opt.console_log_max = 1u << 20;
 	f->vm->lg.abi = abi_get(GEN_G0);
@@ -130,8 +127,7 @@ static int fx_teardown(void **state)
 	close(f->wire);
 	unlink(f->disk_path);
 	unlink(f->out_path);
-	free(f->vm->mem.base);
-	free(f->vm);
+	fake_vm_free(f->vm);
 	free(f);
 	return 0;
 }

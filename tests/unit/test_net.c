@@ -22,6 +22,7 @@
 #include "src/vm.h"
 #include "virtio/net.h"
 #include "virtio/ring.h"
+#include "tests/unit/fake_vm.h"
 
 #define RAM	 (1u << 20)
 #define MEM_SIZE (RAM + VBUS_AREA_SIZE)
@@ -64,11 +65,7 @@ static int fx_setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	int sv[2];
 
-	f->vm = calloc(1, sizeof(*f->vm));
-	f->vm->mem.base = calloc(1, MEM_SIZE);
-	f->vm->mem.size = MEM_SIZE;
-	f->vm->mem.limit = MEM_SIZE;
-	f->vm->opt.mem = RAM;
+	f->vm = fake_vm_new(RAM, MEM_SIZE);
 	f->vm->opt.quiet = true;
 	f->next_buf = BUF_GPA;
 	assert_int_equal(vbus_init(f->vm), 0);
@@ -89,8 +86,7 @@ static int fx_teardown(void **state)
 
 	vbus_teardown(f->vm);
 	close(f->wire);
-	free(f->vm->mem.base);
-	free(f->vm);
+	fake_vm_free(f->vm);
 	free(f);
 	return 0;
 }
@@ -541,18 +537,14 @@ static void test_bad_net_ip(void **state)
 	(void)state;
 
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct vm *vm = calloc(1, sizeof(*vm));
+		struct vm *vm = fake_vm_new(RAM, MEM_SIZE);
 
-		vm->mem.base = calloc(1, MEM_SIZE);
-		vm->mem.size = vm->mem.limit = MEM_SIZE;
-		vm->opt.mem = RAM;
 		assert_int_equal(vbus_init(vm), 0);
 		assert_int_equal(vbus_add_net(vm, NULL, bad[i]), -1);
 		assert_int_equal(vm->exit_code, EXIT_USAGE);
 		assert_non_null(strstr(vm->exit_reason, "--net-ip"));
 		assert_int_equal(vm->bus.ndevs, 0);
-		free(vm->mem.base);
-		free(vm);
+		fake_vm_free(vm);
 	}
 }
 
@@ -561,12 +553,9 @@ static void test_bad_net_ip(void **state)
  * and CAP_NET_ADMIN; skipped without them. */
 static void test_tap_name_taken(void **state)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vm *vm = fake_vm_new(RAM, MEM_SIZE);
 
 	(void)state;
-	vm->mem.base = calloc(1, MEM_SIZE);
-	vm->mem.size = vm->mem.limit = MEM_SIZE;
-	vm->opt.mem = RAM;
 	assert_int_equal(vbus_init(vm), 0);
 	assert_int_equal(vbus_add_net(vm, "lo", NULL), -1);
 	bool can = vm->exit_code != EXIT_HOST;
@@ -575,8 +564,7 @@ static void test_tap_name_taken(void **state)
 		assert_non_null(
 			strstr(vm->exit_reason, "--net tap=lo: the kernel refuses that name"));
 	}
-	free(vm->mem.base);
-	free(vm);
+	fake_vm_free(vm);
 	if (!can)
 		skip();
 }

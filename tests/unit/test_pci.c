@@ -20,6 +20,7 @@
 #include "virtio/pci.h"
 #include "virtio/ring.h"
 #include "virtio/transport.h"
+#include "tests/unit/fake_vm.h"
 
 #define RAM	  (4u << 20)
 #define MEM_SIZE  (RAM + VBUS_AREA_SIZE)
@@ -278,11 +279,7 @@ static void count_kick(struct vm *vm, struct vdev *dev, struct vqueue *q)
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	f->vm = calloc(1, sizeof(*f->vm));
-	f->vm->mem.base = calloc(1, MEM_SIZE);
-	f->vm->mem.size = MEM_SIZE;
-	f->vm->mem.limit = MEM_SIZE;
-	f->vm->opt.mem = RAM;
+	f->vm = fake_vm_new(RAM, MEM_SIZE);
 	f->vm->kvm.vm_fd = -1;
 	f->vm->lg.abi = abi_get(GEN_G9);
 	assert_int_equal(vbus_init(f->vm), 0);
@@ -307,8 +304,7 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
 	struct fx *f = *state;
-	free(f->vm->mem.base);
-	free(f->vm);
+	fake_vm_free(f->vm);
 	free(f);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "src/vm.h"
 #include "virtio/console.h"
 #include "virtio/ring.h"
+#include "tests/unit/fake_vm.h"
 
 /* vm_stop() and vm_raise_irq() are the real ones (src/vm.c): they record
  * dead, exit_code, exit_reason and the pending IRQ bits, and with no vCPU
@@ -52,11 +53,7 @@ static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	f->vm = calloc(1, sizeof(*f->vm));
-	f->vm->mem.base = calloc(1, MEM_SIZE);
-	f->vm->mem.size = MEM_SIZE;
-	f->vm->mem.limit = MEM_SIZE;
-	f->vm->opt.mem = RAM;
+	f->vm = fake_vm_new(RAM, MEM_SIZE);
 	f->vm->opt.console_log_max = 16u << 20;
 
 	f->q = (struct vqueue){.num = NUM, .irq = 5, .id = 7};
@@ -98,8 +95,7 @@ static int fx_teardown(void **state)
 	unlink(f->out_path);
 	if (f->log_path[0])
 		unlink(f->log_path);
-	free(f->vm->mem.base);
-	free(f->vm);
+	fake_vm_free(f->vm);
 	free(f);
 	return 0;
 }
