@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pvabi/elf32.h"
 #include "pvabi/inspect.h"
 #include "src/le.h"
 
@@ -82,8 +83,7 @@ static int from_elf(const uint8_t *e, size_t len, struct g0_kernel *out, char *e
 {
 	if (len < sizeof(Elf32_Ehdr) || e[EI_CLASS] != ELFCLASS32)
 		return fail(err, errlen, "not a 32-bit ELF vmlinux");
-	uint32_t phoff = le32_get(e + offsetof(Elf32_Ehdr, e_phoff));
-	unsigned phnum = le16_get(e + offsetof(Elf32_Ehdr, e_phnum));
+	unsigned phnum = elf32_phnum(e);
 	const uint8_t *m = memmem(e, len, G0_MARKER, MARKER_LEN);
 	bool have_po = false;
 
@@ -91,25 +91,19 @@ static int from_elf(const uint8_t *e, size_t len, struct g0_kernel *out, char *e
 		return fail(err, errlen, "no %s marker in this 2.6.23 kernel", G0_MARKER);
 	size_t moff = (size_t)(m - e);
 	for (unsigned i = 0; i < phnum && i < 2048; i++) {
-		uint64_t at = (uint64_t)phoff + (uint64_t)i * sizeof(Elf32_Phdr);
-		if (at + sizeof(Elf32_Phdr) > len)
+		struct elf32_seg s;
+		if (!elf32_phdr(e, len, i, &s))
 			return fail(err, errlen,
 				    "ELF program headers run past the end of the file");
-		const uint8_t *ph = e + at;
-		if (le32_get(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
-			continue;
-		uint32_t off = le32_get(ph + offsetof(Elf32_Phdr, p_offset));
-		uint32_t fsz = le32_get(ph + offsetof(Elf32_Phdr, p_filesz));
-		uint32_t va = le32_get(ph + offsetof(Elf32_Phdr, p_vaddr));
-		uint32_t pa = le32_get(ph + offsetof(Elf32_Phdr, p_paddr));
-		if (!fsz)
+		if (s.type != PT_LOAD || !s.filesz)
 			continue;
 		if (!have_po) {
-			out->page_offset = va - pa;
+			out->page_offset = s.vaddr - s.paddr;
 			have_po = true;
 		}
-		if (moff >= off && moff - off < fsz && fsz - (moff - off) > MARKER_LEN)
-			out->entry_pa = pa + (uint32_t)(moff - off + MARKER_LEN);
+		if (moff >= s.off && moff - s.off < s.filesz &&
+		    s.filesz - (moff - s.off) > MARKER_LEN)
+			out->entry_pa = s.paddr + (uint32_t)(moff - s.off + MARKER_LEN);
 	}
 	if (!have_po || !out->entry_pa)
 		return fail(err, errlen,

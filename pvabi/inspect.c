@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pvabi/elf32.h"
 #include "src/le.h"
 
 #define BZ_SETUP_SECTS	  0x1F1
@@ -201,21 +202,16 @@ static bool elf_has_pdpt(const uint8_t *e, size_t len)
 {
 	if (len < sizeof(Elf32_Ehdr))
 		return false;
-	uint32_t phoff = le32_get(e + offsetof(Elf32_Ehdr, e_phoff));
-	unsigned phnum = le16_get(e + offsetof(Elf32_Ehdr, e_phnum));
+	unsigned phnum = elf32_phnum(e);
 	uint32_t lo = UINT32_MAX, hi = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		for (unsigned i = 0; i < phnum && i < 64; i++) {
-			uint64_t at = (uint64_t)phoff + (uint64_t)i * sizeof(Elf32_Phdr);
-			if (at + sizeof(Elf32_Phdr) > len)
+			struct elf32_seg s;
+			if (!elf32_phdr(e, len, i, &s))
 				return false;
-			const uint8_t *ph = e + at;
-			if (le32_get(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD)
+			if (s.type != PT_LOAD)
 				continue;
-			uint32_t off = le32_get(ph + offsetof(Elf32_Phdr, p_offset));
-			uint32_t fsz = le32_get(ph + offsetof(Elf32_Phdr, p_filesz));
-			uint32_t msz = le32_get(ph + offsetof(Elf32_Phdr, p_memsz));
-			uint32_t pa = le32_get(ph + offsetof(Elf32_Phdr, p_paddr));
+			uint32_t off = s.off, fsz = s.filesz, msz = s.memsz, pa = s.paddr;
 			if (pass == 0) {
 				if (pa < lo)
 					lo = pa;

@@ -28,6 +28,7 @@
 #include <elf.h>
 #include <string.h>
 
+#include "pvabi/elf32.h"
 #include "pvabi/inspect.h"
 #include "pvabi/internal.h"
 #include "pvabi/mmu.h"
@@ -121,21 +122,15 @@ unsigned vmcall_rewrite_elf(uint8_t *elf, size_t len)
 		}
 	} else {
 		/* No section table: every executable segment. */
-		uint32_t phoff = le32_get(elf + offsetof(Elf32_Ehdr, e_phoff));
-		unsigned phnum = le16_get(elf + offsetof(Elf32_Ehdr, e_phnum));
+		unsigned phnum = elf32_phnum(elf);
 		for (unsigned i = 0; i < phnum && insn; i++) {
-			uint64_t at = (uint64_t)phoff + (uint64_t)i * sizeof(Elf32_Phdr);
-			if (at + sizeof(Elf32_Phdr) > len)
+			struct elf32_seg s;
+			if (!elf32_phdr(elf, len, i, &s))
 				break;
-			const uint8_t *ph = elf + at;
-			uint32_t off = le32_get(ph + offsetof(Elf32_Phdr, p_offset));
-			uint32_t size = le32_get(ph + offsetof(Elf32_Phdr, p_filesz));
-			if (le32_get(ph + offsetof(Elf32_Phdr, p_type)) != PT_LOAD ||
-			    !(le32_get(ph + offsetof(Elf32_Phdr, p_flags)) & PF_X) || off > len ||
-			    size > len - off)
+			if (s.type != PT_LOAD || !(s.flags & PF_X) || s.off > len ||
+			    s.filesz > len - s.off)
 				continue;
-			n += sweep(cs, insn, elf, off, size,
-				   le32_get(ph + offsetof(Elf32_Phdr, p_vaddr)));
+			n += sweep(cs, insn, elf, s.off, s.filesz, s.vaddr);
 		}
 	}
 	if (insn)
