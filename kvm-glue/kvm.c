@@ -66,6 +66,29 @@ static uint32_t guest_tsc_khz(struct kvm_state *k)
 	return best > UINT32_MAX ? 0 : (uint32_t)best;
 }
 
+/* The guest's TSC is the host's plus an offset KVM chose (unscaled: we never
+ * ask for another rate).  Learn it once, so that lgkvm can read the guest's
+ * TSC with a plain rdtsc: the monitor keeps lguest_data.time from the TSC,
+ * anchored where the VMM last wrote it (kvm_guest_tsc). */
+static void guest_tsc_offset(struct kvm_state *k)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} m = {.hdr.nmsrs = 1, .e = {.index = 0x10 /* IA32_TSC */}};
+	uint64_t c0 = __rdtsc();
+	if (ioctl(k->vcpu_fd, KVM_GET_MSRS, &m) != 1)
+		return;
+	uint64_t c1 = __rdtsc();
+	k->tsc_offset = m.e.data - (c0 + (c1 - c0) / 2);
+	k->tsc_offset_ok = true;
+}
+
+uint64_t kvm_guest_tsc(const struct vm *vm)
+{
+	return vm->kvm.tsc_offset_ok ? __rdtsc() + vm->kvm.tsc_offset : 0;
+}
+
 int kvm_open(struct kvm_state *k, char *err, size_t errlen)
 {
 	memset(k, 0, sizeof(*k));
@@ -215,6 +238,7 @@ static int setup_cpuid(struct vm *vm, char *err, size_t errlen)
 		k->cpuid_faults = k->cpuid && ioctl(k->vcpu_fd, KVM_SET_MSRS, &m) == 1;
 	}
 	k->tsc_khz = guest_tsc_khz(k);
+	guest_tsc_offset(k);
 	return 0;
 }
 
@@ -237,7 +261,11 @@ static int add_slot(struct kvm_state *k, uint32_t slot, uint64_t gpa, uint64_t s
  * the APIC bits of CPUID and have no APIC code to run).  x2APIC, so the
  * monitor's EOI is a `wrmsr` -- no MMIO for KVM to decode, which it cannot
  * on AMD hosts without decode assists for PAE guests (§8.2) -- enabled, with
- * every LVT masked: only MSIs (the kick vector) ever arrive. */
+ * every LVT masked but the timer's: MSIs bring the kick vector, and the
+ * timer, one-shot, counting nanoseconds (KVM's LAPIC runs at 1 GHz; divide
+ * by 1), brings MON_TIMER_VECTOR.  The monitor programs it: the guest's
+ * clock event, and its own re-check of an interrupt the guest held back
+ * (kvm-glue/monitor/clock.h). */
 #define MSR_APIC_BASE	     0x1B
 #define APIC_BASE_BSP	     0x100
 #define APIC_BASE_EXTD	     0x400
@@ -253,9 +281,7 @@ static int setup_lapic(struct vm *vm, char *err, size_t errlen)
 {
 	struct kvm_state *k = &vm->kvm;
 	if (!k->irqchip)
-		return 0; /* Its timer, one-shot, raises the kick vector too: the monitor's way
-			   * to look again at an interrupt the guest's irq_enabled held back
-			   * (MON_RECHECK_TICKS, kvm-glue/monitor/fast.c). */
+		return 0;
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e[4];
@@ -264,7 +290,7 @@ static int setup_lapic(struct vm *vm, char *err, size_t errlen)
 		      .data = 0xFEE00000u | APIC_BASE_EN | APIC_BASE_EXTD | APIC_BASE_BSP},
 		     {.index = MSR_X2APIC_SVR, .data = APIC_SVR_ENABLE | APIC_SPURIOUS_VEC},
 		     {.index = MSR_X2APIC_TIMER_DIV, .data = APIC_TIMER_DIV_1},
-		     {.index = MSR_X2APIC_LVT_TIMER, .data = MON_KICK_VECTOR}}};
+		     {.index = MSR_X2APIC_LVT_TIMER, .data = MON_TIMER_VECTOR}}};
 	if (ioctl(k->vcpu_fd, KVM_SET_MSRS, &m) != 4)
 		return fail(err, errlen, "enabling the in-kernel LAPIC (x2APIC)");
 	monitor_set_x2apic_eoi(&k->mon, true);

@@ -30,8 +30,10 @@ struct kvm_state {
 	bool vcpu_thread_set;
 	/* Vendor rule for TR: see kvm_tr_type(). */
 	uint8_t tr_type;
-	uint32_t tsc_khz;  /* the guest TSC's rate: KVM's, or measured by us */
-	bool tsc_measured; /* KVM said 0, so tsc_khz is our measurement */
+	uint32_t tsc_khz;    /* the guest TSC's rate: KVM's, or measured by us */
+	bool tsc_measured;   /* KVM said 0, so tsc_khz is our measurement */
+	bool tsc_offset_ok;  /* tsc_offset is known: kvm_guest_tsc() works */
+	uint64_t tsc_offset; /* guest TSC - host TSC (modulo 2^64) */
 	/* Set before kvm_create_vm from the guest's generation (pvabi/abi.h). */
 	bool cpuid_family5; /* report CPU family 5 (guests before 2.6.29) */
 	bool vmcall_ud;	    /* a ring-1 vmcall must #UD, not be "fixed" by KVM */
@@ -97,6 +99,8 @@ int kvm_signal_kick(struct vm *vm);
 bool kvm_on_vcpu_thread(const struct vm *vm);
 /* Arm the kick timer for absolute CLOCK_MONOTONIC time `ns` (0 = disarm). */
 void kvm_arm_timer(struct vm *vm, uint64_t ns);
+/* The guest's TSC now, read on the host (0 if its offset is unknown). */
+uint64_t kvm_guest_tsc(const struct vm *vm);
 void kvm_destroy(struct vm *vm);
 /* Registers and segment state on stderr, for diagnosing a dead guest. */
 void kvm_dump_state(struct vm *vm);

@@ -152,6 +152,11 @@ void monitor_init(struct monitor *m, uint8_t *host)
 		 MON_GPA + MON_PIO_OFF + (PTE_P | PTE_RW | PTE_A | PTE_D));
 	le64_put(host + MON_PAE_PT_OFF + (MON_PIO_OFF >> 12) * 8,
 		 MON_GPA + MON_PIO_OFF + (PTE_P | PTE_RW | PTE_A | PTE_D));
+	/* The page table itself, read-only (guests may look: hostile2.c). */
+	le32_put(host + MON_PT_OFF + (MON_PT_OFF >> 12) * 4,
+		 MON_GPA + MON_PT_OFF + (PTE_P | PTE_A));
+	le64_put(host + MON_PAE_PT_OFF + (MON_PT_OFF >> 12) * 8,
+		 MON_GPA + MON_PT_OFF + (PTE_P | PTE_A));
 	le32_put(host + MON_PRIV_PD_OFF + 1023 * 4,
 		 MON_GPA + MON_PRIV_PT_OFF + (PTE_P | PTE_RW | PTE_A));
 	le64_put(host + MON_PRIV_PAE_PMD_OFF + 510 * 8,

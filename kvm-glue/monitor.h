@@ -33,13 +33,13 @@
 #define MON_GATES_OFF 0x0800 /* the guest's own 256 gates (struct lg_gate), as it set them */
 #define MON_IDT_OFF   0x1000 /* 256 gates */
 #define MON_STUBS_OFF 0x2000 /* 256 stubs, 16 bytes each */
-#define MON_CODE_OFF  0x3000 /* the common entry/exit path */
+#define MON_CODE_OFF  0x3000 /* the common entry/exit path and the fast path: two pages */
 /* The page table must sit in a writable memslot even though the guest may
  * only read it: AMD's nested paging treats every guest page-table access as
  * a write, so a table in a read-only memslot faults forever (measured: the
  * vCPU spins on its first `int $0x1f`).  The guest's own mapping of it is
  * read-only. */
-#define MON_PT_OFF   0x4000 /* page table for PDE 1023 */
+#define MON_PT_OFF   0xD000 /* page table for PDE 1023 */
 #define MON_DATA_OFF 0x5000 /* shared words + the ring-0 stack */
 /* The same page table in PAE form (8-byte entries), installed as entry 510
  * of the PMD that maps the last gigabyte of a PAE guest. */
@@ -51,31 +51,34 @@
 #define MON_PRIV_PAE_PT_OFF  0x9000 /* PAE page table */
 #define MON_PRIV_PAE_PMD_OFF 0xA000 /* PAE PMD: entry 510 only */
 #define MON_PRIV_PDPT_OFF    0xB000 /* PAE directory pointers: entry 3 only */
-#define MON_MAPPED_PAGES     7	    /* pages 0-6 appear at MON_GVA; the rest do not */
+#define MON_MAPPED_PAGES                                       \
+	7 /* pages 0-6 appear at MON_GVA; of the rest only the \
+	   * port-write log and the page table do */
 /* Under the private directory only: two slots the monitor points at any
  * guest-physical page it must read (LOAD_TLS's descriptors), as the VMM
  * reads guest RAM by physical address. */
 #define MON_PRIV_WIN_SLOT 20
 #define MON_PRIV_WIN_GVA  (MON_GVA + MON_PRIV_WIN_SLOT * 4096u)
 #define MON_RO_FIRST	  2 /* the read-only memslot: stubs, code */
-#define MON_RO_PAGES	  2
+#define MON_RO_PAGES	  3
 /* Port writes the monitor finished without the VMM, for it to replay at the
  * next exit (struct mon_pio_log): mapped writable at MON_GVA + MON_PIO_OFF. */
 #define MON_PIO_OFF 0xC000
-#define MON_PAGES   13
+#define MON_PAGES   14
 #define MON_SIZE    (MON_PAGES * 4096u)
 
 /* Words the VMM and the monitor share, at the start of the data page (the
  * first three fields of struct mon_shared). */
-#define MON_CR0_WANT_OFF (MON_DATA_OFF + 0) /* CR0 the monitor loads on the way out */
-#define MON_CR3_WANT_OFF (MON_DATA_OFF + 4) /* CR3 it loads when MON_FLUSH is set */
-#define MON_FLUSH_OFF	 (MON_DATA_OFF + 8) /* non-zero: reload CR3 (TLB flush) */
+#define MON_CR0_WANT_OFF (MON_DATA_OFF + 0)   /* CR0 the monitor loads on the way out */
+#define MON_CR3_WANT_OFF (MON_DATA_OFF + 4)   /* CR3 it loads when MON_FLUSH is set */
+#define MON_FLUSH_OFF	 (MON_DATA_OFF + 8)   /* non-zero: reload CR3 (TLB flush) */
+#define MON_VMM_REQ_OFF	 (MON_DATA_OFF + 240) /* mon_shared.vmm_req: entry.S looks after an exit */
 #define MON_STACK_TOP	 (MON_GVA + MON_DATA_OFF + 0x1000)
 
 /* The fast path's configuration (struct mon_config), written by the VMM at
- * LGUEST_INIT at the end of the code page (kvm-glue/monitor/monitor.ld keeps
+ * LGUEST_INIT at the end of the code pages (kvm-glue/monitor/monitor.ld keeps
  * the code below it): read-only memslot. */
-#define MON_CONFIG_OFF 0x3F00
+#define MON_CONFIG_OFF 0x4F00
 /* The monitor's own view of lguest_data: two PTEs of its page table point at
  * the page(s) that hold it, so the async ring can be read without a walk of
  * the guest's tables (docs/DESIGN.md §2.9). */
@@ -98,6 +101,8 @@
 #define MON_ACT_LOAD_IDT       9
 #define MON_ACT_LOAD_GDT_ENTRY 10
 #define MON_ACT_NOTIFY	       11
+#define MON_ACT_CLOCK	       12 /* SET_CLOCKEVENT on the LAPIC timer (mon_config.apic_clock) */
+#define MON_ACT_HALT	       13 /* HALT as `sti; hlt` in the monitor (likewise) */
 
 /* CR0 while the guest runs: PE, MP, ET, NE, WP (the guest tests that ring-1
  * writes to read-only pages fault) and PG.  TS is added for the virtual TS. */
@@ -110,9 +115,22 @@
  * on the ring's page frame) without stopping the vCPU. */
 #define MON_NOTIFY_PORT 0xF2
 #define MON_KICK_VECTOR 0xFE /* injected (MSI or KVM_INTERRUPT) to enter the monitor */
-/* With an in-kernel LAPIC (1 GHz timer, divide by 1 in KVM): 2 ms, the
- * VMM's own re-check period for an interrupt held back by irq_enabled. */
-#define MON_RECHECK_TICKS 2000000u
+/* The in-kernel LAPIC's timer (LVT timer, one-shot): the monitor's clock, for
+ * the guest's clock event and for its own re-checks of an interrupt held
+ * back.  A vector of its own, so that a firing is never mistaken for a
+ * device's MSI (docs/DESIGN.md §2.9). */
+#define MON_TIMER_VECTOR 0xFD
+/* Vectors no guest gate may claim: they enter the monitor, always. */
+#define MON_HOST_VECTOR(v) ((v) == MON_KICK_VECTOR || (v) == MON_TIMER_VECTOR)
+/* How soon the monitor looks again at a pending interrupt it may not
+ * deliver: held back by irq_enabled or the no-interrupt window (2 ms), or
+ * masked in blocked_interrupts (10 ms), the VMM's periods (pvabi/time.c). */
+#define MON_RECHECK_NS	      2000000u
+#define MON_RECHECK_MASKED_NS 10000000u
+/* What the VMM asks of the monitor on the way back from an exit
+ * (mon_shared.vmm_req), for work only ring 0 inside the VM can do. */
+#define MON_REQ_CLOCK 1u /* program the clock event: req_clock_ns (0: cancel) */
+#define MON_REQ_HALT  2u /* halt here until an interrupt may go in */
 
 /* Selectors (docs/abi.md §6.1). */
 #define SEL_LGUEST_CS	    0x50u
@@ -184,6 +202,15 @@ struct mon_config {
 	 * MON_NOTIFY_PORT; any other address exits as before. */
 	uint32_t notify_n;
 	uint32_t notify_pfn[MON_NOTIFY_MAX];
+	/* The clock (mon_config.apic_clock): SET_CLOCKEVENT and HALT belong to
+	 * the monitor, on the LAPIC timer, and lguest_data.time (at ld_time)
+	 * is written from the TSC.  The TSC's rate as two 32.32 fixed-point
+	 * factors, TSC ticks per ns and ns per TSC tick (split in halves: the
+	 * struct has one layout for i386 and x86-64). */
+	uint8_t apic_clock;
+	uint8_t pad0;
+	uint16_t ld_time;
+	uint32_t tsc_per_ns[2], ns_per_tsc[2]; /* [0] low word, [1] high word */
 };
 #define MON_LD_ABSENT 0xFFFF
 #define MON_PIO_EXIT  0
@@ -212,6 +239,22 @@ struct mon_shared {
 	 * (bar, padding, offset, length). */
 	uint32_t pci_latch;
 	uint8_t con_cap[12];
+	/* The clock (mon_config.apic_clock).  Deadlines are guest TSC values,
+	 * split in halves like every 64-bit word here.  The monitor programs
+	 * the LAPIC's one-shot timer for the nearer of its two deadlines --
+	 * the guest's clock event, its own re-check of a held-back interrupt
+	 * -- and remembers which deadline it programmed (lapic_at, 0: idle)
+	 * and when (lapic_set), to tell a firing from one that is stale. */
+	uint32_t clock_armed, recheck_armed;
+	uint32_t clock_at[2], recheck_at[2], lapic_at[2], lapic_set[2];
+	uint32_t halted;	 /* the monitor sleeps in `hlt` for the guest's HALT */
+	uint32_t vmm_req;	 /* MON_REQ_*, set by the VMM, cleared by the monitor */
+	uint32_t req_clock_ns;	 /* MON_REQ_CLOCK's argument */
+	uint32_t ticks, wakeups; /* clock events fired; halts ended by an interrupt */
+	uint32_t timer_stale;	 /* timer vectors that were not the programmed deadline */
+	/* lguest_data.time as the VMM last wrote it, and the guest TSC then:
+	 * the monitor's time is this plus the TSC's progress since. */
+	uint32_t time_sec, time_nsec, time_tsc[2];
 };
 
 /* Guests that look at the monitor's words (tests/guests/hostile_fast.c,
@@ -220,8 +263,23 @@ _Static_assert(__builtin_offsetof(struct mon_shared, async_next) == 12 &&
 		       __builtin_offsetof(struct mon_shared, irq_pending) == 16 &&
 		       __builtin_offsetof(struct mon_shared, handled_nr) == 6 * 4 &&
 		       __builtin_offsetof(struct mon_shared, handled_pio) == 38 * 4 &&
-		       __builtin_offsetof(struct mon_shared, handled_irqs) == 39 * 4,
+		       __builtin_offsetof(struct mon_shared, handled_irqs) == 39 * 4 &&
+		       __builtin_offsetof(struct mon_shared, clock_armed) == 49 * 4 &&
+		       __builtin_offsetof(struct mon_shared, halted) == 59 * 4 &&
+		       __builtin_offsetof(struct mon_shared, vmm_req) ==
+			       MON_VMM_REQ_OFF - MON_DATA_OFF &&
+		       __builtin_offsetof(struct mon_shared, ticks) == 62 * 4 &&
+		       __builtin_offsetof(struct mon_shared, wakeups) == 63 * 4 &&
+		       sizeof(struct mon_shared) == 69 * 4,
 	       "struct mon_shared's layout is known to test guests");
+_Static_assert(__builtin_offsetof(struct mon_config, apic_clock) == 124 &&
+		       __builtin_offsetof(struct mon_config, apic_clock) ==
+			       __builtin_offsetof(struct mon_config, notify_pfn) +
+				       4 * MON_NOTIFY_MAX &&
+		       sizeof(struct mon_config) ==
+			       __builtin_offsetof(struct mon_config, apic_clock) + 20,
+	       "struct mon_config has one layout for the monitor and the VMM (and test guests "
+	       "know where apic_clock is)");
 
 #define MON_PIO_MAX 511
 struct mon_pio_log {

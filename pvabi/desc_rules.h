@@ -102,8 +102,8 @@ static inline bool idt_direct(unsigned vec, uint32_t ghi, bool vmcall)
  * interrupt gate to the monitor's stub (so the monitor runs with IF clear).
  * A routed vector honours the guest gate's privilege, so a user-mode `int3`
  * (DPL 3) arrives as #BP, not #GP as under the reference host; but 0x1F is
- * the hypercall (ring 1 only), the kick vector is the monitor's alone and
- * IRQ vectors are never software-callable. */
+ * the hypercall (ring 1 only), the kick and timer vectors are the monitor's
+ * alone and IRQ vectors are never software-callable. */
 static inline uint64_t idt_real_entry(unsigned vec, uint32_t glo, uint32_t ghi, bool vmcall)
 {
 	vec &= 0xFF;
@@ -112,7 +112,7 @@ static inline uint64_t idt_real_entry(unsigned vec, uint32_t glo, uint32_t ghi, 
 	unsigned dpl = 0;
 	if (vec == 0x1F)
 		dpl = 1;
-	else if ((ghi & 0x8000) && vec != MON_KICK_VECTOR &&
+	else if ((ghi & 0x8000) && !MON_HOST_VECTOR(vec) &&
 		 !(vec >= DESC_IRQ_FIRST && vec < DESC_IRQ_FIRST + DESC_IRQS))
 		dpl = (ghi >> 13) & 3;
 	return mon_gate(MON_GVA + MON_STUBS_OFF + vec * 16, SEL_LGUEST_CS, 0xE, dpl);

@@ -63,6 +63,30 @@ static void notify_doorbells(struct vm *vm, struct mon_config *c)
 		c->action[LHCALL_NOTIFY] = MON_ACT_NOTIFY;
 }
 
+/* The clock event and HALT inside the VM (kvm-glue/monitor/clock.c): on the
+ * in-kernel LAPIC, with the TSC's rate to keep the deadlines and the guest's
+ * TSC readable here to anchor lguest_data.time. */
+static void clock_in_vm(struct vm *vm, struct mon_config *c)
+{
+	struct lguest *lg = &vm->lg;
+	uint64_t khz = vm->kvm.tsc_khz;
+	uint32_t valid = lg->abi->hcalls | (lg->pae ? lg->abi->hcalls_pae : 0);
+	if (!vm->kvm.irqchip || !khz || !vm->kvm.tsc_offset_ok ||
+	    !(valid & (1u << LHCALL_SET_CLOCKEVENT)) || !(valid & (1u << LHCALL_HALT)))
+		return;
+	uint64_t per_ns = (khz << 32) / 1000000u, ns_per = (1000000ull << 32) / khz;
+	c->tsc_per_ns[0] = (uint32_t)per_ns;
+	c->tsc_per_ns[1] = (uint32_t)(per_ns >> 32);
+	c->ns_per_tsc[0] = (uint32_t)ns_per;
+	c->ns_per_tsc[1] = (uint32_t)(ns_per >> 32);
+	c->ld_time = (uint16_t)lg->abi->ld_time;
+	c->apic_clock = 1;
+	c->action[LHCALL_SET_CLOCKEVENT] = MON_ACT_CLOCK;
+	c->action[LHCALL_HALT] = MON_ACT_HALT;
+	lg->clock_in_vm = true;
+	lg->clock_deadline_ns = 0;
+}
+
 static uint8_t offset8(unsigned off)
 {
 	return off == LD_NONE ? MON_LD_NONE : (uint8_t)off;
@@ -119,6 +143,7 @@ void lg_fastpath_enable(struct vm *vm)
 		}
 	}
 	notify_doorbells(vm, &c);
+	clock_in_vm(vm, &c);
 	monitor_configure(m, &c);
 	lg_fastpath_publish(vm);
 }

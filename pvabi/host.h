@@ -52,6 +52,10 @@ void lg_irq_clear(struct vm *vm, uint32_t bits);
  * every exit; the PCI state it judges by, published before every entry. */
 void lg_fastpath_drain(struct vm *vm);
 void lg_fastpath_publish(struct vm *vm);
+/* The guest HALTed with nothing to deliver: if the monitor keeps the clock
+ * (kvm-glue/monitor/clock.c), ask it to sleep for us on the way back and
+ * say true; else the run loop sleeps. */
+bool lg_halt_in_vm(struct vm *vm);
 /* Time passed: fire the clock event if due.  `now` is CLOCK_MONOTONIC ns. */
 void lg_tick(struct vm *vm, uint64_t now);
 /* When the host must look again even if nothing happens (clock event, or a

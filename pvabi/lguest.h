@@ -40,8 +40,12 @@ struct lguest {
 
 	/* Virtual interrupts: raised from any thread, consumed by the vCPU. */
 	_Atomic uint32_t pending;
-	/* The clock event: absolute CLOCK_MONOTONIC deadline in ns, 0 = off. */
+	/* The clock event: absolute CLOCK_MONOTONIC deadline in ns, 0 = off --
+	 * unless the monitor keeps it on the LAPIC, and HALT with it
+	 * (kvm-glue/monitor/clock.c): then both are the monitor's, and a
+	 * SET_CLOCKEVENT or HALT that reaches us is handed to it. */
 	uint64_t clock_deadline_ns;
+	bool clock_in_vm;
 
 	/* A NOTIFY met in the async ring postpones the synchronous call. */
 	uint64_t stats_exits, stats_hcalls, stats_irqs, stats_halt_ns, stats_vmcall_fixups;

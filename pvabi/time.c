@@ -29,17 +29,46 @@ void lg_write_time(struct vm *vm)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t tsc = kvm_guest_tsc(vm);
 	uint32_t t[2] = {(uint32_t)ts.tv_sec, (uint32_t)ts.tv_nsec};
-	if (!gm_write(&vm->mem, vm->lg.lguest_data + vm->lg.abi->ld_time, t, sizeof(t)))
+	if (!gm_write(&vm->mem, vm->lg.lguest_data + vm->lg.abi->ld_time, t, sizeof(t))) {
 		guest_kill(vm, "bad write address %#x (lguest_data.time)",
 			   vm->lg.lguest_data + vm->lg.abi->ld_time);
+		return;
+	}
+	if (vm->lg.clock_in_vm) {
+		/* The monitor's anchor for the times it writes itself. */
+		struct mon_shared *sh = monitor_shared(&vm->kvm.mon);
+		sh->time_sec = t[0];
+		sh->time_nsec = t[1];
+		sh->time_tsc[0] = (uint32_t)tsc;
+		sh->time_tsc[1] = (uint32_t)(tsc >> 32);
+	}
 }
 
 void lg_set_clockevent(struct vm *vm, uint32_t delta_ns)
 {
+	if (vm->lg.clock_in_vm) {
+		/* The monitor programs it on the way back (mon_request). */
+		struct mon_shared *sh = monitor_shared(&vm->kvm.mon);
+		sh->req_clock_ns = delta_ns;
+		sh->vmm_req |= MON_REQ_CLOCK;
+		return;
+	}
 	/* Monotonic, not wall-clock like the reference: a wall-clock jump on
 	 * the host must not stall or hurry the guest's timer. */
 	vm->lg.clock_deadline_ns = delta_ns ? now_ns() + delta_ns : 0;
+}
+
+bool lg_halt_in_vm(struct vm *vm)
+{
+	if (!vm->lg.clock_in_vm)
+		return false;
+	/* Our halt sleep could not see the clock event on the LAPIC: the
+	 * monitor sleeps instead, on the way back (mon_request). */
+	monitor_shared(&vm->kvm.mon)->vmm_req |= MON_REQ_HALT;
+	vm->lg.halted = false;
+	return true;
 }
 
 void lg_tick(struct vm *vm, uint64_t now)

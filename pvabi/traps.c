@@ -250,7 +250,7 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 	 * not be direct.  From 4.2 that includes the system call, an
 	 * interrupt gate: delivering it must clear the virtual IF, which only
 	 * we can do.  IRQ vectors are never callable (DPL 0, desc.c). */
-	if (vec == MON_KICK_VECTOR || (vec >= 32 && vec < 32 + LG_IRQS))
+	if (MON_HOST_VECTOR(vec) || (vec >= 32 && vec < 32 + LG_IRQS))
 		return;
 	lg_deliver(vm, f, vec, has_errcode(vec), f->errcode);
 }
@@ -273,6 +273,15 @@ _Atomic uint32_t *lg_pending(struct vm *vm)
 	return &vm->lg.pending;
 }
 
+/* Is the monitor asleep in `hlt` for the guest's HALT (kvm-glue/monitor/
+ * clock.c)?  A hint from a page the guest can write: it decides how an
+ * interrupt is announced, never what the VMM itself delivers. */
+static bool mon_halted(struct vm *vm)
+{
+	return vm->lg.clock_in_vm && vm->kvm.mon.host &&
+	       __atomic_load_n(&monitor_shared(&vm->kvm.mon)->halted, __ATOMIC_SEQ_CST);
+}
+
 /* From any thread, a hint: may the monitor deliver an interrupt right now?
  * Not while halted (the vCPU thread sleeps in lgkvm) nor with interrupts off
  * (the monitor would only hand the kick back to us, and a guest about to
@@ -284,6 +293,8 @@ bool lg_kick_in_vm(struct vm *vm)
 	uint32_t enabled = 0;
 	if (!lg->initialized || lg->halted)
 		return false;
+	if (mon_halted(vm))
+		return true; /* it sleeps in `hlt` inside the VM: the MSI wakes it */
 	return gm_read32(&vm->mem, (uint64_t)lg->lguest_data + lg->abi->ld_irq_enabled, &enabled) &&
 	       (enabled & EFLAGS_IF);
 }
@@ -300,7 +311,7 @@ void lg_irq_clear(struct vm *vm, uint32_t bits)
 
 /* The lowest pending, unmasked IRQ that may be delivered now; -1 if none,
  * and in *why the reason (pvabi/irq_rules.h, shared with the monitor). */
-static int pick_irq_why(struct vm *vm, uint32_t eip, enum irq_wait *why)
+static int pick_irq_why(struct vm *vm, uint32_t eip, bool halted, enum irq_wait *why)
 {
 	struct lguest *lg = &vm->lg;
 	*why = IRQ_NONE;
@@ -311,11 +322,11 @@ static int pick_irq_why(struct vm *vm, uint32_t eip, enum irq_wait *why)
 	if (pending && !ld_read32(vm, lg->abi->ld_blocked, &blocked))
 		return -1;
 	uint32_t cand = pending & ~blocked;
-	if (cand && !in_noirq(vm, eip) && !lg->halted &&
+	if (cand && !in_noirq(vm, eip) && !halted &&
 	    !ld_read32(vm, lg->abi->ld_irq_enabled, &enabled))
 		return -1;
 	int irq = -1;
-	*why = irq_pick(cand, in_noirq(vm, eip), lg->halted, enabled, &irq);
+	*why = irq_pick(cand, in_noirq(vm, eip), halted, enabled, &irq);
 	if (*why != IRQ_GO)
 		return -1;
 	if (!(lg_gate_get(vm, 32 + (unsigned)irq).hi & 0x8000)) {
@@ -323,12 +334,6 @@ static int pick_irq_why(struct vm *vm, uint32_t eip, enum irq_wait *why)
 		return -1; /* no handler yet: it stays pending */
 	}
 	return irq;
-}
-
-static int pick_irq(struct vm *vm, uint32_t eip)
-{
-	enum irq_wait why;
-	return pick_irq_why(vm, eip, &why);
 }
 
 /* irq_pending (2.6.31+), as irq_pending_note() says.  (2.6.31-4.0 never act on it
@@ -346,14 +351,15 @@ static void note_irq_pending(struct vm *vm, enum irq_wait why)
 
 bool lg_irq_deliverable(struct vm *vm, uint32_t eip)
 {
-	return pick_irq(vm, eip) >= 0;
+	enum irq_wait why;
+	return pick_irq_why(vm, eip, vm->lg.halted || mon_halted(vm), &why) >= 0;
 }
 
 void lg_maybe_interrupt(struct vm *vm, struct mon_frame *f)
 {
 	struct lguest *lg = &vm->lg;
 	enum irq_wait why;
-	int irq = pick_irq_why(vm, f->eip, &why);
+	int irq = pick_irq_why(vm, f->eip, lg->halted, &why);
 	if (vm->dead)
 		return;
 	note_irq_pending(vm, why);

@@ -34,27 +34,12 @@
 
 #include "kvm-glue/vcpu.h"
 #include "pvabi/host.h"
+#include "src/efd.h"
 #include "src/log.h"
 #include "src/vm.h"
 
 #define CLIENT_IDLE_MS 30000 /* a client that sends nothing this long is dropped */
 #define PAUSE_WAIT_MS  5000  /* how long "pause" waits for the vCPU to hold */
-
-static void efd_signal(int fd)
-{
-	uint64_t one = 1;
-	if (fd < 0)
-		return; /* no channel (the fuzzer's stand-in) */
-	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_msg("api: eventfd: %s", strerror(errno));
-}
-
-static void efd_drain(int fd)
-{
-	uint64_t v;
-	while (read(fd, &v, sizeof(v)) == sizeof(v))
-		;
-}
 
 int api_open(struct vm *vm, const char *path, char *err, size_t errlen)
 {

@@ -320,6 +320,12 @@ static int cmd_run(struct vm *vm)
 		code = EXIT_USAGE;
 		goto out;
 	}
+	if (poller_start(vm, err, sizeof(err)) < 0) {
+		log_msg("%s", err);
+		vbus_teardown(vm);
+		code = EXIT_INTERNAL;
+		goto out;
+	}
 	if (!vm->kvm.timer_set || (abi->transport == TRANSPORT_PCI && !vm->lg.decoder) ||
 	    (!opt->no_sandbox && sandbox_enter(vm, err, sizeof(err)) < 0)) {
 		log_msg("%s", err);
@@ -343,6 +349,7 @@ static int cmd_run(struct vm *vm)
 	vbus_teardown(vm);
 	report(vm);
 out:
+	poller_stop(vm);
 	api_close(vm);
 	lg_decoder_close(vm);
 	kvm_destroy(vm);

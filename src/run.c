@@ -35,6 +35,7 @@
 #include "pvabi/irq_rules.h"
 #include "src/api.h"
 #include "src/log.h"
+#include "src/poller.h"
 #include "src/signals.h"
 #include "src/vm.h"
 #include "virtio/bus.h"
@@ -161,7 +162,7 @@ static void monitor_event(struct vm *vm)
 	housekeeping(vm, deadline);
 	while (!vm->dead && vm->lg.halted) {
 		api_pause_point(vm);
-		if (lg_irq_deliverable(vm, f->eip))
+		if (lg_irq_deliverable(vm, f->eip) || lg_halt_in_vm(vm))
 			break;
 		uint64_t t0 = now_ns();
 		halt_sleep(vm);
@@ -237,6 +238,7 @@ int vm_run(struct vm *vm)
 	while (!vm->dead) {
 		api_pause_point(vm);
 		lg_fastpath_publish(vm);
+		poller_publish(vm);
 		int r = vcpu_enter(vm);
 		/* Port writes the monitor finished alone happen now, before
 		 * anything looks at what they change (pvabi/fastpath.c). */
@@ -314,6 +316,8 @@ static const char *vector_name(unsigned v)
 		return names[v];
 	if (v == MON_KICK_VECTOR)
 		return "kick vector";
+	if (v == MON_TIMER_VECTOR)
+		return "timer vector";
 	if (v == 0x80)
 		return "int 0x80";
 	return "int n";
@@ -388,4 +392,8 @@ void run_report(const struct vm *vm)
 			sh->handled, (unsigned long long)calls,
 			top(b, sizeof(b), in_vm, 32, hcall_label, vm), sh->handled_pio,
 			(unsigned long long)vm->lg.stats_pio_replayed);
+	if (vm->lg.clock_in_vm)
+		log_msg("the monitor's clock: %u clock events fired on the LAPIC timer (%u stale "
+			"firings ignored); %u halts ended by an interrupt inside the VM",
+			sh->ticks, sh->timer_stale, sh->wakeups);
 }

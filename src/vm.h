@@ -19,6 +19,7 @@
 #include "src/api.h"
 #include "src/exitcodes.h"
 #include "src/options.h"
+#include "src/poller.h"
 #include "virtio/bus.h"
 
 /* Why the vCPU left KVM_RUN, counted (src/run.c). */
@@ -38,7 +39,8 @@ struct vm {
 	struct vbus bus;      /* the lguest device bus (virtio/) */
 
 	struct exit_stats exits;
-	struct api api; /* --api-sock: the control channel (src/api.c) */
+	struct api api;	      /* --api-sock: the control channel (src/api.c) */
+	struct poller poller; /* watches device input for the vCPU thread (src/poller.c) */
 
 	uint64_t timeout_deadline;	    /* CLOCK_MONOTONIC ns, when --timeout is set */
 	uint64_t start_ns, boot_ns, end_ns; /* lgkvm start, first KVM_RUN, guest end */

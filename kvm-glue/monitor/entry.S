@@ -37,6 +37,26 @@ mon_entry:
 	popal			/* flags survive popal */
 	jnz 1f
 	outb %al, $MON_PORT	/* the VMM's turn: it rewrites the frame */
+	/* The VMM may ask for ring-0 work on the way back (mon_request:
+	 * program the LAPIC clock, sleep the guest's HALT): the same call
+	 * again, on the frame as the VMM left it. */
+	cmpl $0, %ss:(MON_GVA + MON_VMM_REQ_OFF)
+	je 1f
+	pushal
+	pushl %ds
+	pushl %es
+	movl $SEL_LGUEST_DS, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	cld
+	leal 8(%esp), %eax
+	call mon_request
+	popl %es
+	popl %ds
+	testl %eax, %eax
+	popal
+	jnz 1f
+	outb %al, $MON_PORT	/* an interrupt the VMM must deliver */
 1:
 	/* The VMM may have changed the virtual TS: load the CR0 it wants, but
 	 * only when it differs (a CR0 write is not free). */

@@ -46,22 +46,11 @@
  * fault except the one probe that expects to (entry.S). */
 #include <stdint.h>
 
-#include "kvm-glue/monitor.h"
+#include "kvm-glue/monitor/inside.h"
 #include "pvabi/desc_rules.h"
 #include "pvabi/irq_rules.h"
 #include "pvabi/pio_rules.h"
 #include "pvabi/tlb_rules.h"
-
-/* The stack at the call: `pushal` below the frame. */
-struct mon_regs {
-	uint32_t edi, esi, ebp, esp_unused, ebx, edx, ecx, eax_scratch;
-	struct mon_frame f;
-};
-
-#define CONFIG ((const volatile struct mon_config *)(MON_GVA + MON_CONFIG_OFF))
-#define SHARED ((volatile struct mon_shared *)(MON_GVA + MON_DATA_OFF))
-/* The regs of an event that came from the guest (not a nested fault). */
-#define REGS_AT ((uint32_t)MON_FRAME_GVA - 32u)
 
 static uint32_t reg(const struct mon_regs *r, unsigned which)
 {
@@ -259,6 +248,7 @@ static int do_call(uint32_t nr, const uint32_t a[4])
 		     : action == MON_ACT_LOAD_GDT_ENTRY ? load_gdt_entry(a[0], a[1], a[2])
 		     : action == MON_ACT_LOAD_IDT	? load_idt_entry(a[0], a[1], a[2])
 		     : action == MON_ACT_NOTIFY		? notify(a[0])
+		     : action == MON_ACT_CLOCK		? (clock_set(a[0]), 1)
 							: 0;
 		break;
 	}
@@ -412,7 +402,7 @@ static int pio_write(struct mon_regs *r)
  * IRQ to deliver after all, no handler, no ring-1 stack, a stack the guest
  * cannot write or in the monitor's 4 MiB).  Nothing is changed before the
  * last push has succeeded, so an exit leaves the VMM the event untouched. */
-static int deliver_irq(struct mon_regs *r, uint32_t ld)
+int mon_deliver_irq(struct mon_regs *r, uint32_t ld)
 {
 	const volatile struct mon_config *c = CONFIG;
 	volatile struct mon_shared *s = SHARED;
@@ -423,20 +413,22 @@ static int deliver_irq(struct mon_regs *r, uint32_t ld)
 	enum irq_wait why = irq_pick(cand, noirq, false, enabled, &irq);
 	if (why == IRQ_NONE) {
 		/* Already delivered (a kick can outlive its reason): nothing to
-		 * do, as the VMM would find -- but say so in irq_pending. */
+		 * do, as the VMM would find -- but say so in irq_pending.  One
+		 * that is pending but masked is looked at again in 10 ms, as the
+		 * VMM would (pvabi/time.c): a 2.6.24 guest's first tick comes
+		 * before it unmasks IRQ 0, and the guest then spins waiting. */
 		if (c->ld_irq_pending != MON_LD_ABSENT)
 			*(volatile uint32_t *)(ld + c->ld_irq_pending) = 0;
+		if (c->apic_clock && s->irq_pending)
+			clock_recheck(MON_RECHECK_MASKED_NS);
 		return 1;
 	}
-	if (why != IRQ_GO && c->x2apic_eoi) {
+	if (why != IRQ_GO && c->apic_clock) {
 		/* Held back by irq_enabled or the no-interrupt window: look
-		 * again in 2 ms, as the VMM would (pvabi/time.c), by the
-		 * LAPIC's one-shot timer on this same vector -- and tell a
-		 * 2.6.31+ guest to ask when it re-enables. */
-		__asm__ volatile("wrmsr"
-				 :
-				 : "c"(0x838u), "a"(MON_RECHECK_TICKS), "d"(0u)
-				 : "memory");
+		 * again in 2 ms, as the VMM would (pvabi/time.c), on the
+		 * LAPIC's timer (clock.c) -- and tell a 2.6.31+ guest to ask
+		 * when it re-enables. */
+		clock_recheck(MON_RECHECK_NS);
 		int64_t note = irq_pending_note(why);
 		if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)
 			*(volatile uint32_t *)(ld + c->ld_irq_pending) = (uint32_t)note;
@@ -484,6 +476,27 @@ static int deliver_irq(struct mon_regs *r, uint32_t ld)
 	if (deliver_frame(&r->f, glo, ghi, esp, ss))
 		*(volatile uint32_t *)(ld + c->ld_irq_enabled) = 0;
 	s->handled_irqs++;
+	if (c->apic_clock)
+		clock_write_time(ld); /* as lg_maybe_interrupt does */
+	return 1;
+}
+
+/* The VMM's requests, after an exit (entry.S calls this when vmm_req is
+ * set): the clock event it took from a hypercall the monitor left to it,
+ * and the halt it hands back.  0 leaves an interrupt for the VMM: the frame
+ * then says "kick vector", so that the VMM delivers and does nothing else. */
+__attribute__((regparm(1), used)) int mon_request(struct mon_regs *r)
+{
+	volatile struct mon_shared *s = SHARED;
+	uint32_t req = __atomic_exchange_n(&s->vmm_req, 0u, __ATOMIC_SEQ_CST);
+	if ((uint32_t)r != REGS_AT || !CONFIG->apic_clock || !CONFIG->ld_mapped)
+		return 1; /* a scribbled word: nothing was asked */
+	if (req & MON_REQ_CLOCK)
+		clock_set(s->req_clock_ns);
+	if ((req & MON_REQ_HALT) && !clock_halt(r, MON_LD_GVA + CONFIG->ld_off)) {
+		r->f.vector = MON_KICK_VECTOR;
+		return 0;
+	}
 	return 1;
 }
 
@@ -491,13 +504,21 @@ static int deliver_irq(struct mon_regs *r, uint32_t ld)
  * guest as the frame says". */
 __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 {
-	/* The kick vector from the in-kernel LAPIC: acknowledge it first,
-	 * whatever happens next, or the next kick would wait behind it. */
-	if ((r->f.vector & 0xFF) == MON_KICK_VECTOR && CONFIG->x2apic_eoi)
-		__asm__ volatile("wrmsr" : : "c"(0x80Bu), "a"(0u), "d"(0u) : "memory");
+	/* The kick or timer vector from the in-kernel LAPIC: acknowledge it
+	 * first, whatever happens next, or the next would wait behind it. */
+	if (MON_HOST_VECTOR(r->f.vector & 0xFF) && CONFIG->x2apic_eoi)
+		mon_wrmsr(0x80Bu, 0);
+	/* The timer: settle the deadlines it was programmed for (clock.c);
+	 * IRQ 0 may be pending now, and is delivered like any kick's. */
+	if ((r->f.vector & 0xFF) == MON_TIMER_VECTOR && CONFIG->apic_clock)
+		clock_fired();
 	/* A fault inside the monitor itself nests on its stack.  The only one
-	 * we expect is the probe's; anything else is the VMM's to report. */
+	 * we expect is the probe's; anything else is the VMM's to report --
+	 * but for the kick and timer vectors that end the `hlt` of a halt
+	 * (clock.c): the halt loop looks at what they brought. */
 	if ((uint32_t)r != REGS_AT) {
+		if (MON_HOST_VECTOR(r->f.vector & 0xFF) && SHARED->halted && CONFIG->apic_clock)
+			return 1;
 		if ((r->f.vector & 0xFF) == 14 && r->f.eip == (uint32_t)mon_probe_insn) {
 			r->f.eip = (uint32_t)mon_probe_fail;
 			return 1;
@@ -516,8 +537,8 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 	unsigned vec = r->f.vector & 0xFF;
 	if (!c->ld_mapped)
 		return 0;
-	if (vec == MON_KICK_VECTOR)
-		return c->deliver && deliver_irq(r, MON_LD_GVA + c->ld_off);
+	if (MON_HOST_VECTOR(vec))
+		return c->deliver && mon_deliver_irq(r, MON_LD_GVA + c->ld_off);
 	if ((r->f.cs & 3) != 1)
 		return 0;
 	int hcall = vec == 0x1F,
@@ -544,8 +565,20 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 		uint32_t a[4];
 		for (int j = 0; j < 4; j++)
 			a[j] = reg(r, c->arg_reg[j]);
-		/* The ring first, as the VMM would; then the call itself. */
-		if (!drain() || !do_call(r->f.eax, a))
+		/* The ring first, as the VMM would; then the call itself.
+		 * HALT sleeps here and returns through the interrupt that
+		 * ended it (clock.c). */
+		if (!drain())
+			return 0;
+		if (c->action[r->f.eax] == MON_ACT_HALT) {
+			SHARED->handled_nr[r->f.eax]++;
+			SHARED->handled++;
+			if (clock_halt(r, ld))
+				return 1;
+			r->f.vector = MON_KICK_VECTOR; /* the VMM delivers */
+			return 0;
+		}
+		if (!do_call(r->f.eax, a))
 			return 0;
 	} else if (!pio_write(r)) {
 		return 0;

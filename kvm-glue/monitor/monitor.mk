@@ -13,7 +13,7 @@ MON_CFLAGS := -m32 -std=gnu11 -ffreestanding -fno-pic -fno-pie -nostdlib \
 	-Wall -Wextra -Werror -I.
 MON_LDFLAGS := -m32 -static -nostdlib -no-pie -Wl,-T,$(MON_DIR)/monitor.ld \
 	-Wl,--build-id=none -Wl,--no-warn-rwx-segments
-MON_OBJS := $(MON_OUT)/entry.o $(MON_OUT)/fast.o
+MON_OBJS := $(MON_OUT)/entry.o $(MON_OUT)/fast.o $(MON_OUT)/clock.o
 
 $(MON_OUT)/%.o: $(MON_DIR)/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -302,7 +302,7 @@ static inline const char *fake_check_idt(const struct fake *fk)
 				return "a ring-0 IDT gate that does not point at its monitor stub";
 			if (v == 0x1F && dpl != 1)
 				return "the hypercall gate's DPL is not 1";
-			if ((v == MON_KICK_VECTOR || (v >= 32 && v < 64)) && dpl != 0)
+			if ((MON_HOST_VECTOR(v) || (v >= 32 && v < 64)) && dpl != 0)
 				return "an interrupt vector software can raise";
 		} else if (sel == SEL_KERNEL_CS) {
 			if (type != 0xF || v == 2 || v == 7 || v == 8 || v == 13 || v == 14 ||

@@ -63,7 +63,7 @@ static void mon_write_pt(void)
 {
 	guest_init();
 	own_tables();
-	pt_map(pt_dir, SCRATCH_VA, MON_GPA + 0x4000, PTE_P | PTE_W);
+	pt_map(pt_dir, SCRATCH_VA, MON_GPA + 0xD000, PTE_P | PTE_W);
 	volatile uint32_t *mpt = (volatile uint32_t *)SCRATCH_VA;
 	CHECK((mpt[5] & ~0xFFFu) == MON_GPA + 0x5000, "monitor PTE 5 is %x", mpt[5]);
 	printf("mon_write_pt: unmapping the monitor's stack page\n");
@@ -84,7 +84,7 @@ static void mon_ring0(void)
 {
 	uint32_t *dir = aligned_pages[0], *pt = aligned_pages[1];
 	uint8_t *code = (uint8_t *)aligned_pages[2];
-	volatile uint32_t *mon_pt = (volatile uint32_t *)(MON_VA + 0x4000);
+	volatile uint32_t *mon_pt = (volatile uint32_t *)(MON_VA + 0xD000);
 	volatile uint32_t *mon_data = (volatile uint32_t *)(MON_VA + 0x5000);
 
 	guest_init();

@@ -169,12 +169,109 @@ static void irq_stack_in_monitor(void)
 	irq_onto(MON_VA + 0x6000);
 }
 
+/* The clock (kvm-glue/monitor/clock.c) meets a guest that scribbles on the
+ * monitor's clock words: deadlines, the LAPIC bookkeeping, the time anchor,
+ * the "halted" flag and the VMM's request word.  The monitor's clock must
+ * still work for it, and lguest_data.time must stay a time. */
+static volatile uint32_t ticks;
+
+static void count_tick(struct trap_frame *f)
+{
+	(void)f;
+	ticks++;
+}
+
+static void clock_scribble(void)
+{
+	guest_init();
+	idt_init_linux();
+	set_trap_handler(32, count_tick);
+	lguest_data.blocked_interrupts = 0;
+	for (unsigned i = 49; i < 69; i++)
+		MON_WORD(i) = 0xFFFFFFFFu ^ (i * 0x01010101u);
+	MON_WORD(60) = 0;	    /* vmm_req: below, on purpose */
+	MON_WORD(66) = 0xFFFFFFFFu; /* time_nsec: no time can be made of it */
+	lguest_data.irq_enabled = 0;
+	hcall(LHCALL_SET_CLOCKEVENT, 1000000u, 0, 0);
+	hcall(LHCALL_HALT, 0, 0, 0);
+	CHECK(ticks == 1, "HALT came back with %u ticks", ticks);
+	CHECK((uint32_t)lguest_data.time.tv_nsec < 1000000000u, "lguest_data.time.tv_nsec %u",
+	      lguest_data.time.tv_nsec);
+	if (MON_CLOCK_IN_VM) {
+		/* Ask the monitor, as the VMM would, for a 2 ms clock event
+		 * and a halt on the way back from the next exit (a console
+		 * write): we come back through the tick. */
+		MON_WORD(61) = 2000000u;
+		MON_WORD(60) = 3u;
+		printf("clock_scribble: asking for a halt\n");
+		CHECK(ticks == 2, "the requested halt came back with %u ticks", ticks);
+	}
+	printf("clock_scribble: carried on ok\n");
+	pass();
+}
+
+/* `int` on the monitor's own vectors from ring 1: their gates are DPL 0, so
+ * the CPU raises #GP(vector) instead; no tick, no kick is faked. */
+static volatile uint32_t gp_error;
+
+static void gp_skip(struct trap_frame *f)
+{
+	gp_error = f->error;
+	f->eip += 2;
+}
+
+static void host_vector_int(void)
+{
+	guest_init();
+	idt_init_linux();
+	set_trap_handler(13, gp_skip);
+	set_trap_handler(32, count_tick);
+	lguest_data.irq_enabled = X86_EFLAGS_IF;
+	__asm__ volatile("int $0xFD" : : : "memory");
+	CHECK(gp_error == (0xFDu << 3 | 2), "int $0xFD: #GP error %x", gp_error);
+	gp_error = 0;
+	__asm__ volatile("int $0xFE" : : : "memory");
+	CHECK(gp_error == (0xFEu << 3 | 2), "int $0xFE: #GP error %x", gp_error);
+	hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
+	CHECK(ticks == 0, "%u ticks with no clock event", ticks);
+	printf("host_vector_int: #GP for the monitor's vectors ok\n");
+	pass();
+}
+
+/* A HALT ended by an interrupt whose frame cannot be pushed: the monitor
+ * hands the delivery to the VMM, which kills with its own reason. */
+static void halt_stack_unmapped(void)
+{
+	guest_init();
+	own_tables();
+	idt_init_linux();
+	set_trap_handler(32, count_tick);
+	lguest_data.blocked_interrupts = 0;
+	lguest_data.irq_enabled = 0;
+	hcall(LHCALL_SET_CLOCKEVENT, 1000000u, 0, 0);
+	__asm__ volatile("movl %0, %%esp\n\t"
+			 "movl %1, %%eax\n\t"
+			 "int $0x1f\n"
+			 "1:\tjmp 1b"
+			 :
+			 : "r"(SCRATCH_VA + 4096), "i"(LHCALL_HALT)
+			 : "memory");
+}
+
 static const struct guest_case cases[] = {
-	{"stack_unmapped", stack_unmapped},	    {"stack_read_only", stack_read_only},
-	{"stack_in_monitor", stack_in_monitor},	    {"stack_second_page", stack_second_page},
-	{"tls_past_limit", tls_past_limit},	    {"async_then_bad_stack", async_then_bad_stack},
-	{"shared_scribble", shared_scribble},	    {"tls_fixups", tls_fixups},
-	{"irq_stack_unmapped", irq_stack_unmapped}, {"irq_stack_in_monitor", irq_stack_in_monitor},
+	{"stack_unmapped", stack_unmapped},
+	{"stack_read_only", stack_read_only},
+	{"stack_in_monitor", stack_in_monitor},
+	{"stack_second_page", stack_second_page},
+	{"tls_past_limit", tls_past_limit},
+	{"async_then_bad_stack", async_then_bad_stack},
+	{"shared_scribble", shared_scribble},
+	{"tls_fixups", tls_fixups},
+	{"irq_stack_unmapped", irq_stack_unmapped},
+	{"irq_stack_in_monitor", irq_stack_in_monitor},
+	{"clock_scribble", clock_scribble},
+	{"host_vector_int", host_vector_int},
+	{"halt_stack_unmapped", halt_stack_unmapped},
 };
 
 void test_main(void)

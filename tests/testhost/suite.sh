@@ -13,7 +13,9 @@
 #   hello|0|HELLO: PASS|run --timeout 20 hello.elf
 #
 # For each test: `cd GUESTDIR && LGKVM ARGS...` (ARGS split on blanks, no quoting, no
-# globbing), stdout+stderr to a log.  It passes if the exit status is EXPECTED_EXIT and
+# globbing), stdin from /dev/null -- or, when ARGS begins with `feed:SECONDS:WORD`,
+# from a pipe that says WORD and a newline after SECONDS (console input that arrives
+# while the guest idles) -- stdout+stderr to a log.  It passes if the exit status is EXPECTED_EXIT and
 # the log contains MARKER (a fixed string; empty = no marker check).  MARKER cannot
 # contain "|".  A failure prints the reason and the log's last lines as TAP comments.
 # The last line is "N passed, N failed"; the exit status is 1 if any test failed.
@@ -152,13 +154,35 @@ run_one() {
 	# process prints "Terminated" on its own stderr, i.e. into the TAP stream; from the
 	# subshell the message lands in the test's log.
 	set -f
-	# shellcheck disable=SC2086 # split on purpose
-	(
-		cd "$guestdir" || exit 2
-		$guard "$lgkvm" $args
-		st=$?
-		exit "$st"
-	) >"$log" 2>&1 </dev/null
+	feed=
+	case $(trim "$args") in
+	feed:*)
+		feed=$(trim "$args")
+		feed=${feed%%[ 	]*}
+		args=$(trim "$args")
+		args=${args#"$feed"}
+		;;
+	esac
+	if [ -n "$feed" ]; then
+		delay=${feed#feed:}
+		word=${delay#*:}
+		delay=${delay%%:*}
+		# shellcheck disable=SC2086 # split on purpose
+		(
+			cd "$guestdir" || exit 2
+			(sleep "$delay" && printf '%s\n' "$word") | $guard "$lgkvm" $args
+			st=$?
+			exit "$st"
+		) >"$log" 2>&1 </dev/null
+	else
+		# shellcheck disable=SC2086 # split on purpose
+		(
+			cd "$guestdir" || exit 2
+			$guard "$lgkvm" $args
+			st=$?
+			exit "$st"
+		) >"$log" 2>&1 </dev/null
+	fi
 	status=$?
 	set +f
 	elapsed=$(($(date +%s) - start))

@@ -98,6 +98,7 @@ static void test_idt(void **state)
 	assert_true(((idt_real_entry(0x1F, 0, 0, false) >> 45) & 3) == 1);
 	assert_true(((idt_real_entry(40, 0, 0xC010EE00u, false) >> 45) & 3) == 0);
 	assert_true(((idt_real_entry(MON_KICK_VECTOR, 0, 0xC010EE00u, false) >> 45) & 3) == 0);
+	assert_true(((idt_real_entry(MON_TIMER_VECTOR, 0, 0xC010EE00u, false) >> 45) & 3) == 0);
 }
 
 static void test_pio(void **state)

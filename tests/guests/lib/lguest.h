@@ -96,6 +96,17 @@
 #define LGUEST_RESERVE_MEM   0x00400000u /* what INIT must report (§3.3) */
 #define LGUEST_SWITCHER_ADDR 0xFFC00000u
 
+/* lgkvm's monitor lives there; a few of its words tell a test what was done
+ * inside the VM (struct mon_shared in the data page, struct mon_config at the
+ * end of its code pages: kvm-glue/monitor.h pins these offsets). */
+#define MON_WORD(n)	   (((volatile uint32_t *)(LGUEST_SWITCHER_ADDR + 0x5000))[n])
+#define MON_HANDLED_NR(nr) MON_WORD(6 + (nr)) /* hypercalls done inside the VM */
+#define MON_HANDLED_IRQS   MON_WORD(39)	      /* interrupts delivered there */
+#define MON_TICKS	   MON_WORD(62)	      /* clock events fired on its LAPIC timer */
+#define MON_WAKEUPS	   MON_WORD(63)	      /* halts it ended with an interrupt */
+/* Does the monitor keep the clock event and HALT (mon_config.apic_clock)? */
+#define MON_CLOCK_IN_VM (*(volatile uint8_t *)(LGUEST_SWITCHER_ADDR + 0x4F00 + 124))
+
 #if GEN_DMA
 /* 2.6.23: {eax, edx, ebx, ecx}, i.e. in order (§H1.2). */
 struct hcall_args {
