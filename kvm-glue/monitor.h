@@ -211,6 +211,12 @@ struct mon_config {
 	uint8_t pad0;
 	uint16_t ld_time;
 	uint32_t tsc_per_ns[2], ns_per_tsc[2]; /* [0] low word, [1] high word */
+	/* Page faults from ring 1 and 3 are reflected to the guest's handler
+	 * here, with cr2 written to lguest_data (at ld_cr2) -- but for an
+	 * instruction fetch the VMM may have to emulate (pf_fetch_exits: the
+	 * 4.x platform's MMIO, pvabi/mmio.c), which exits. */
+	uint8_t pf_reflect, pf_fetch_exits;
+	uint16_t ld_cr2;
 };
 #define MON_LD_ABSENT 0xFFFF
 #define MON_PIO_EXIT  0
@@ -255,6 +261,7 @@ struct mon_shared {
 	/* lguest_data.time as the VMM last wrote it, and the guest TSC then:
 	 * the monitor's time is this plus the TSC's progress since. */
 	uint32_t time_sec, time_nsec, time_tsc[2];
+	uint32_t handled_pf; /* page faults reflected to the guest here */
 };
 
 /* Guests that look at the monitor's words (tests/guests/hostile_fast.c,
@@ -270,16 +277,18 @@ _Static_assert(__builtin_offsetof(struct mon_shared, async_next) == 12 &&
 			       MON_VMM_REQ_OFF - MON_DATA_OFF &&
 		       __builtin_offsetof(struct mon_shared, ticks) == 62 * 4 &&
 		       __builtin_offsetof(struct mon_shared, wakeups) == 63 * 4 &&
-		       sizeof(struct mon_shared) == 69 * 4,
+		       __builtin_offsetof(struct mon_shared, handled_pf) == 69 * 4 &&
+		       sizeof(struct mon_shared) == 70 * 4,
 	       "struct mon_shared's layout is known to test guests");
 _Static_assert(__builtin_offsetof(struct mon_config, apic_clock) == 124 &&
+		       __builtin_offsetof(struct mon_config, pf_reflect) == 144 &&
 		       __builtin_offsetof(struct mon_config, apic_clock) ==
 			       __builtin_offsetof(struct mon_config, notify_pfn) +
 				       4 * MON_NOTIFY_MAX &&
 		       sizeof(struct mon_config) ==
-			       __builtin_offsetof(struct mon_config, apic_clock) + 20,
+			       __builtin_offsetof(struct mon_config, apic_clock) + 24,
 	       "struct mon_config has one layout for the monitor and the VMM (and test guests "
-	       "know where apic_clock is)");
+	       "know where apic_clock and pf_reflect are)");
 
 #define MON_PIO_MAX 511
 struct mon_pio_log {

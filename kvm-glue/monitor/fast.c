@@ -397,54 +397,20 @@ static int pio_write(struct mon_regs *r)
 	return 1;
 }
 
-/* The kick vector: deliver the IRQ the VMM meant, exactly as pvabi/traps.c's
- * lg_maybe_interrupt and lg_deliver would, or exit for anything unusual (no
- * IRQ to deliver after all, no handler, no ring-1 stack, a stack the guest
- * cannot write or in the monitor's 4 MiB).  Nothing is changed before the
- * last push has succeeded, so an exit leaves the VMM the event untouched. */
-int mon_deliver_irq(struct mon_regs *r, uint32_t ld)
+/* Enter the guest's handler for `vec` as pvabi/traps.c's lg_deliver would:
+ * the frame pushed with probed stores on the ring-1 stack (the one SET_STACK
+ * named, coming from ring 3), with the error code if the vector has one,
+ * and the monitor's frame pointed at the handler.  -1: the guest has no
+ * handler; 0: the stack cannot take the frame (or lies in the monitor's 4
+ * MiB).  Either way nothing has changed, and the VMM's turn reports it. */
+static int enter_gate(struct mon_regs *r, uint32_t ld, unsigned vec, int has_err, uint32_t err)
 {
 	const volatile struct mon_config *c = CONFIG;
-	volatile struct mon_shared *s = SHARED;
-	uint32_t cand = s->irq_pending & ~*(const volatile uint32_t *)(ld + c->ld_blocked);
-	uint32_t enabled = *(const volatile uint32_t *)(ld + c->ld_irq_enabled);
-	bool noirq = r->f.eip >= c->noirq_start && r->f.eip < c->noirq_end;
-	int irq = -1;
-	enum irq_wait why = irq_pick(cand, noirq, false, enabled, &irq);
-	if (why == IRQ_NONE) {
-		/* Already delivered (a kick can outlive its reason): nothing to
-		 * do, as the VMM would find -- but say so in irq_pending.  One
-		 * that is pending but masked is looked at again in 10 ms, as the
-		 * VMM would (pvabi/time.c): a 2.6.24 guest's first tick comes
-		 * before it unmasks IRQ 0, and the guest then spins waiting. */
-		if (c->ld_irq_pending != MON_LD_ABSENT)
-			*(volatile uint32_t *)(ld + c->ld_irq_pending) = 0;
-		if (c->apic_clock && s->irq_pending)
-			clock_recheck(MON_RECHECK_MASKED_NS);
-		return 1;
-	}
-	if (why != IRQ_GO && c->apic_clock) {
-		/* Held back by irq_enabled or the no-interrupt window: look
-		 * again in 2 ms, as the VMM would (pvabi/time.c), on the
-		 * LAPIC's timer (clock.c) -- and tell a 2.6.31+ guest to ask
-		 * when it re-enables. */
-		clock_recheck(MON_RECHECK_NS);
-		int64_t note = irq_pending_note(why);
-		if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)
-			*(volatile uint32_t *)(ld + c->ld_irq_pending) = (uint32_t)note;
-		s->kick_rechecks++;
-		return 1;
-	}
-	if (why != IRQ_GO) {
-		s->kick_declined[why & 3]++;
-		return 0;
-	}
 	const volatile uint32_t *gates = (const volatile uint32_t *)(MON_GVA + MON_GATES_OFF);
-	uint32_t glo = gates[(32 + irq) * 2], ghi = gates[(32 + irq) * 2 + 1];
-	if (!(ghi & 0x8000)) {
-		s->kick_declined[IRQ_GO]++;
-		return 0;
-	}
+	uint32_t glo = gates[vec * 2], ghi = gates[vec * 2 + 1];
+	if (!(ghi & 0x8000))
+		return -1;
+	uint32_t enabled = *LD_AT(ld, c->ld_irq_enabled);
 	/* From ring 3 the CPU would switch to the stack SET_STACK named. */
 	bool sw = (r->f.cs & 3) != 1;
 	uint32_t ss = r->f.ss, esp = r->f.esp;
@@ -458,7 +424,7 @@ int mon_deliver_irq(struct mon_regs *r, uint32_t ld)
 		return 0;
 	const volatile uint32_t *gdt = (const volatile uint32_t *)(MON_GVA + MON_GDT_OFF);
 	uint32_t base = desc_base((uint64_t)gdt[(ss >> 3) * 2 + 1] << 32 | gdt[(ss >> 3) * 2]);
-	uint32_t words[5], n = 0;
+	uint32_t words[6], n = 0;
 	if (sw) {
 		words[n++] = r->f.ss;
 		words[n++] = r->f.esp;
@@ -466,15 +432,67 @@ int mon_deliver_irq(struct mon_regs *r, uint32_t ld)
 	words[n++] = deliver_eflags(r->f.eflags, enabled);
 	words[n++] = r->f.cs;
 	words[n++] = r->f.eip;
+	if (has_err)
+		words[n++] = err;
 	for (uint32_t i = 0; i < n; i++) {
 		esp -= 4;
 		uint32_t a = base + esp;
 		if (a > MON_GVA - 4 || !mon_probe_store32(a, words[i]))
 			return 0;
 	}
-	__atomic_fetch_and(&s->irq_pending, ~(1u << irq), __ATOMIC_SEQ_CST);
 	if (deliver_frame(&r->f, glo, ghi, esp, ss))
-		*(volatile uint32_t *)(ld + c->ld_irq_enabled) = 0;
+		*LD_AT(ld, c->ld_irq_enabled) = 0;
+	return 1;
+}
+
+/* The kick vector: deliver the IRQ the VMM meant, exactly as pvabi/traps.c's
+ * lg_maybe_interrupt and lg_deliver would, or exit for anything unusual (no
+ * IRQ to deliver after all, no handler, no ring-1 stack, a stack the guest
+ * cannot write or in the monitor's 4 MiB).  Nothing is changed before the
+ * last push has succeeded, so an exit leaves the VMM the event untouched. */
+int mon_deliver_irq(struct mon_regs *r, uint32_t ld)
+{
+	const volatile struct mon_config *c = CONFIG;
+	volatile struct mon_shared *s = SHARED;
+	uint32_t cand = s->irq_pending & ~*LD_AT(ld, c->ld_blocked);
+	uint32_t enabled = *LD_AT(ld, c->ld_irq_enabled);
+	bool noirq = r->f.eip >= c->noirq_start && r->f.eip < c->noirq_end;
+	int irq = -1;
+	enum irq_wait why = irq_pick(cand, noirq, false, enabled, &irq);
+	if (why == IRQ_NONE) {
+		/* Already delivered (a kick can outlive its reason): nothing to
+		 * do, as the VMM would find -- but say so in irq_pending.  One
+		 * that is pending but masked is looked at again in 10 ms, as the
+		 * VMM would (pvabi/time.c): a 2.6.24 guest's first tick comes
+		 * before it unmasks IRQ 0, and the guest then spins waiting. */
+		if (c->ld_irq_pending != MON_LD_ABSENT)
+			*LD_AT(ld, c->ld_irq_pending) = 0;
+		if (c->apic_clock && s->irq_pending)
+			clock_recheck(MON_RECHECK_MASKED_NS);
+		return 1;
+	}
+	if (why != IRQ_GO && c->apic_clock) {
+		/* Held back by irq_enabled or the no-interrupt window: look
+		 * again in 2 ms, as the VMM would (pvabi/time.c), on the
+		 * LAPIC's timer (clock.c) -- and tell a 2.6.31+ guest to ask
+		 * when it re-enables. */
+		clock_recheck(MON_RECHECK_NS);
+		int64_t note = irq_pending_note(why);
+		if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)
+			*LD_AT(ld, c->ld_irq_pending) = (uint32_t)note;
+		s->kick_rechecks++;
+		return 1;
+	}
+	if (why != IRQ_GO) {
+		s->kick_declined[why & 3]++;
+		return 0;
+	}
+	int done = enter_gate(r, ld, 32 + (unsigned)irq, 0, 0);
+	if (done < 0)
+		s->kick_declined[IRQ_GO]++;
+	if (done <= 0)
+		return 0;
+	__atomic_fetch_and(&s->irq_pending, ~(1u << irq), __ATOMIC_SEQ_CST);
 	s->handled_irqs++;
 	if (c->apic_clock)
 		clock_write_time(ld); /* as lg_maybe_interrupt does */
@@ -539,11 +557,12 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 		return 0;
 	if (MON_HOST_VECTOR(vec))
 		return c->deliver && mon_deliver_irq(r, MON_LD_GVA + c->ld_off);
-	if ((r->f.cs & 3) != 1)
-		return 0;
-	int hcall = vec == 0x1F,
-	    pio = vec == 13 && r->f.errcode == 0 && c->pio_mode != MON_PIO_EXIT;
-	if (!hcall && !pio)
+	unsigned ring = r->f.cs & 3;
+	int hcall = ring == 1 && vec == 0x1F,
+	    pio = ring == 1 && vec == 13 && r->f.errcode == 0 && c->pio_mode != MON_PIO_EXIT,
+	    pf = (ring == 1 || ring == 3) && vec == 14 && c->pf_reflect &&
+		 !(c->pf_fetch_exits && r->f.cr2 == r->f.eip);
+	if (!hcall && !pio && !pf)
 		return 0;
 	if (hcall && (r->f.eax >= 32 || c->action[r->f.eax] == MON_ACT_VMM))
 		return 0;
@@ -580,8 +599,15 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 		}
 		if (!do_call(r->f.eax, a))
 			return 0;
-	} else if (!pio_write(r)) {
-		return 0;
+	} else if (pio) {
+		if (!pio_write(r))
+			return 0;
+	} else {
+		/* A page fault: the guest reads CR2 from lguest_data. */
+		*LD_AT(ld, c->ld_cr2) = r->f.cr2;
+		if (enter_gate(r, ld, 14, 1, r->f.errcode) <= 0)
+			return 0; /* the VMM's kill says why */
+		SHARED->handled_pf++;
 	}
 	/* What the VMM writes in irq_pending (2.6.31+) on the way back. */
 	if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)

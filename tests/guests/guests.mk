@@ -117,7 +117,8 @@ GUEST_HOSTILE2_ELFS := $(GUEST_HOSTILE2:%=$(GUEST_OUT)/%.elf)
 # per case, as above.
 GUEST_HOSTILE_FAST := stack_unmapped stack_read_only stack_in_monitor stack_second_page \
 	tls_past_limit async_then_bad_stack shared_scribble tls_fixups irq_stack_unmapped \
-	irq_stack_in_monitor clock_scribble host_vector_int halt_stack_unmapped
+	irq_stack_in_monitor clock_scribble host_vector_int halt_stack_unmapped pf_stack_unmapped \
+	pf_no_gate
 GUEST_HOSTILE_FAST_ELFS := $(GUEST_HOSTILE_FAST:%=$(GUEST_OUT)/%.elf)
 $(eval $(call HOSTILE_SERIES,hostile2,$(GUEST_HOSTILE2_ELFS)))
 $(eval $(call HOSTILE_SERIES,hostile_fast,$(GUEST_HOSTILE_FAST_ELFS)))

@@ -258,6 +258,30 @@ static void halt_stack_unmapped(void)
 			 : "memory");
 }
 
+/* Page faults the monitor reflects (ring 1 here) meet a stack that cannot
+ * take the frame, and a guest with no handler: the VMM's kills, as before. */
+static void pf_stack_unmapped(void)
+{
+	guest_init();
+	own_tables();
+	idt_init_linux();
+	__asm__ volatile("movl %0, %%esp\n\t"
+			 "movl (%1), %%eax\n"
+			 "1:\tjmp 1b"
+			 :
+			 : "r"(SCRATCH_VA + 4096), "r"(SCRATCH_VA + 8192)
+			 : "eax", "memory");
+}
+
+static void pf_no_gate(void)
+{
+	guest_init();
+	own_tables();
+	idt_init_linux();
+	hcall(LHCALL_LOAD_IDT_ENTRY, 14, 0, 0);
+	(void)*(volatile uint32_t *)(SCRATCH_VA + 8192);
+}
+
 static const struct guest_case cases[] = {
 	{"stack_unmapped", stack_unmapped},
 	{"stack_read_only", stack_read_only},
@@ -272,6 +296,8 @@ static const struct guest_case cases[] = {
 	{"clock_scribble", clock_scribble},
 	{"host_vector_int", host_vector_int},
 	{"halt_stack_unmapped", halt_stack_unmapped},
+	{"pf_stack_unmapped", pf_stack_unmapped},
+	{"pf_no_gate", pf_no_gate},
 };
 
 void test_main(void)

@@ -104,8 +104,11 @@
 #define MON_HANDLED_IRQS   MON_WORD(39)	      /* interrupts delivered there */
 #define MON_TICKS	   MON_WORD(62)	      /* clock events fired on its LAPIC timer */
 #define MON_WAKEUPS	   MON_WORD(63)	      /* halts it ended with an interrupt */
-/* Does the monitor keep the clock event and HALT (mon_config.apic_clock)? */
+#define MON_PF_REFLECTED   MON_WORD(69)	      /* page faults it reflected to us */
+/* Does the monitor keep the clock event and HALT (mon_config.apic_clock)?
+ * Does it reflect page faults (mon_config.pf_reflect)? */
 #define MON_CLOCK_IN_VM (*(volatile uint8_t *)(LGUEST_SWITCHER_ADDR + 0x4F00 + 124))
+#define MON_PF_IN_VM	(*(volatile uint8_t *)(LGUEST_SWITCHER_ADDR + 0x4F00 + 144))
 
 #if GEN_DMA
 /* 2.6.23: {eax, edx, ebx, ecx}, i.e. in order (§H1.2). */
