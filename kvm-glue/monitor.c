@@ -22,10 +22,7 @@
 
 uint32_t monitor_pde(void)
 {
-	/* Supervisor, writable (the stack page needs it; the read-only pages say
-	 * so in their PTEs), and already accessed: the CPU must never need to
-	 * write an accessed bit into a page it cannot write. */
-	return MON_GPA + MON_PT_OFF + (PTE_P | PTE_RW | PTE_A);
+	return MON_PDE;
 }
 
 uint64_t monitor_pae_pmd(void)

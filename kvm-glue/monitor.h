@@ -69,11 +69,16 @@
 
 /* Words the VMM and the monitor share, at the start of the data page (the
  * first three fields of struct mon_shared). */
-#define MON_CR0_WANT_OFF (MON_DATA_OFF + 0)   /* CR0 the monitor loads on the way out */
-#define MON_CR3_WANT_OFF (MON_DATA_OFF + 4)   /* CR3 it loads when MON_FLUSH is set */
-#define MON_FLUSH_OFF	 (MON_DATA_OFF + 8)   /* non-zero: reload CR3 (TLB flush) */
-#define MON_VMM_REQ_OFF	 (MON_DATA_OFF + 240) /* mon_shared.vmm_req: entry.S looks after an exit */
-#define MON_STACK_TOP	 (MON_GVA + MON_DATA_OFF + 0x1000)
+#define MON_CR0_WANT_OFF (MON_DATA_OFF + 0) /* CR0 the monitor loads on the way out */
+#define MON_CR3_WANT_OFF (MON_DATA_OFF + 4) /* CR3 it loads when MON_FLUSH is set */
+#define MON_FLUSH_OFF	 (MON_DATA_OFF + 8) /* non-zero: reload CR3 (TLB flush) */
+/* The directory entry that maps the monitor (slot 1023 of every non-PAE
+ * directory): supervisor, writable (the stack page needs it; the read-only
+ * pages say so in their PTEs), and already accessed -- the CPU must never
+ * need to write an accessed bit into a page it cannot write. */
+#define MON_PDE		(MON_GPA + MON_PT_OFF + 0x23u)
+#define MON_VMM_REQ_OFF (MON_DATA_OFF + 240) /* mon_shared.vmm_req: entry.S looks after an exit */
+#define MON_STACK_TOP	(MON_GVA + MON_DATA_OFF + 0x1000)
 
 /* The fast path's configuration (struct mon_config), written by the VMM at
  * LGUEST_INIT at the end of the code pages (kvm-glue/monitor/monitor.ld keeps
@@ -103,6 +108,8 @@
 #define MON_ACT_NOTIFY	       11
 #define MON_ACT_CLOCK	       12 /* SET_CLOCKEVENT on the LAPIC timer (mon_config.apic_clock) */
 #define MON_ACT_HALT	       13 /* HALT as `sti; hlt` in the monitor (likewise) */
+#define MON_ACT_NEW_PGTABLE    14 /* non-PAE: the monitor's PDE into the directory, CR3 */
+#define MON_ACT_TS	       15 /* the virtual TS into CR0 */
 
 /* CR0 while the guest runs: PE, MP, ET, NE, WP (the guest tests that ring-1
  * writes to read-only pages fault) and PG.  TS is added for the virtual TS. */

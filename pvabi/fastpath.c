@@ -43,6 +43,10 @@ static uint8_t action(const struct lguest *lg, unsigned nr)
 		return MON_ACT_LOAD_IDT;
 	case LHCALL_LOAD_GDT_ENTRY:
 		return MON_ACT_LOAD_GDT_ENTRY;
+	case LHCALL_NEW_PGTABLE: /* PAE: the VMM finds the PMD for the monitor */
+		return lg->pae ? MON_ACT_VMM : MON_ACT_NEW_PGTABLE;
+	case LHCALL_TS:
+		return MON_ACT_TS;
 	case LHCALL_SET_PMD_PAE: /* SEND_DMA in 2.6.23, which has no PAE */
 		return lg->pae && abi->transport != TRANSPORT_DMA ? MON_ACT_SET_PMD_PAE
 								  : MON_ACT_VMM;
@@ -161,6 +165,16 @@ void lg_fastpath_drain(struct vm *vm)
 {
 	if (!vm->kvm.mon.host)
 		return;
+	/* The monitor may have switched directories (NEW_PGTABLE) or the
+	 * virtual TS on its own: the words it loads CR3 and CR0 from are the
+	 * state, and our copies follow them.  The guest can write them too;
+	 * all it gains is page walks of a directory it chose, through the
+	 * bounded accessor, and #NMs of its own. */
+	const struct mon_shared *sh = monitor_shared(&vm->kvm.mon);
+	if (vm->lg.initialized) {
+		vm->lg.pgdir = sh->cr3_want;
+		vm->lg.ts = (sh->cr0_want & CR0_TS) != 0;
+	}
 	struct mon_pio_log *log = monitor_pio_log(&vm->kvm.mon);
 	uint32_t n = log->count;
 	if (!n)

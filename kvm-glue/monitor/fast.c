@@ -75,7 +75,9 @@ static void flush(void)
 }
 
 #define PTE_P	 0x001u
+#define PTE_RW	 0x002u
 #define PTE_A	 0x020u
+#define PTE_D	 0x040u
 #define TSS_ESP1 12
 #define TSS_SS1	 16
 
@@ -94,10 +96,12 @@ static void priv_end(void)
 	SHARED->flush = 0;
 }
 
-/* Under the private directory: window slot k shows guest-physical page pa. */
-static void priv_window(unsigned k, uint32_t pa)
+/* Under the private directory: window slot k shows guest-physical page pa
+ * (writable for NEW_PGTABLE's directory entry, read-only otherwise). */
+static void priv_window(unsigned k, uint32_t pa, bool rw)
 {
-	uint32_t slot = MON_PRIV_WIN_SLOT + k, pte = (pa & ~0xFFFu) | PTE_P | PTE_A;
+	uint32_t slot = MON_PRIV_WIN_SLOT + k,
+		 pte = (pa & ~0xFFFu) | PTE_P | PTE_A | (rw ? PTE_RW | PTE_D : 0);
 	if (CONFIG->pae) {
 		volatile uint32_t *pt = (volatile uint32_t *)(MON_GVA + MON_PRIV_PAE_PT_OFF);
 		pt[slot * 2 + 1] = 0;
@@ -137,8 +141,8 @@ static int load_tls(uint32_t gpa)
 	if (gpa >= CONFIG->ram_size || CONFIG->ram_size - gpa < len)
 		return 0; /* the VMM's "bad read address" */
 	priv_begin();
-	priv_window(0, gpa);
-	priv_window(1, gpa + 4096u);
+	priv_window(0, gpa, false);
+	priv_window(1, gpa + 4096u, false);
 	const volatile uint32_t *src =
 		(const volatile uint32_t *)(MON_PRIV_WIN_GVA + (gpa & 0xFFFu));
 	volatile uint32_t *gdt = (volatile uint32_t *)(MON_GVA + MON_GDT_OFF);
@@ -183,6 +187,23 @@ static int load_gdt_entry(uint32_t idx, uint32_t lo, uint32_t hi)
 	volatile uint32_t *gdt = (volatile uint32_t *)(MON_GVA + MON_GDT_OFF);
 	gdt[idx * 2] = (uint32_t)d;
 	gdt[idx * 2 + 1] = (uint32_t)(d >> 32);
+	priv_end();
+	return 1;
+}
+
+/* NEW_PGTABLE(pgdir), non-PAE: pvabi/pgtable.c's rules -- a page-aligned
+ * directory the VMM could write, the monitor's entry in its slot 1023 (the
+ * guest reserved it), then the switch.  cr3_want is the one home of the
+ * current directory: the VMM reads it back at its next exit. */
+static int new_pgtable(uint32_t pgdir)
+{
+	uint32_t limit = CONFIG->ram_size;
+	if ((pgdir & 0xFFFu) || pgdir >= limit || limit - pgdir < 4096u)
+		return 0; /* the VMM's "bad page directory" */
+	priv_begin();
+	priv_window(0, pgdir, true);
+	((volatile uint32_t *)MON_PRIV_WIN_GVA)[1023] = MON_PDE;
+	SHARED->cr3_want = pgdir;
 	priv_end();
 	return 1;
 }
@@ -249,7 +270,9 @@ static int do_call(uint32_t nr, const uint32_t a[4])
 		     : action == MON_ACT_LOAD_IDT	? load_idt_entry(a[0], a[1], a[2])
 		     : action == MON_ACT_NOTIFY		? notify(a[0])
 		     : action == MON_ACT_CLOCK		? (clock_set(a[0]), 1)
-							: 0;
+		     : action == MON_ACT_NEW_PGTABLE	? new_pgtable(a[0])
+		     : action == MON_ACT_TS ? (SHARED->cr0_want = LG_CR0 | (a[0] ? CR0_TS : 0), 1)
+					    : 0;
 		break;
 	}
 	if (ok)
