@@ -268,7 +268,8 @@ struct mon_shared {
 	/* lguest_data.time as the VMM last wrote it, and the guest TSC then:
 	 * the monitor's time is this plus the TSC's progress since. */
 	uint32_t time_sec, time_nsec, time_tsc[2];
-	uint32_t handled_pf; /* page faults reflected to the guest here */
+	uint32_t handled_pf;   /* page faults reflected to the guest here */
+	uint32_t handled_soft; /* `int n` (not direct) delivered here */
 };
 
 /* Guests that look at the monitor's words (tests/guests/hostile_fast.c,
@@ -285,7 +286,8 @@ _Static_assert(__builtin_offsetof(struct mon_shared, async_next) == 12 &&
 		       __builtin_offsetof(struct mon_shared, ticks) == 62 * 4 &&
 		       __builtin_offsetof(struct mon_shared, wakeups) == 63 * 4 &&
 		       __builtin_offsetof(struct mon_shared, handled_pf) == 69 * 4 &&
-		       sizeof(struct mon_shared) == 70 * 4,
+		       __builtin_offsetof(struct mon_shared, handled_soft) == 70 * 4 &&
+		       sizeof(struct mon_shared) == 71 * 4,
 	       "struct mon_shared's layout is known to test guests");
 _Static_assert(__builtin_offsetof(struct mon_config, apic_clock) == 124 &&
 		       __builtin_offsetof(struct mon_config, pf_reflect) == 144 &&

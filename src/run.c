@@ -388,10 +388,12 @@ void run_report(const struct vm *vm)
 			sh->kick_declined[IRQ_GO]);
 	if (vm->lg.abi && (sh->handled || calls))
 		log_msg("inside the VM: %u events with no exit; hypercalls done there: %llu (%s); "
-			"port writes %u (%llu replayed by lgkvm); page faults reflected %u",
+			"port writes %u (%llu replayed by lgkvm); page faults reflected %u; "
+			"`int n` delivered %u",
 			sh->handled, (unsigned long long)calls,
 			top(b, sizeof(b), in_vm, 32, hcall_label, vm), sh->handled_pio,
-			(unsigned long long)vm->lg.stats_pio_replayed, sh->handled_pf);
+			(unsigned long long)vm->lg.stats_pio_replayed, sh->handled_pf,
+			sh->handled_soft);
 	if (vm->lg.clock_in_vm)
 		log_msg("the monitor's clock: %u clock events fired on the LAPIC timer (%u stale "
 			"firings ignored); %u halts ended by an interrupt inside the VM",

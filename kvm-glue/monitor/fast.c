@@ -584,8 +584,15 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 	int hcall = ring == 1 && vec == 0x1F,
 	    pio = ring == 1 && vec == 13 && r->f.errcode == 0 && c->pio_mode != MON_PIO_EXIT,
 	    pf = (ring == 1 || ring == 3) && vec == 14 && c->pf_reflect &&
-		 !(c->pf_fetch_exits && r->f.cr2 == r->f.eip);
-	if (!hcall && !pio && !pf)
+		 !(c->pf_fetch_exits && r->f.cr2 == r->f.eip),
+	    /* `int n` through a gate that could not be direct: from 4.2 the
+	     * system call, an interrupt gate, whose delivery clears the
+	     * virtual IF (pvabi/traps.c delivers these the same way).  IRQ
+	     * vectors and ours have DPL 0: software never gets here. */
+		soft = (ring == 1 || ring == 3) && vec >= 32 && c->pf_reflect &&
+		       !MON_HOST_VECTOR(vec) &&
+		       !(vec >= DESC_IRQ_FIRST && vec < DESC_IRQ_FIRST + DESC_IRQS);
+	if (!hcall && !pio && !pf && !soft)
 		return 0;
 	if (hcall && (r->f.eax >= 32 || c->action[r->f.eax] == MON_ACT_VMM))
 		return 0;
@@ -625,12 +632,16 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 	} else if (pio) {
 		if (!pio_write(r))
 			return 0;
-	} else {
+	} else if (pf) {
 		/* A page fault: the guest reads CR2 from lguest_data. */
 		*LD_AT(ld, c->ld_cr2) = r->f.cr2;
 		if (enter_gate(r, ld, 14, 1, r->f.errcode) <= 0)
 			return 0; /* the VMM's kill says why */
 		SHARED->handled_pf++;
+	} else {
+		if (enter_gate(r, ld, vec, 0, 0) <= 0)
+			return 0;
+		SHARED->handled_soft++;
 	}
 	/* What the VMM writes in irq_pending (2.6.31+) on the way back. */
 	if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)

@@ -90,6 +90,17 @@ void test_main(void)
 	CHECK(!(lguest_data.irq_enabled & X86_EFLAGS_IF),
 	      "lguest_iret turned interrupts on: irq_enabled %x", lguest_data.irq_enabled);
 
+	/* `int n` through an interrupt gate, as 4.2+ makes its system call:
+	 * never direct, so it goes through the monitor, which must clear the
+	 * virtual IF as the gate says (kvm-glue/monitor/fast.c). */
+	idt_set_gate(0x81, trap_stub(0x81), GATE_INTERRUPT, 1);
+	idt_load_entry(0x81);
+	uint32_t soft_before = MON_SOFT_INTS;
+	CASE("int $0x81 through an interrupt gate", 0x81, 0, TRAP, 1, "", "int $0x81");
+	if (MON_PF_IN_VM)
+		CHECK(MON_SOFT_INTS == soft_before + 1,
+		      "int $0x81 went through lgkvm, not the monitor");
+
 	/* Still alive and able to make hypercalls. */
 	hcall(LHCALL_FLUSH_ASYNC, 0, 0, 0);
 	pass();

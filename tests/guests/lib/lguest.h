@@ -105,6 +105,7 @@
 #define MON_TICKS	   MON_WORD(62)	      /* clock events fired on its LAPIC timer */
 #define MON_WAKEUPS	   MON_WORD(63)	      /* halts it ended with an interrupt */
 #define MON_PF_REFLECTED   MON_WORD(69)	      /* page faults it reflected to us */
+#define MON_SOFT_INTS	   MON_WORD(70)	      /* `int n` it delivered (not direct) */
 /* Does the monitor keep the clock event and HALT (mon_config.apic_clock)?
  * Does it reflect page faults (mon_config.pf_reflect)? */
 #define MON_CLOCK_IN_VM (*(volatile uint8_t *)(LGUEST_SWITCHER_ADDR + 0x4F00 + 124))
