@@ -32,8 +32,9 @@ struct vtransport;
  * in guest memory: the guest may scribble on its copy of the config.
  *
  * Threads: each queue has one consumer (whoever calls vring_pop) and one
- * producer of used entries (vring_push) at a time.  For the console both are
- * the vCPU thread; a block device may hand a queue to its I/O thread.  The
+ * producer of used entries (vring_push) at a time.  The console's output
+ * ring is its output thread's, or the vCPU thread's under the same lock
+ * (virtio/console.c); a block device may hand a queue to its I/O thread.  The
  * vCPU thread sets the ring's place and then `ready` (release); whoever
  * walks it checks `ready` (acquire) first.  A reset from the vCPU thread and
  * the pops and pushes of a device thread take the queue's lock in turn

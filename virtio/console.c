@@ -21,15 +21,18 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pvabi/host.h"
+#include "src/efd.h"
 #include "src/files.h"
 #include "src/log.h"
 #include "src/signals.h"
@@ -65,6 +68,17 @@ struct console_state {
 	int log_fd; /* --console-log, or -1 */
 	uint64_t log_written;
 	bool log_at_line_start;
+
+	/* The output ring's own thread (G1-G10; out_thread below): the guest's
+	 * kick reaches it through an eventfd KVM rings for the doorbell, so
+	 * printing costs the guest no exit.  Everything that prints -- that
+	 * thread, and the vCPU thread's early console, emerg_wr and NOTIFYs
+	 * that did exit -- holds out_lock, so output stays in order. */
+	struct vm *vm;
+	pthread_mutex_t out_lock;
+	pthread_t out_thread;
+	bool out_threaded;
+	int out_efd, stop_efd;
 };
 
 /*
@@ -205,15 +219,9 @@ static void log_out(struct vm *vm, struct console_state *cs, const uint8_t *buf,
 	log_close(cs);
 }
 
-void console_out(struct vm *vm, const void *buf, size_t len)
+/* Print, with out_lock held. */
+static void out_locked(struct vm *vm, struct console_state *cs, const void *buf, size_t len)
 {
-	struct console_state *cs = vm->bus.console;
-
-	if (!cs) {
-		/* Before the console exists (or after teardown): stdout only. */
-		write_all(vm, STDOUT_FILENO, buf, len);
-		return;
-	}
 	if (!cs->out_broken) {
 		int e = write_all(vm, STDOUT_FILENO, buf, len);
 
@@ -229,6 +237,20 @@ void console_out(struct vm *vm, const void *buf, size_t len)
 		}
 	}
 	log_out(vm, cs, buf, len);
+}
+
+void console_out(struct vm *vm, const void *buf, size_t len)
+{
+	struct console_state *cs = vm->bus.console;
+
+	if (!cs) {
+		/* Before the console exists (or after teardown): stdout only. */
+		write_all(vm, STDOUT_FILENO, buf, len);
+		return;
+	}
+	pthread_mutex_lock(&cs->out_lock);
+	out_locked(vm, cs, buf, len);
+	pthread_mutex_unlock(&cs->out_lock);
 }
 
 void console_early(struct vm *vm, uint32_t gpa)
@@ -262,29 +284,87 @@ void console_early(struct vm *vm, uint32_t gpa)
 }
 
 /* The guest kicked the output queue: print every buffer it has queued, and
- * hand each back before it runs again (it is spinning on the used ring).
- * Like the reference we report the bytes consumed as the used length, though
- * the 2.6.24 driver ignores it. */
-static void console_output(struct vm *vm, struct vqueue *q)
+ * hand each back (the guest spins on the used ring until it is back).  Like
+ * the reference we report the bytes consumed as the used length, though the
+ * 2.6.24 driver ignores it.  From the output thread, or from the vCPU thread
+ * when the NOTIFY exited after all: one at a time (out_lock). */
+static void console_output(struct vm *vm, struct console_state *cs)
 {
+	struct vqueue *q = cs->out;
 	struct vchain c;
 
-	/* At most num chains can be pending, and the guest cannot add more
-	 * while we hold its only vCPU: the bound is only a seat belt. */
-	for (unsigned n = 0; n < q->num; n++) {
+	pthread_mutex_lock(&cs->out_lock);
+	/* A guest that keeps adding buffers while we print could keep us here:
+	 * take at most num (more wait for its next kick). */
+	for (unsigned n = 0; n < q->num && !vm->dead; n++) {
 		int r = vring_pop(vm, q, &c);
 
 		if (r <= 0)
-			return;
+			break;
 		if (c.nwrite) {
 			guest_kill(vm, "console: output buffer %u has a device-writable descriptor",
 				   c.head);
-			return;
+			break;
 		}
 		for (unsigned i = 0; i < c.nread; i++)
-			console_out(vm, c.iov[i].iov_base, c.iov[i].iov_len);
+			out_locked(vm, cs, c.iov[i].iov_base, c.iov[i].iov_len);
 		vring_complete(vm, q, c.head, c.read_len > UINT32_MAX ? UINT32_MAX : c.read_len);
 	}
+	pthread_mutex_unlock(&cs->out_lock);
+}
+
+/* The output thread: wait for the doorbell's eventfd, print. */
+static void *out_thread(void *arg)
+{
+	struct console_state *cs = arg;
+
+	for (;;) {
+		struct pollfd p[2] = {{.fd = cs->out_efd, .events = POLLIN},
+				      {.fd = cs->stop_efd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			return NULL;
+		if (p[1].revents & POLLIN)
+			return NULL;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		efd_drain(cs->out_efd);
+		console_output(cs->vm, cs);
+	}
+}
+
+/* Start it where the output ring has a doorbell (not 2.6.23's DMA bus, and
+ * not with --no-fast-path, whose NOTIFYs all exit and print right there). */
+static int out_thread_start(struct vm *vm, struct console_state *cs)
+{
+	cs->out_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	cs->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (cs->out_efd < 0 || cs->stop_efd < 0) {
+		log_msg("console: eventfd: %s", strerror(errno));
+		return -1;
+	}
+	int r = pthread_create(&cs->out_thread, NULL, out_thread, cs);
+	if (r) {
+		log_msg("console: cannot start its output thread: %s", strerror(r));
+		return -1;
+	}
+	cs->out_threaded = true;
+	cs->out->kick_fd = cs->out_efd;
+	(void)vm;
+	return 0;
+}
+
+static void out_thread_stop(struct console_state *cs)
+{
+	if (cs->out_threaded) {
+		efd_signal(cs->stop_efd);
+		pthread_join(cs->out_thread, NULL);
+		cs->out_threaded = false;
+	}
+	if (cs->out_efd > 0)
+		close(cs->out_efd);
+	if (cs->stop_efd > 0)
+		close(cs->stop_efd);
+	cs->out_efd = cs->stop_efd = -1;
 }
 
 /*
@@ -450,7 +530,7 @@ static void console_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
 	if (!cs)
 		return;
 	if (q == cs->out) {
-		console_output(vm, q);
+		console_output(vm, cs);
 		return;
 	}
 	/* A kick on the input queue means "new buffers posted": listen to
@@ -485,7 +565,9 @@ static void console_teardown(struct vm *vm, struct vdev *dev)
 	console_term_restore();
 	if (!cs)
 		return;
+	out_thread_stop(cs);
 	log_close(cs);
+	pthread_mutex_destroy(&cs->out_lock);
 	free(cs);
 	dev->priv = NULL;
 	vm->bus.console = NULL;
@@ -534,6 +616,9 @@ int vbus_add_console_fd(struct vm *vm, int log_fd)
 	}
 	cs->log_fd = log_fd;
 	cs->log_at_line_start = true;
+	cs->vm = vm;
+	cs->out_efd = cs->stop_efd = -1;
+	pthread_mutex_init(&cs->out_lock, NULL);
 	/* Like the reference, watch stdin from the start; the first empty
 	 * input queue turns that off until the driver posts a buffer. */
 	cs->in_listen = true;
@@ -555,6 +640,8 @@ int vbus_add_console_fd(struct vm *vm, int log_fd)
 			goto fail;
 		dev->config_write = console_config_write;
 	}
+	if (vm->bus.tp != &dma_bus && !vm->opt.no_fast_path && out_thread_start(vm, cs) < 0)
+		goto fail;
 	dev->notify = console_notify;
 	dev->poll = console_poll;
 	dev->pollfds = console_pollfds;
@@ -567,7 +654,9 @@ int vbus_add_console_fd(struct vm *vm, int log_fd)
 	return 0;
 
 fail:
+	out_thread_stop(cs);
 	log_close(cs);
+	pthread_mutex_destroy(&cs->out_lock);
 	free(cs);
 	return -1;
 }
