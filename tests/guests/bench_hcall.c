@@ -4,9 +4,11 @@
  *   direct_trap  `int $0x80` from ring 1 into a trap gate: the CPU delivers
  *                it straight into the guest through the real IDT, no exit at
  *                all -- the in-VM baseline;
- *   hypercall    LHCALL_TS(0), a no-op here: int $0x1f -> monitor -> exit
- *                to lgkvm -> back (the round trip every hypercall the
- *                monitor cannot finish pays);
+ *   hypercall    LOAD_IDT_ENTRY for vector 15, which is the host's: a no-op
+ *                the monitor leaves to lgkvm, so int $0x1f -> monitor ->
+ *                exit to lgkvm -> back (the round trip every hypercall the
+ *                monitor cannot finish pays; TS served until the monitor
+ *                learnt it in session 5);
  *   monitor_hcall  LHCALL_FLUSH_ASYNC with an empty ring: int $0x1f -> the
  *                monitor's fast path -> back, no exit (docs/DESIGN.md §2.9);
  *                with --no-fast-path it exits like the one above;
@@ -74,7 +76,7 @@ void test_main(void)
 
 	t = rdtsc();
 	for (uint32_t i = 0; i < n_exit; i++)
-		hcall(LHCALL_TS, 0, 0, 0);
+		hcall(LHCALL_LOAD_IDT_ENTRY, 15, 0, 0);
 	uint32_t hc = per_op(t, n_exit);
 
 	t = rdtsc();
