@@ -271,21 +271,14 @@ static void *api_thread(void *arg)
 {
 	struct vm *vm = arg;
 	struct api *a = &vm->api;
-	for (;;) {
-		struct pollfd p[2] = {{.fd = a->listen_fd, .events = POLLIN},
-				      {.fd = a->stop_efd, .events = POLLIN}};
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			return NULL;
-		if (p[1].revents & POLLIN)
-			return NULL;
-		if (!(p[0].revents & POLLIN))
-			continue;
+	while (efd_wait(a->listen_fd, a->stop_efd) > 0) {
 		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
 		serve(vm, fd);
 		close(fd);
 	}
+	return NULL;
 }
 
 int api_start(struct vm *vm, char *err, size_t errlen)

@@ -1,9 +1,11 @@
-/* An eventfd as a doorbell between lgkvm's threads (src/api.c, src/poller.c):
- * ring it, and swallow every ring so far.  Non-blocking descriptors. */
+/* An eventfd as a doorbell between lgkvm's threads (src/api.c, src/poller.c,
+ * virtio/console.c): ring it, swallow every ring so far, and wait for work or
+ * for the end.  Non-blocking descriptors. */
 #ifndef LGKVM_EFD_H
 #define LGKVM_EFD_H
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +26,25 @@ static inline void efd_drain(int fd)
 	uint64_t v;
 	while (read(fd, &v, sizeof(v)) == sizeof(v))
 		;
+}
+
+/* A thread's wait: until `fd` is readable (1) or `stop_efd` rings (0), or
+ * poll fails (-1).  Interrupted or spurious wake-ups wait again. */
+static inline int efd_wait(int fd, int stop_efd)
+{
+	for (;;) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN},
+				      {.fd = stop_efd, .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (p[1].revents & POLLIN)
+			return 0;
+		if (p[0].revents & POLLIN)
+			return 1;
+	}
 }
 
 #endif

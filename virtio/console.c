@@ -318,18 +318,11 @@ static void *out_thread(void *arg)
 {
 	struct console_state *cs = arg;
 
-	for (;;) {
-		struct pollfd p[2] = {{.fd = cs->out_efd, .events = POLLIN},
-				      {.fd = cs->stop_efd, .events = POLLIN}};
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			return NULL;
-		if (p[1].revents & POLLIN)
-			return NULL;
-		if (!(p[0].revents & POLLIN))
-			continue;
+	while (efd_wait(cs->out_efd, cs->stop_efd) > 0) {
 		efd_drain(cs->out_efd);
 		console_output(cs->vm, cs);
 	}
+	return NULL;
 }
 
 /* Start it where the output ring has a doorbell (not 2.6.23's DMA bus, and

@@ -12,16 +12,13 @@
 #include "kvm-glue/monitor.h"
 
 	.code32
-	.section .text.entry, "ax"
-	.globl mon_entry
-mon_entry:
-	pushl %eax
-	movl %cr2, %eax
-	pushl %eax
-	/* The C code wants every general register where it can read and
-	 * change them, flat segments and DF clear.  %ss is already the
-	 * monitor's flat data segment; %ds and %es still belong to whoever
-	 * was interrupted, and go back as they were. */
+
+/* Call C function `fn` (regparm(1)) with struct mon_regs: the C code wants
+ * every general register where it can read and change them, flat segments
+ * and DF clear.  %ss is already the monitor's flat data segment; %ds and %es
+ * still belong to whoever was interrupted, and go back as they were.  ZF
+ * says what it returned (flags survive popal). */
+	.macro CALL_C fn
 	pushal
 	pushl %ds
 	pushl %es
@@ -30,11 +27,20 @@ mon_entry:
 	movl %eax, %es
 	cld
 	leal 8(%esp), %eax	/* struct mon_regs */
-	call mon_fast		/* regparm(1): the pointer in %eax */
+	call \fn
 	popl %es
 	popl %ds
 	testl %eax, %eax
-	popal			/* flags survive popal */
+	popal
+	.endm
+
+	.section .text.entry, "ax"
+	.globl mon_entry
+mon_entry:
+	pushl %eax
+	movl %cr2, %eax
+	pushl %eax
+	CALL_C mon_fast
 	jnz 1f
 	outb %al, $MON_PORT	/* the VMM's turn: it rewrites the frame */
 	/* The VMM may ask for ring-0 work on the way back (mon_request:
@@ -42,19 +48,7 @@ mon_entry:
 	 * again, on the frame as the VMM left it. */
 	cmpl $0, %ss:(MON_GVA + MON_VMM_REQ_OFF)
 	je 1f
-	pushal
-	pushl %ds
-	pushl %es
-	movl $SEL_LGUEST_DS, %eax
-	movl %eax, %ds
-	movl %eax, %es
-	cld
-	leal 8(%esp), %eax
-	call mon_request
-	popl %es
-	popl %ds
-	testl %eax, %eax
-	popal
+	CALL_C mon_request
 	jnz 1f
 	outb %al, $MON_PORT	/* an interrupt the VMM must deliver */
 1:
