@@ -36,8 +36,10 @@ void lg_write_time(struct vm *vm)
 			   vm->lg.lguest_data + vm->lg.abi->ld_time);
 		return;
 	}
-	if (vm->lg.clock_in_vm) {
-		/* The monitor's anchor for the times it writes itself. */
+	if (vm->kvm.mon.host) {
+		/* The monitor's anchor for the times it writes itself (with its
+		 * clock on, kvm-glue/monitor/clock.c; INIT's write comes before
+		 * the clock is configured, and must count). */
 		struct mon_shared *sh = monitor_shared(&vm->kvm.mon);
 		sh->time_sec = t[0];
 		sh->time_nsec = t[1];

@@ -193,5 +193,5 @@ int clock_halt(struct mon_regs *r, uint32_t ld)
 	__atomic_store_n(&s->halted, 0u, __ATOMIC_SEQ_CST);
 	s->wakeups++;
 	*LD_AT(ld, c->ld_irq_enabled) = EFLAGS_IF;
-	return mon_deliver_irq(r, ld);
+	return mon_deliver_irq(r, ld, 1);
 }

@@ -468,12 +468,15 @@ static int enter_gate(struct mon_regs *r, uint32_t ld, unsigned vec, int has_err
 	return 1;
 }
 
-/* The kick vector: deliver the IRQ the VMM meant, exactly as pvabi/traps.c's
- * lg_maybe_interrupt and lg_deliver would, or exit for anything unusual (no
- * IRQ to deliver after all, no handler, no ring-1 stack, a stack the guest
- * cannot write or in the monitor's 4 MiB).  Nothing is changed before the
- * last push has succeeded, so an exit leaves the VMM the event untouched. */
-int mon_deliver_irq(struct mon_regs *r, uint32_t ld)
+/* What the VMM does on the way back from every event (pvabi/traps.c's
+ * lg_maybe_interrupt, docs/abi.md §5.5): deliver the IRQ that may go in now,
+ * as lg_deliver would, or say in irq_pending why none does.  On the kick
+ * vector (from_kick) that is the whole event; after a call or trap the
+ * monitor finished, it is the last step.  0 leaves the delivery to the VMM
+ * (no handler, no ring-1 stack, a stack the guest cannot write or in the
+ * monitor's 4 MiB; on a kick, an IRQ held back with no clock to look again):
+ * nothing is changed before the last push has succeeded. */
+int mon_deliver_irq(struct mon_regs *r, uint32_t ld, int from_kick)
 {
 	const volatile struct mon_config *c = CONFIG;
 	volatile struct mon_shared *s = SHARED;
@@ -494,24 +497,25 @@ int mon_deliver_irq(struct mon_regs *r, uint32_t ld)
 			clock_recheck(MON_RECHECK_MASKED_NS);
 		return 1;
 	}
-	if (why != IRQ_GO && c->apic_clock) {
+	if (why != IRQ_GO) {
 		/* Held back by irq_enabled or the no-interrupt window: look
 		 * again in 2 ms, as the VMM would (pvabi/time.c), on the
 		 * LAPIC's timer (clock.c) -- and tell a 2.6.31+ guest to ask
 		 * when it re-enables. */
-		clock_recheck(MON_RECHECK_NS);
+		if (c->apic_clock) {
+			clock_recheck(MON_RECHECK_NS);
+			s->kick_rechecks += from_kick;
+		} else if (from_kick) {
+			s->kick_declined[why & 3]++;
+			return 0;
+		}
 		int64_t note = irq_pending_note(why);
 		if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)
 			*LD_AT(ld, c->ld_irq_pending) = (uint32_t)note;
-		s->kick_rechecks++;
 		return 1;
 	}
-	if (why != IRQ_GO) {
-		s->kick_declined[why & 3]++;
-		return 0;
-	}
 	int done = enter_gate(r, ld, 32 + (unsigned)irq, 0, 0);
-	if (done < 0)
+	if (done < 0 && from_kick)
 		s->kick_declined[IRQ_GO]++;
 	if (done <= 0)
 		return 0;
@@ -579,7 +583,7 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 	if (!c->ld_mapped)
 		return 0;
 	if (MON_HOST_VECTOR(vec))
-		return c->deliver && mon_deliver_irq(r, MON_LD_GVA + c->ld_off);
+		return c->deliver && mon_deliver_irq(r, MON_LD_GVA + c->ld_off, 1);
 	unsigned ring = r->f.cs & 3;
 	int hcall = ring == 1 && vec == 0x1F,
 	    pio = ring == 1 && vec == 13 && r->f.errcode == 0 && c->pio_mode != MON_PIO_EXIT,
@@ -596,20 +600,7 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 		return 0;
 	if (hcall && (r->f.eax >= 32 || c->action[r->f.eax] == MON_ACT_VMM))
 		return 0;
-	/* The VMM delivers an interrupt on the way back from every event
-	 * (docs/abi.md §5.5), and guests count on it: with one it would
-	 * deliver, the event is the VMM's.  This is pvabi/traps.c's
-	 * pick_irq_why() in the order it asks; a halted guest makes no calls,
-	 * and an event inside the no-interrupt window is left to the VMM. */
 	const uint32_t ld = MON_LD_GVA + c->ld_off;
-	uint32_t cand = SHARED->irq_pending & ~*(const volatile uint32_t *)(ld + c->ld_blocked);
-	int irq = -1;
-	enum irq_wait why =
-		irq_pick(cand, r->f.eip >= c->noirq_start && r->f.eip < c->noirq_end, false,
-			 *(const volatile uint32_t *)(ld + c->ld_irq_enabled), &irq);
-	if (why == IRQ_GO)
-		return 0;
-	int64_t note = irq_pending_note(why);
 	if (hcall) {
 		uint32_t a[4];
 		for (int j = 0; j < 4; j++)
@@ -643,9 +634,14 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 			return 0;
 		SHARED->handled_soft++;
 	}
-	/* What the VMM writes in irq_pending (2.6.31+) on the way back. */
-	if (c->ld_irq_pending != MON_LD_ABSENT && note >= 0)
-		*(volatile uint32_t *)(ld + c->ld_irq_pending) = (uint32_t)note;
 	SHARED->handled++;
+	/* The VMM delivers an interrupt on the way back from every event, and
+	 * guests count on it (a 2.6.31+ guest's SEND_INTERRUPTS is nothing
+	 * else): so does the monitor, on the frame as the event left it.  If
+	 * it cannot, the event is done and the VMM only delivers. */
+	if (c->deliver && !mon_deliver_irq(r, ld, 0)) {
+		r->f.vector = MON_KICK_VECTOR;
+		return 0;
+	}
 	return 1;
 }

@@ -27,8 +27,9 @@ static inline void mon_wrmsr(uint32_t msr, uint32_t lo)
 }
 
 /* fast.c: deliver the pending IRQ the rules allow onto r's frame (1), or
- * leave everything untouched for the VMM (0). */
-int mon_deliver_irq(struct mon_regs *r, uint32_t ld);
+ * leave everything untouched for the VMM (0); from_kick: r is the kick or
+ * timer vector's frame, not a finished event's. */
+int mon_deliver_irq(struct mon_regs *r, uint32_t ld, int from_kick);
 
 /* clock.c: the LAPIC timer and idle (mon_config.apic_clock). */
 void clock_set(uint32_t delta_ns);
