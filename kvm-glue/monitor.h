@@ -224,6 +224,10 @@ struct mon_config {
 	 * 4.x platform's MMIO, pvabi/mmio.c), which exits. */
 	uint8_t pf_reflect, pf_fetch_exits;
 	uint16_t ld_cr2;
+	/* The 4.x platform: a bit per slot on bus 0 with a device (an `in`
+	 * from the config data port addressing any other reads all ones
+	 * here; one that addresses a device exits). */
+	uint32_t pci_present;
 };
 #define MON_LD_ABSENT 0xFFFF
 #define MON_PIO_EXIT  0
@@ -257,14 +261,14 @@ struct mon_shared {
 	 * the LAPIC's one-shot timer for the nearer of its two deadlines --
 	 * the guest's clock event, its own re-check of a held-back interrupt
 	 * -- and remembers which deadline it programmed (lapic_at, 0: idle)
-	 * and when (lapic_set), to tell a firing from one that is stale. */
+	 * and when (lapic_set), to tell a firing from an early one. */
 	uint32_t clock_armed, recheck_armed;
 	uint32_t clock_at[2], recheck_at[2], lapic_at[2], lapic_set[2];
 	uint32_t halted;	 /* the monitor sleeps in `hlt` for the guest's HALT */
 	uint32_t vmm_req;	 /* MON_REQ_*, set by the VMM, cleared by the monitor */
 	uint32_t req_clock_ns;	 /* MON_REQ_CLOCK's argument */
 	uint32_t ticks, wakeups; /* clock events fired; halts ended by an interrupt */
-	uint32_t timer_stale;	 /* timer vectors that were not the programmed deadline */
+	uint32_t timer_stale;	 /* timer vectors before the programmed deadline */
 	/* lguest_data.time as the VMM last wrote it, and the guest TSC then:
 	 * the monitor's time is this plus the TSC's progress since. */
 	uint32_t time_sec, time_nsec, time_tsc[2];
@@ -295,7 +299,7 @@ _Static_assert(__builtin_offsetof(struct mon_config, apic_clock) == 124 &&
 			       __builtin_offsetof(struct mon_config, notify_pfn) +
 				       4 * MON_NOTIFY_MAX &&
 		       sizeof(struct mon_config) ==
-			       __builtin_offsetof(struct mon_config, apic_clock) + 24,
+			       __builtin_offsetof(struct mon_config, apic_clock) + 28,
 	       "struct mon_config has one layout for the monitor and the VMM (and test guests "
 	       "know where apic_clock and pf_reflect are)");
 

@@ -139,6 +139,7 @@ void lg_fastpath_enable(struct vm *vm)
 	c.pio_mode = MON_PIO_DROP;
 	if (vm->bus.tp == &virtio_pci) {
 		c.pio_mode = MON_PIO_EXIT;
+		c.pci_present = vpci_present_slots(vm);
 		if (vpci_console_window(vm, &slot, &window, &emerg)) {
 			c.pio_mode = MON_PIO_PCI;
 			c.con_slot = (uint8_t)slot;

@@ -54,4 +54,37 @@ static inline uint32_t pio_mask(unsigned size)
 	return size == 4 ? 0xFFFFFFFFu : (1u << (8 * size)) - 1;
 }
 
+/* What a ring-1 `in` reads from a port no device models (docs/abi.md
+ * §5.8): all ones, "nothing there" -- but for two ports guests poll:
+ *   0x64, the keyboard controller's status: "input buffer empty" (0x01), as
+ *     the 4.x Launcher answers.  All-ones ("busy") made a 2.6.24 reboot poll
+ *     it 65536 times -- 131072 exits, ~40 s in the test host -- before it
+ *     sent the reset command it was waiting to send (kb_wait in
+ *     machine_emergency_restart);
+ *   0x42, the PIT's channel 2 counter: 0.  From 4.9 the guest always tries
+ *     a quick PIT calibration first, whatever tsc_khz says, and a counter
+ *     reading all-ones looks like one sitting at its start: it polls it
+ *     100,000 times (~5 s of exits in the test host, ~2 s under the
+ *     Launcher, which answered all-ones).  Zero fails its first check, and
+ *     tsc_khz decides (docs/DESIGN.md §11). */
+static inline uint32_t pio_idle_read(uint32_t port, unsigned size)
+{
+	if (port == 0x64 && size == 1)
+		return 0x01;
+	if (port == 0x42)
+		return 0;
+	return 0xFFFFFFFFu;
+}
+
+/* PCI configuration mechanism #1 (virtio/pci.c): does the 0xCF8 latch
+ * name a function on bus 0 whose slot is in `present` (a bit per slot)?  A
+ * data-port access to anything else reads all ones and is ignored. */
+#define PIO_PCI_ENABLE	 0x80000000u
+#define PIO_PCI_RESERVED 0x7F000000u
+static inline bool pio_pci_addressed(uint32_t latch, uint32_t present)
+{
+	return (latch & PIO_PCI_ENABLE) && !(latch & PIO_PCI_RESERVED) && !((latch >> 16) & 0xFF) &&
+	       !((latch >> 8) & 7) && ((present >> ((latch >> 11) & 0x1F)) & 1);
+}
+
 #endif

@@ -111,25 +111,10 @@ static bool emulate_io(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 		 * other write is ignored, as the Launcher did. */
 		vbus_pio(vm, (uint16_t)port, size, true, &val);
 	} else {
-		if (port == 0x64 && size == 1)
-			/* The keyboard controller's status: "input buffer
-			 * empty", as the 4.x Launcher answers.  All-ones
-			 * ("busy") made a 2.6.24 reboot poll it 65536 times --
-			 * 131072 exits, ~40 s in the test host -- before it
-			 * sent the reset command it was waiting to send
-			 * (kb_wait in machine_emergency_restart). */
-			val = 0x01;
-		else if (port == 0x42)
-			/* The PIT's channel 2 counter.  From 4.9 the guest
-			 * always tries a quick PIT calibration first, whatever
-			 * tsc_khz says, and a counter reading all-ones looks
-			 * like one sitting at its start: it polls it 100,000
-			 * times (~5 s of exits in the test host, ~2 s under the
-			 * Launcher, which answered all-ones).  Zero fails its
-			 * first check, and tsc_khz decides (docs/DESIGN.md §11). */
-			val = 0;
-		else if (!vbus_pio(vm, (uint16_t)port, size, false, &val))
-			val = 0xFFFFFFFFu; /* nothing there */
+		/* The 4.x platform's PCI ports, or what idle ports read
+		 * (pvabi/pio_rules.h, shared with the monitor). */
+		if (!vbus_pio(vm, (uint16_t)port, size, false, &val))
+			val = pio_idle_read(port, size);
 		f->eax = (f->eax & ~mask) | (val & mask);
 	}
 	f->eip += len;

@@ -395,7 +395,7 @@ void run_report(const struct vm *vm)
 			(unsigned long long)vm->lg.stats_pio_replayed, sh->handled_pf,
 			sh->handled_soft);
 	if (vm->lg.clock_in_vm)
-		log_msg("the monitor's clock: %u clock events fired on the LAPIC timer (%u stale "
-			"firings ignored); %u halts ended by an interrupt inside the VM",
+		log_msg("the monitor's clock: %u clock events fired on the LAPIC timer (%u early "
+			"firings restarted); %u halts ended by an interrupt inside the VM",
 			sh->ticks, sh->timer_stale, sh->wakeups);
 }

@@ -410,6 +410,17 @@ bool vpci_console_window(struct vm *vm, unsigned *slot, unsigned *window, uint32
 	return true;
 }
 
+uint32_t vpci_present_slots(struct vm *vm)
+{
+	struct vpci *p = pci_of(vm);
+	uint32_t bits = 0;
+	if (vm->bus.tp != &virtio_pci)
+		return 0;
+	for (unsigned i = 0; i < PCI_SLOTS && i < 32; i++)
+		bits |= p->bus.fn[i].present ? 1u << i : 0;
+	return bits;
+}
+
 void vpci_console_cap(struct vm *vm, uint32_t *latch, uint8_t cap[12])
 {
 	struct vpci *p = pci_of(vm);

@@ -45,6 +45,8 @@ struct vm;
 /* The console's PCI_CFG window, for the monitor's fast path: false unless
  * the platform is virtio-PCI with a console in slot 1. */
 bool vpci_console_window(struct vm *vm, unsigned *slot, unsigned *window, uint32_t *emerg_off);
+/* A bit per slot on bus 0 that holds a device (for the monitor's `in`). */
+uint32_t vpci_present_slots(struct vm *vm);
 /* The 0xCF8 latch and bytes 4-15 of that capability, now. */
 void vpci_console_cap(struct vm *vm, uint32_t *latch, uint8_t cap[12]);
 

@@ -20,14 +20,20 @@
  *   NOTIFY of a ring whose device waits on an eventfd (G1-G7 block, net
  *       receive): an `outl` of its page frame to MON_NOTIFY_PORT, which KVM
  *       turns into the eventfd signal the VMM's NOTIFY would have sent;
- *   the kick vector, when the VMM injected it for an interrupt: the lguest
- *       IRQ delivered here, by pvabi/irq_rules.h, as lg_maybe_interrupt
- *       would (the VMM wrote lguest_data.time when it injected);
+ *   the kick vector, when the VMM injected it for an interrupt, or a
+ *       device sent it: the lguest IRQ delivered here, by pvabi/irq_rules.h,
+ *       as lg_maybe_interrupt would -- and so after every event finished
+ *       here (mon_deliver_irq);
+ *   SET_CLOCKEVENT, HALT and the timer vector: clock.c;
+ *   NEW_PGTABLE (non-PAE), TS, SEND_INTERRUPTS;
+ *   page faults and `int n` through gates that cannot be direct, reflected
+ *       to the guest's handler (enter_gate);
  *   a ring-1 `out` (a #GP): skipped where nothing listens, and on the 4.x
  *       platform logged for the VMM to replay at the next exit when all it
  *       touches is the PCI address latch or the console's PCI_CFG window
  *       aimed at emerg_wr -- the early console's eight port writes per
- *       character (pio_write).
+ *       character; a ring-1 `in`, unless it reads a PCI device's register
+ *       (pio_access).
  *
  * The GDT/TSS and IDT pages are read-only in every mapping the guest runs
  * on, so those three write them under the monitor's private directory
@@ -389,8 +395,33 @@ static int pci_write(uint32_t port, uint32_t size, uint32_t val)
 	return 1;
 }
 
-/* A ring-1 `out` that faulted: 1 if finished here (EIP stepped over it). */
-static int pio_write(struct mon_regs *r)
+/* A ring-1 `in`, answered as pvabi/traps.c would: the PCI address latch,
+ * all ones from a config data port that addresses no device (the early PCI
+ * scan of a 4.x boot makes ~800 such reads), what an idle port reads
+ * elsewhere; a register of a device that is there is the VMM's (0). */
+static int pio_read(struct mon_regs *r, uint32_t port, unsigned size)
+{
+	const volatile struct mon_config *c = CONFIG;
+	uint32_t val, latch = SHARED->pci_latch;
+	if (c->pio_mode == MON_PIO_PCI && port >= PCI_CONFIG_ADDRESS && port < PCI_CONFIG_DATA) {
+		uint32_t off = port - PCI_CONFIG_ADDRESS;
+		val = off + size <= 4 ? latch >> (8 * off) : 0xFFFFFFFFu;
+	} else if (c->pio_mode == MON_PIO_PCI && port >= PCI_CONFIG_DATA &&
+		   port < PCI_CONFIG_DATA + 4) {
+		if (port - PCI_CONFIG_DATA + size <= 4 && pio_pci_addressed(latch, c->pci_present))
+			return 0;
+		val = 0xFFFFFFFFu;
+	} else {
+		val = pio_idle_read(port, size);
+	}
+	uint32_t mask = pio_mask(size);
+	r->f.eax = (r->f.eax & ~mask) | (val & mask);
+	return 1;
+}
+
+/* A ring-1 `in` or `out` that faulted: 1 if finished here (EIP stepped
+ * over it). */
+static int pio_access(struct mon_regs *r)
 {
 	const volatile struct mon_config *c = CONFIG;
 	uint8_t b[3];
@@ -403,10 +434,17 @@ static int pio_write(struct mon_regs *r)
 		b[n] = (uint8_t)v;
 		d = pio_decode(b, n + 1, &p);
 	}
-	if (d <= 0 || !p.out)
+	if (d <= 0)
 		return 0;
 	uint32_t port = p.port == PIO_PORT_DX ? (r->edx & 0xFFFF) : p.port;
 	uint32_t val = r->f.eax & pio_mask(p.size);
+	if (!p.out) {
+		if (!pio_read(r, port, p.size))
+			return 0;
+		r->f.eip += p.len;
+		SHARED->handled_pio++;
+		return 1;
+	}
 	if (port == 0x64)
 		return 0; /* the keyboard controller: maybe a restart */
 	if (c->pio_mode == MON_PIO_PCI && port >= PCI_CONFIG_ADDRESS &&
@@ -621,7 +659,7 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 		if (!do_call(r->f.eax, a))
 			return 0;
 	} else if (pio) {
-		if (!pio_write(r))
+		if (!pio_access(r))
 			return 0;
 	} else if (pf) {
 		/* A page fault: the guest reads CR2 from lguest_data. */
