@@ -27,7 +27,7 @@ struct kvm_state {
 	size_t ram_alloc_size;
 	struct monitor mon; /* the in-VM monitor (kvm-glue/monitor.c) */
 	pthread_t vcpu_thread;
-	bool vcpu_thread_set;
+	_Atomic bool vcpu_thread_set; /* vcpu_thread is valid (any thread asks) */
 	/* Vendor rule for TR: see kvm_tr_type(). */
 	uint8_t tr_type;
 	uint32_t tsc_khz;    /* the guest TSC's rate: KVM's, or measured by us */

@@ -14,9 +14,11 @@
 #include <stdint.h>
 
 struct guestmem {
-	uint8_t *base;	/* host mapping of guest-physical address 0 */
-	uint64_t size;	/* bytes mapped at base */
-	uint64_t limit; /* first GPA the guest may not name; <= size */
+	uint8_t *base; /* host mapping of guest-physical address 0 */
+	uint64_t size; /* bytes mapped at base */
+	/* First GPA the guest may not name; <= size.  Atomic: device threads
+	 * start before the bus is laid out and the limit set (src/main.c). */
+	_Atomic uint64_t limit;
 };
 
 /* Host pointer for [gpa, gpa+len), or NULL if any byte is outside the limit. */

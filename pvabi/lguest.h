@@ -23,9 +23,9 @@ struct lguest {
 	const struct lguest_abi *abi; /* the guest's ABI generation (chosen at boot) */
 
 	/* Set by LHCALL_LGUEST_INIT. */
-	bool initialized;
-	uint32_t lguest_data; /* GPA of struct lguest_data */
-	uint32_t noirq_start; /* [noirq_start, noirq_end): no interrupts here */
+	_Atomic bool initialized; /* read by I/O threads too (lg_kick_in_vm) */
+	uint32_t lguest_data;	  /* GPA of struct lguest_data */
+	uint32_t noirq_start;	  /* [noirq_start, noirq_end): no interrupts here */
 	uint32_t noirq_end;
 	uint32_t kernel_address;
 	uint32_t boot_pgdir; /* the Launcher's page directory */
@@ -45,7 +45,7 @@ struct lguest {
 	 * (kvm-glue/monitor/clock.c): then both are the monitor's, and a
 	 * SET_CLOCKEVENT or HALT that reaches us is handed to it. */
 	uint64_t clock_deadline_ns;
-	bool clock_in_vm;
+	_Atomic bool clock_in_vm;
 
 	/* A NOTIFY met in the async ring postpones the synchronous call. */
 	uint64_t stats_exits, stats_hcalls, stats_irqs, stats_halt_ns, stats_vmcall_fixups;

@@ -296,7 +296,7 @@ static void console_output(struct vm *vm, struct console_state *cs)
 	pthread_mutex_lock(&cs->out_lock);
 	/* A guest that keeps adding buffers while we print could keep us here:
 	 * take at most num (more wait for its next kick). */
-	for (unsigned n = 0; n < q->num && !vm->dead; n++) {
+	for (unsigned n = 0; n < vring_num(q) && !vm->dead; n++) {
 		int r = vring_pop(vm, q, &c);
 
 		if (r <= 0)

@@ -228,7 +228,7 @@ struct vqueue *vbus_add_queue(struct vm *vm, struct vdev *dev, uint16_t num)
 	}
 	q = &bus->queues[bus->nqueues];
 	memset(q, 0, sizeof(*q));
-	q->num = num;
+	__atomic_store_n(&q->num, num, __ATOMIC_RELAXED);
 	q->kick_fd = -1;
 	q->dev = dev;
 	q->index = dev->nq;

@@ -391,7 +391,7 @@ static void *rx_thread(void *arg)
 		if (nd->hold_until > now)
 			continue;
 		/* At most one frame per posted buffer per round. */
-		for (unsigned i = 0; i < nd->rx->num && nd->rx_listen && !nd->vm->dead; i++)
+		for (unsigned i = 0; i < vring_num(nd->rx) && nd->rx_listen && !nd->vm->dead; i++)
 			if (!rx_one(nd))
 				break;
 		rx_interrupt(nd);

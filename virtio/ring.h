@@ -153,4 +153,11 @@ void vring_complete(struct vm *vm, struct vqueue *q, uint16_t head, uint32_t len
 size_t vchain_gather(const struct vchain *c, void *dst, size_t max);
 size_t vchain_scatter(const struct vchain *c, const void *src, size_t len);
 
+/* The ring's size as a bound for a device thread's loop, read without the
+ * queue's lock (the transports store it atomically under the lock). */
+static inline unsigned vring_num(const struct vqueue *q)
+{
+	return __atomic_load_n(&q->num, __ATOMIC_RELAXED);
+}
+
 #endif

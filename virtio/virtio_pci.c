@@ -227,7 +227,7 @@ static void queue_enable(struct vm *vm, struct vpci_dev *vd, unsigned qi)
 	    !part_ok(vm, vd, qi, "used", c->used, 4, vring_used_bytes(n)))
 		return;
 	vring_lock(q);
-	q->num = (uint16_t)n;
+	__atomic_store_n(&q->num, (uint16_t)n, __ATOMIC_RELAXED);
 	q->desc = c->desc[0];
 	q->avail = c->avail[0];
 	q->used = c->used[0];

@@ -364,6 +364,10 @@ static void offer(uint16_t head, uint16_t step)
 	out_q.avail[1] = (uint16_t)(idx + step);
 	printf("%s: kicking the console's output ring\n", test_name);
 	hcall(LHCALL_NOTIFY, out_q.cfg.pfn * PAGE_SIZE, 0, 0);
+	/* Then wait for the buffer, as the driver does: where the ring has a
+	 * thread of its own (virtio/console.c) the kill comes meanwhile. */
+	for (uint32_t ms = 0; ms < 5000; ms += 10)
+		spin_ms(10, 1);
 }
 
 static void vring_loop(void)
