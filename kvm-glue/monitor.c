@@ -27,7 +27,7 @@ uint32_t monitor_pde(void)
 
 uint64_t monitor_pae_pmd(void)
 {
-	return MON_GPA + MON_PAE_PT_OFF + (PTE_P | PTE_RW | PTE_A);
+	return MON_PAE_PMD;
 }
 
 void monitor_route(struct monitor *m, unsigned vec, unsigned dpl)

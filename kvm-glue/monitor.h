@@ -76,7 +76,9 @@
  * directory): supervisor, writable (the stack page needs it; the read-only
  * pages say so in their PTEs), and already accessed -- the CPU must never
  * need to write an accessed bit into a page it cannot write. */
-#define MON_PDE		(MON_GPA + MON_PT_OFF + 0x23u)
+#define MON_PDE (MON_GPA + MON_PT_OFF + 0x23u)
+/* ... and the PAE form: entry 510 of the kernel's PMD (pvabi/pgtable.c). */
+#define MON_PAE_PMD	(MON_GPA + MON_PAE_PT_OFF + 0x23u)
 #define MON_VMM_REQ_OFF (MON_DATA_OFF + 240) /* mon_shared.vmm_req: entry.S looks after an exit */
 #define MON_STACK_TOP	(MON_GVA + MON_DATA_OFF + 0x1000)
 
@@ -108,7 +110,7 @@
 #define MON_ACT_NOTIFY	       11
 #define MON_ACT_CLOCK	       12 /* SET_CLOCKEVENT on the LAPIC timer (mon_config.apic_clock) */
 #define MON_ACT_HALT	       13 /* HALT as `sti; hlt` in the monitor (likewise) */
-#define MON_ACT_NEW_PGTABLE    14 /* non-PAE: the monitor's PDE into the directory, CR3 */
+#define MON_ACT_NEW_PGTABLE    14 /* the monitor's PDE (PAE: PMD entry) in place, CR3 */
 #define MON_ACT_TS	       15 /* the virtual TS into CR0 */
 
 /* CR0 while the guest runs: PE, MP, ET, NE, WP (the guest tests that ring-1

@@ -44,8 +44,8 @@ static uint8_t action(const struct lguest *lg, unsigned nr)
 		return MON_ACT_LOAD_IDT;
 	case LHCALL_LOAD_GDT_ENTRY:
 		return MON_ACT_LOAD_GDT_ENTRY;
-	case LHCALL_NEW_PGTABLE: /* PAE: the VMM finds the PMD for the monitor */
-		return lg->pae ? MON_ACT_VMM : MON_ACT_NEW_PGTABLE;
+	case LHCALL_NEW_PGTABLE:
+		return MON_ACT_NEW_PGTABLE;
 	case LHCALL_TS:
 		return MON_ACT_TS;
 	case LHCALL_SET_PMD_PAE: /* SEND_DMA in 2.6.23, which has no PAE */

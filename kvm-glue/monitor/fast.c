@@ -25,7 +25,7 @@
  *       as lg_maybe_interrupt would -- and so after every event finished
  *       here (mon_deliver_irq);
  *   SET_CLOCKEVENT, HALT and the timer vector: clock.c;
- *   NEW_PGTABLE (non-PAE), TS, SEND_INTERRUPTS;
+ *   NEW_PGTABLE, TS, SEND_INTERRUPTS;
  *   page faults and `int n` through gates that cannot be direct, reflected
  *       to the guest's handler (enter_gate);
  *   a ring-1 `out` (a #GP): skipped where nothing listens, and on the 4.x
@@ -214,6 +214,33 @@ static int new_pgtable(uint32_t pgdir)
 	return 1;
 }
 
+/* NEW_PGTABLE(pdpt), PAE: pvabi/pgtable.c's pae_install_monitor -- a
+ * 32-byte aligned directory-pointer table whose entry 3 is present, below 4
+ * GiB, and leads to a PMD the VMM could write; the monitor's entry in slot
+ * 510 of that PMD (Linux shares it between its directories, so this mostly
+ * rewrites what is there), then the switch. */
+static int new_pgtable_pae(uint32_t pdpt)
+{
+	uint32_t limit = CONFIG->ram_size;
+	if ((pdpt & 0x1Fu) || pdpt >= limit || limit - pdpt < 32u)
+		return 0; /* the VMM's "bad PAE page directory" */
+	priv_begin();
+	priv_window(0, pdpt, false);
+	const volatile uint32_t *e =
+		(const volatile uint32_t *)(MON_PRIV_WIN_GVA + (pdpt & 0xFFFu)) + 3 * 2;
+	uint32_t lo = e[0], hi = e[1], pmd = lo & 0xFFFFF000u;
+	int ok = (lo & PTE_P) && !hi && pmd < limit && limit - pmd >= 4096u;
+	if (ok) {
+		priv_window(1, pmd, true);
+		volatile uint32_t *m = (volatile uint32_t *)(MON_PRIV_WIN_GVA + 4096u) + 510 * 2;
+		m[1] = 0;
+		m[0] = MON_PAE_PMD;
+		SHARED->cr3_want = pdpt;
+	}
+	priv_end();
+	return ok;
+}
+
 /* NOTIFY(addr): only a ring KVM has a doorbell for; the VMM compares page
  * frames (virtio/lguest_bus.c: vbus_notify), so does this. */
 static int notify(uint32_t addr)
@@ -276,7 +303,8 @@ static int do_call(uint32_t nr, const uint32_t a[4])
 		     : action == MON_ACT_LOAD_IDT	? load_idt_entry(a[0], a[1], a[2])
 		     : action == MON_ACT_NOTIFY		? notify(a[0])
 		     : action == MON_ACT_CLOCK		? (clock_set(a[0]), 1)
-		     : action == MON_ACT_NEW_PGTABLE	? new_pgtable(a[0])
+		     : action == MON_ACT_NEW_PGTABLE
+			     ? (CONFIG->pae ? new_pgtable_pae(a[0]) : new_pgtable(a[0]))
 		     : action == MON_ACT_TS ? (SHARED->cr0_want = LG_CR0 | (a[0] ? CR0_TS : 0), 1)
 					    : 0;
 		break;

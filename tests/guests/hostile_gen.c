@@ -53,6 +53,15 @@ static void pae_bad_pdpt(void)
 	hcall(LHCALL_NEW_PGTABLE, 0x00123454, 0, 0); /* not 32-byte aligned */
 }
 
+/* Aligned, but its entry 3 (the kernel's gigabyte) is not present: there is
+ * no PMD to put the monitor in. */
+static uint64_t pdpt_no_kernel[4] __attribute__((aligned(32))) = {0, 0, 0, 0};
+
+static void pae_pdpt_no_kernel(void)
+{
+	hcall(LHCALL_NEW_PGTABLE, (uint32_t)pdpt_no_kernel, 0, 0);
+}
+
 /* SEND_INTERRUPTS in a storm, with nothing pending and with interrupts off:
  * nothing to do, nothing to break. */
 static void send_interrupts_storm(void)
@@ -107,6 +116,7 @@ void test_main(void)
 		{"pae_call_without_pae", pae_call_without_pae},
 		{"pae_bad_pmd_index", pae_bad_pmd_index},
 		{"pae_bad_pdpt", pae_bad_pdpt},
+		{"pae_pdpt_no_kernel", pae_pdpt_no_kernel},
 		{"send_interrupts_storm", send_interrupts_storm},
 		{"devpage_scribble", devpage_scribble},
 		{"shutdown_odd_reason", shutdown_odd_reason},

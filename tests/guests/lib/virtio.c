@@ -42,7 +42,12 @@ static void irq_handler(struct trap_frame *f)
 void virtio_init(void)
 {
 	pt_build_identity();
+	uint32_t switched = MON_HANDLED_NR(LHCALL_NEW_PGTABLE);
 	pt_activate(pt_dir);
+	/* The monitor switched directories itself (PAE too). */
+	if (MON_PF_IN_VM)
+		CHECK(MON_HANDLED_NR(LHCALL_NEW_PGTABLE) == switched + 1,
+		      "NEW_PGTABLE went through lgkvm, not the monitor");
 #if !GEN_PCI
 	dev_gpa = ram_size();
 	map_dev(dev_gpa, 1);
