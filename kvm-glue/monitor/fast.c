@@ -80,12 +80,14 @@ static void flush(void)
 	SHARED->flush = 1;
 }
 
-#define PTE_P	 0x001u
-#define PTE_RW	 0x002u
-#define PTE_A	 0x020u
-#define PTE_D	 0x040u
-#define TSS_ESP1 12
-#define TSS_SS1	 16
+#define PTE_P		 0x001u
+#define PTE_RW		 0x002u
+#define PTE_A		 0x020u
+#define PTE_D		 0x040u
+#define TSS_ESP1	 12
+#define PDE_SLOT_MONITOR 1023 /* the non-PAE directory entry that maps us */
+#define PMD_SLOT_MONITOR 510  /* ... and the PAE kernel PMD's */
+#define TSS_SS1		 16
 
 /* Switch to the private directory, and back to the guest's.  Both are CR3
  * loads (a TLB flush: CR4.PGE is off), so any flush a call asked for is done
@@ -197,45 +199,40 @@ static int load_gdt_entry(uint32_t idx, uint32_t lo, uint32_t hi)
 	return 1;
 }
 
-/* NEW_PGTABLE(pgdir), non-PAE: pvabi/pgtable.c's rules -- a page-aligned
- * directory the VMM could write, the monitor's entry in its slot 1023 (the
- * guest reserved it), then the switch.  cr3_want is the one home of the
- * current directory: the VMM reads it back at its next exit. */
-static int new_pgtable(uint32_t pgdir)
+/* NEW_PGTABLE(dir): pvabi/pgtable.c's rules, then the switch.  cr3_want is
+ * the one home of the current directory: the VMM reads it back at its next
+ * exit.  The monitor must be in the new tables first:
+ *   non-PAE: a page-aligned directory the VMM could write; the monitor's
+ *     entry goes in its slot 1023 (the guest reserved it);
+ *   PAE (pae_install_monitor): a 32-byte aligned directory-pointer table
+ *     whose entry 3 is present, below 4 GiB, and leads to a PMD the VMM
+ *     could write; the monitor's entry goes in slot 510 of that PMD (Linux
+ *     shares it between its directories: this mostly rewrites what is
+ *     there). */
+static int new_pgtable(uint32_t dir)
 {
-	uint32_t limit = CONFIG->ram_size;
-	if ((pgdir & 0xFFFu) || pgdir >= limit || limit - pgdir < 4096u)
-		return 0; /* the VMM's "bad page directory" */
+	const uint32_t limit = CONFIG->ram_size, pae = CONFIG->pae;
+	if ((dir & (pae ? 0x1Fu : 0xFFFu)) || dir >= limit || limit - dir < (pae ? 32u : 4096u))
+		return 0; /* the VMM's "bad (PAE) page directory" */
 	priv_begin();
-	priv_window(0, pgdir, true);
-	((volatile uint32_t *)MON_PRIV_WIN_GVA)[1023] = MON_PDE;
-	SHARED->cr3_want = pgdir;
-	priv_end();
-	return 1;
-}
-
-/* NEW_PGTABLE(pdpt), PAE: pvabi/pgtable.c's pae_install_monitor -- a
- * 32-byte aligned directory-pointer table whose entry 3 is present, below 4
- * GiB, and leads to a PMD the VMM could write; the monitor's entry in slot
- * 510 of that PMD (Linux shares it between its directories, so this mostly
- * rewrites what is there), then the switch. */
-static int new_pgtable_pae(uint32_t pdpt)
-{
-	uint32_t limit = CONFIG->ram_size;
-	if ((pdpt & 0x1Fu) || pdpt >= limit || limit - pdpt < 32u)
-		return 0; /* the VMM's "bad PAE page directory" */
-	priv_begin();
-	priv_window(0, pdpt, false);
-	const volatile uint32_t *e =
-		(const volatile uint32_t *)(MON_PRIV_WIN_GVA + (pdpt & 0xFFFu)) + 3 * 2;
-	uint32_t lo = e[0], hi = e[1], pmd = lo & 0xFFFFF000u;
-	int ok = (lo & PTE_P) && !hi && pmd < limit && limit - pmd >= 4096u;
+	uint32_t table = dir, slot = PDE_SLOT_MONITOR, entry = MON_PDE;
+	int ok = 1;
+	if (pae) {
+		priv_window(0, dir, false);
+		const volatile uint32_t *e =
+			(const volatile uint32_t *)(MON_PRIV_WIN_GVA + (dir & 0xFFFu)) + 3 * 2;
+		table = e[0] & 0xFFFFF000u;
+		ok = (e[0] & PTE_P) && !e[1] && table < limit && limit - table >= 4096u;
+		slot = PMD_SLOT_MONITOR * 2;
+		entry = MON_PAE_PMD;
+	}
 	if (ok) {
-		priv_window(1, pmd, true);
-		volatile uint32_t *m = (volatile uint32_t *)(MON_PRIV_WIN_GVA + 4096u) + 510 * 2;
-		m[1] = 0;
-		m[0] = MON_PAE_PMD;
-		SHARED->cr3_want = pdpt;
+		priv_window(1, table, true);
+		volatile uint32_t *t = (volatile uint32_t *)(MON_PRIV_WIN_GVA + 4096u);
+		if (pae)
+			t[slot + 1] = 0;
+		t[slot] = entry;
+		SHARED->cr3_want = dir;
 	}
 	priv_end();
 	return ok;
@@ -303,8 +300,7 @@ static int do_call(uint32_t nr, const uint32_t a[4])
 		     : action == MON_ACT_LOAD_IDT	? load_idt_entry(a[0], a[1], a[2])
 		     : action == MON_ACT_NOTIFY		? notify(a[0])
 		     : action == MON_ACT_CLOCK		? (clock_set(a[0]), 1)
-		     : action == MON_ACT_NEW_PGTABLE
-			     ? (CONFIG->pae ? new_pgtable_pae(a[0]) : new_pgtable(a[0]))
+		     : action == MON_ACT_NEW_PGTABLE	? new_pgtable(a[0])
 		     : action == MON_ACT_TS ? (SHARED->cr0_want = LG_CR0 | (a[0] ? CR0_TS : 0), 1)
 					    : 0;
 		break;
