@@ -265,7 +265,7 @@ static int add_slot(struct kvm_state *k, uint32_t slot, uint64_t gpa, uint64_t s
  * timer, one-shot, counting nanoseconds (KVM's LAPIC runs at 1 GHz; divide
  * by 1), brings MON_TIMER_VECTOR.  The monitor programs it: the guest's
  * clock event, and its own re-check of an interrupt the guest held back
- * (kvm-glue/monitor/clock.h). */
+ * (kvm-glue/monitor/clock.c). */
 #define MSR_APIC_BASE	     0x1B
 #define APIC_BASE_BSP	     0x100
 #define APIC_BASE_EXTD	     0x400

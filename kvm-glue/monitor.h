@@ -220,11 +220,12 @@ struct mon_config {
 	uint8_t pad0;
 	uint16_t ld_time;
 	uint32_t tsc_per_ns[2], ns_per_tsc[2]; /* [0] low word, [1] high word */
-	/* Page faults from ring 1 and 3 are reflected to the guest's handler
-	 * here, with cr2 written to lguest_data (at ld_cr2) -- but for an
-	 * instruction fetch the VMM may have to emulate (pf_fetch_exits: the
-	 * 4.x platform's MMIO, pvabi/mmio.c), which exits. */
-	uint8_t pf_reflect, pf_fetch_exits;
+	/* Traps from ring 1 and 3 reflected to the guest's handler here
+	 * (reflect_traps): page faults, with cr2 written to lguest_data (at
+	 * ld_cr2) -- but for an instruction fetch the VMM may have to emulate
+	 * (pf_fetch_exits: the 4.x platform's MMIO, pvabi/mmio.c), which
+	 * exits -- and `int n` through gates that cannot be direct. */
+	uint8_t reflect_traps, pf_fetch_exits;
 	uint16_t ld_cr2;
 	/* The 4.x platform: a bit per slot on bus 0 with a device (an `in`
 	 * from the config data port addressing any other reads all ones
@@ -296,14 +297,14 @@ _Static_assert(__builtin_offsetof(struct mon_shared, async_next) == 12 &&
 		       sizeof(struct mon_shared) == 71 * 4,
 	       "struct mon_shared's layout is known to test guests");
 _Static_assert(__builtin_offsetof(struct mon_config, apic_clock) == 124 &&
-		       __builtin_offsetof(struct mon_config, pf_reflect) == 144 &&
+		       __builtin_offsetof(struct mon_config, reflect_traps) == 144 &&
 		       __builtin_offsetof(struct mon_config, apic_clock) ==
 			       __builtin_offsetof(struct mon_config, notify_pfn) +
 				       4 * MON_NOTIFY_MAX &&
 		       sizeof(struct mon_config) ==
 			       __builtin_offsetof(struct mon_config, apic_clock) + 28,
 	       "struct mon_config has one layout for the monitor and the VMM (and test guests "
-	       "know where apic_clock and pf_reflect are)");
+	       "know where apic_clock and reflect_traps are)");
 
 #define MON_PIO_MAX 511
 struct mon_pio_log {

@@ -57,6 +57,13 @@ static inline uint64_t desc_fixup(uint64_t d)
 
 enum idt_verdict { IDT_IGNORE, IDT_SET, IDT_BAD_VECTOR, IDT_BAD_TYPE };
 
+/* The lguest IRQ vectors (32 + IRQ): never software-callable (DPL 0), so
+ * one that reaches the host from the guest is an interrupt, not an `int`. */
+static inline bool idt_irq_vector(unsigned vec)
+{
+	return vec >= DESC_IRQ_FIRST && vec < DESC_IRQ_FIRST + DESC_IRQS;
+}
+
 /* NMI, double fault, the reserved vector 15 and the hypercall are the
  * host's: silently ignored, before any other check.  A present gate must be
  * an interrupt or trap gate; it gets the guest's kernel code selector, keeps
@@ -112,8 +119,7 @@ static inline uint64_t idt_real_entry(unsigned vec, uint32_t glo, uint32_t ghi, 
 	unsigned dpl = 0;
 	if (vec == 0x1F)
 		dpl = 1;
-	else if ((ghi & 0x8000) && !MON_HOST_VECTOR(vec) &&
-		 !(vec >= DESC_IRQ_FIRST && vec < DESC_IRQ_FIRST + DESC_IRQS))
+	else if ((ghi & 0x8000) && !MON_HOST_VECTOR(vec) && !idt_irq_vector(vec))
 		dpl = (ghi >> 13) & 3;
 	return mon_gate(MON_GVA + MON_STUBS_OFF + vec * 16, SEL_LGUEST_CS, 0xE, dpl);
 }

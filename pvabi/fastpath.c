@@ -148,9 +148,10 @@ void lg_fastpath_enable(struct vm *vm)
 			lg->fast_pci = true;
 		}
 	}
-	/* Page faults: reflected in the VM, but for the fetch faults KVM makes
-	 * up on the 4.x platform's MMIO, which pvabi/mmio.c may emulate. */
-	c.pf_reflect = 1;
+	/* Page faults and `int n`: reflected in the VM, but for the fetch
+	 * faults KVM makes up on the 4.x platform's MMIO, which pvabi/mmio.c
+	 * may emulate. */
+	c.reflect_traps = 1;
 	c.pf_fetch_exits = vm->bus.tp == &virtio_pci;
 	c.ld_cr2 = (uint16_t)abi->ld_cr2;
 	notify_doorbells(vm, &c);

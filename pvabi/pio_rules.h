@@ -76,15 +76,27 @@ static inline uint32_t pio_idle_read(uint32_t port, unsigned size)
 	return 0xFFFFFFFFu;
 }
 
-/* PCI configuration mechanism #1 (virtio/pci.c): does the 0xCF8 latch
- * name a function on bus 0 whose slot is in `present` (a bit per slot)?  A
- * data-port access to anything else reads all ones and is ignored. */
-#define PIO_PCI_ENABLE	 0x80000000u
-#define PIO_PCI_RESERVED 0x7F000000u
+/* PCI configuration mechanism #1 (virtio/pci.c, and the monitor's fast
+ * path): the address latch and the data window, and the one rule for what a
+ * latch names -- function 0 of a slot on bus 0, enabled, reserved bits
+ * clear.  pio_pci_addressed() says whether that slot is in `present` (a bit
+ * per slot); a data-port access to anything else reads all ones and is
+ * ignored. */
+#define PCI_CONFIG_ADDRESS 0xCF8
+#define PCI_CONFIG_DATA	   0xCFC
+#define PCI_ADDR_ENABLE	   0x80000000u
+#define PCI_ADDR_RESERVED  0x7F000000u /* bits 30:24; set = extended space, none here */
+
+static inline unsigned pio_pci_slot(uint32_t latch)
+{
+	return (latch >> 11) & 0x1F;
+}
+
 static inline bool pio_pci_addressed(uint32_t latch, uint32_t present)
 {
-	return (latch & PIO_PCI_ENABLE) && !(latch & PIO_PCI_RESERVED) && !((latch >> 16) & 0xFF) &&
-	       !((latch >> 8) & 7) && ((present >> ((latch >> 11) & 0x1F)) & 1);
+	return (latch & PCI_ADDR_ENABLE) && !(latch & PCI_ADDR_RESERVED) &&
+	       !((latch >> 16) & 0xFF) && !((latch >> 8) & 7) &&
+	       ((present >> pio_pci_slot(latch)) & 1);
 }
 
 #endif

@@ -10,6 +10,7 @@
 #include "pvabi/internal.h"
 #include "pvabi/irq_rules.h"
 #include "pvabi/mmu.h"
+#include "pvabi/desc_rules.h"
 #include "pvabi/pio_rules.h"
 #include "src/log.h"
 #include "src/vm.h"
@@ -235,7 +236,7 @@ void lg_handle_trap(struct vm *vm, struct guest_regs *r, struct mon_frame *f)
 	 * not be direct.  From 4.2 that includes the system call, an
 	 * interrupt gate: delivering it must clear the virtual IF, which only
 	 * we can do.  IRQ vectors are never callable (DPL 0, desc.c). */
-	if (MON_HOST_VECTOR(vec) || (vec >= 32 && vec < 32 + LG_IRQS))
+	if (MON_HOST_VECTOR(vec) || idt_irq_vector(vec))
 		return;
 	lg_deliver(vm, f, vec, has_errcode(vec), f->errcode);
 }

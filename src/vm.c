@@ -38,8 +38,9 @@ void vm_raise_irq(struct vm *vm, unsigned irq)
 	lg_irq_set(vm, 1u << irq);
 	/* With an in-kernel LAPIC the kick goes straight to the vCPU as an
 	 * MSI, and the monitor delivers the IRQ with no exit to us -- when it
-	 * can (lg_kick_in_vm).  A halted guest's vCPU thread sleeps in lgkvm,
-	 * not in KVM: it needs the signal.  (The pending bit is set before
+	 * can (lg_kick_in_vm).  A guest halted in lgkvm's own halt sleep (no
+	 * clock in the VM) needs the signal; one halted in the monitor's `hlt`
+	 * takes the MSI.  (The pending bit is set before
 	 * `halted` is read, and the vCPU thread sets `halted` before it looks
 	 * at the pending bits, both sequentially consistent: one of us sees
 	 * the other.) */

@@ -327,7 +327,7 @@ static void *out_thread(void *arg)
 
 /* Start it where the output ring has a doorbell (not 2.6.23's DMA bus, and
  * not with --no-fast-path, whose NOTIFYs all exit and print right there). */
-static int out_thread_start(struct vm *vm, struct console_state *cs)
+static int out_thread_start(struct console_state *cs)
 {
 	cs->out_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	cs->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -342,7 +342,6 @@ static int out_thread_start(struct vm *vm, struct console_state *cs)
 	}
 	cs->out_threaded = true;
 	cs->out->kick_fd = cs->out_efd;
-	(void)vm;
 	return 0;
 }
 
@@ -633,7 +632,7 @@ int vbus_add_console_fd(struct vm *vm, int log_fd)
 			goto fail;
 		dev->config_write = console_config_write;
 	}
-	if (vm->bus.tp != &dma_bus && !vm->opt.no_fast_path && out_thread_start(vm, cs) < 0)
+	if (vm->bus.tp != &dma_bus && !vm->opt.no_fast_path && out_thread_start(cs) < 0)
 		goto fail;
 	dev->notify = console_notify;
 	dev->poll = console_poll;

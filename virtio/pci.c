@@ -33,13 +33,10 @@ static bool good_len(unsigned len)
 static struct pci_fn *addressed(struct pci_bus *b, unsigned *slot, unsigned *reg)
 {
 	uint32_t a = b->addr;
-	if (!(a & PCI_ADDR_ENABLE) || (a & PCI_ADDR_RESERVED))
+	/* Any slot here: whether it holds a device is ours to say. */
+	if (!pio_pci_addressed(a, 0xFFFFFFFFu))
 		return NULL;
-	if ((a >> 16) & 0xFF) /* bus */
-		return NULL;
-	if ((a >> 8) & 7) /* function */
-		return NULL;
-	*slot = (a >> 11) & 0x1F;
+	*slot = pio_pci_slot(a);
 	*reg = a & 0xFC;
 	return b->fn[*slot].present ? &b->fn[*slot] : NULL;
 }

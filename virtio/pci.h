@@ -19,12 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCI_SLOTS	   32
-#define PCI_CFG_SPACE	   256
-#define PCI_CONFIG_ADDRESS 0xCF8
-#define PCI_CONFIG_DATA	   0xCFC
-#define PCI_ADDR_ENABLE	   0x80000000u
-#define PCI_ADDR_RESERVED  0x7F000000u /* bits 30:24; set = extended space, none here */
+#include "pvabi/pio_rules.h" /* the ports, and what the latch names */
+
+#define PCI_SLOTS     32
+#define PCI_CFG_SPACE 256
 
 /* Standard header (type 0) offsets. */
 #define PCI_VENDOR_ID	    0x00

@@ -85,9 +85,9 @@ static void flush(void)
 #define PTE_A		 0x020u
 #define PTE_D		 0x040u
 #define TSS_ESP1	 12
+#define TSS_SS1		 16
 #define PDE_SLOT_MONITOR 1023 /* the non-PAE directory entry that maps us */
 #define PMD_SLOT_MONITOR 510  /* ... and the PAE kernel PMD's */
-#define TSS_SS1		 16
 
 /* Switch to the private directory, and back to the guest's.  Both are CR3
  * loads (a TLB flush: CR4.PGE is off), so any flush a call asked for is done
@@ -348,11 +348,6 @@ extern char mon_probe_insn[], mon_probe_fail[], mon_probe_read_insn[], mon_probe
 extern int mon_probe_store32(uint32_t addr, uint32_t val) __attribute__((regparm(2)));
 extern int mon_probe_read8(uint32_t addr) __attribute__((regparm(1)));
 
-#define PCI_CONFIG_ADDRESS 0xCF8
-#define PCI_CONFIG_DATA	   0xCFC
-#define PCI_ADDR_ENABLE	   0x80000000u
-#define PCI_ADDR_RESERVED  0x7F000000u
-
 /* Does the logged write change the monitor's copy of the console's window?
  * Bytes 4 (bar) and 8-15 (offset, length) are the writable ones
  * (virtio/pci.c: pci_set_window). */
@@ -391,9 +386,7 @@ static int pci_write(uint32_t port, uint32_t size, uint32_t val)
 	} else {
 		uint32_t off = port - PCI_CONFIG_DATA, a = s->pci_latch;
 		if (off + size <= 4) { /* else the VMM ignores it too */
-			if (!(a & PCI_ADDR_ENABLE) || (a & PCI_ADDR_RESERVED) ||
-			    ((a >> 16) & 0xFF) || ((a >> 8) & 7) ||
-			    ((a >> 11) & 0x1F) != c->con_slot)
+			if (!pio_pci_addressed(a, 1u << (c->con_slot & 31)))
 				return 0; /* another function's register: the VMM's */
 			uint32_t reg = (a & 0xFC) + off, w = c->con_window;
 			if (!w)
@@ -588,6 +581,16 @@ int mon_deliver_irq(struct mon_regs *r, uint32_t ld, int from_kick)
 	return 1;
 }
 
+/* An event finished here whose interrupt the monitor could not deliver (no
+ * handler, a stack that cannot take the frame): exit as for the kick vector,
+ * so that the VMM delivers it -- or kills, with its reason -- and does not
+ * do the event again. */
+static int vmm_delivers(struct mon_regs *r)
+{
+	r->f.vector = MON_KICK_VECTOR;
+	return 0;
+}
+
 /* The VMM's requests, after an exit (entry.S calls this when vmm_req is
  * set): the clock event it took from a hypercall the monitor left to it,
  * and the halt it hands back.  0 leaves an interrupt for the VMM: the frame
@@ -600,10 +603,8 @@ __attribute__((regparm(1), used)) int mon_request(struct mon_regs *r)
 		return 1; /* a scribbled word: nothing was asked */
 	if (req & MON_REQ_CLOCK)
 		clock_set(s->req_clock_ns);
-	if ((req & MON_REQ_HALT) && !clock_halt(r, MON_LD_GVA + CONFIG->ld_off)) {
-		r->f.vector = MON_KICK_VECTOR;
-		return 0;
-	}
+	if ((req & MON_REQ_HALT) && !clock_halt(r, MON_LD_GVA + CONFIG->ld_off))
+		return vmm_delivers(r);
 	return 1;
 }
 
@@ -649,15 +650,14 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 	unsigned ring = r->f.cs & 3;
 	int hcall = ring == 1 && vec == 0x1F,
 	    pio = ring == 1 && vec == 13 && r->f.errcode == 0 && c->pio_mode != MON_PIO_EXIT,
-	    pf = (ring == 1 || ring == 3) && vec == 14 && c->pf_reflect &&
+	    pf = (ring == 1 || ring == 3) && vec == 14 && c->reflect_traps &&
 		 !(c->pf_fetch_exits && r->f.cr2 == r->f.eip),
 	    /* `int n` through a gate that could not be direct: from 4.2 the
 	     * system call, an interrupt gate, whose delivery clears the
 	     * virtual IF (pvabi/traps.c delivers these the same way).  IRQ
 	     * vectors and ours have DPL 0: software never gets here. */
-		soft = (ring == 1 || ring == 3) && vec >= 32 && c->pf_reflect &&
-		       !MON_HOST_VECTOR(vec) &&
-		       !(vec >= DESC_IRQ_FIRST && vec < DESC_IRQ_FIRST + DESC_IRQS);
+		soft = (ring == 1 || ring == 3) && vec >= 32 && c->reflect_traps &&
+		       !MON_HOST_VECTOR(vec) && !idt_irq_vector(vec);
 	if (!hcall && !pio && !pf && !soft)
 		return 0;
 	if (hcall && (r->f.eax >= 32 || c->action[r->f.eax] == MON_ACT_VMM))
@@ -675,10 +675,7 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 		if (c->action[r->f.eax] == MON_ACT_HALT) {
 			SHARED->handled_nr[r->f.eax]++;
 			SHARED->handled++;
-			if (clock_halt(r, ld))
-				return 1;
-			r->f.vector = MON_KICK_VECTOR; /* the VMM delivers */
-			return 0;
+			return clock_halt(r, ld) ? 1 : vmm_delivers(r);
 		}
 		if (!do_call(r->f.eax, a))
 			return 0;
@@ -701,9 +698,7 @@ __attribute__((regparm(1), used)) int mon_fast(struct mon_regs *r)
 	 * guests count on it (a 2.6.31+ guest's SEND_INTERRUPTS is nothing
 	 * else): so does the monitor, on the frame as the event left it.  If
 	 * it cannot, the event is done and the VMM only delivers. */
-	if (c->deliver && !mon_deliver_irq(r, ld, 0)) {
-		r->f.vector = MON_KICK_VECTOR;
-		return 0;
-	}
+	if (c->deliver && !mon_deliver_irq(r, ld, 0))
+		return vmm_delivers(r);
 	return 1;
 }

@@ -126,7 +126,7 @@ void test_main(void)
 	CHECK(last_trap.count == 0, "port I/O reached the guest as trap %u", last_trap.vector);
 	/* After INIT the monitor answers them all itself (kvm-glue/monitor/
 	 * fast.c: pio_access), with the VMM's values (pvabi/pio_rules.h). */
-	if (MON_PF_IN_VM)
+	if (MON_TRAPS_IN_VM)
 		CHECK(MON_WORD(38) - pio_before == NPROBES, "%u of %u port accesses inside the VM",
 		      MON_WORD(38) - pio_before, (unsigned)NPROBES);
 	printf("ioport: %u probes with an IDT ok\n", (unsigned)NPROBES);

@@ -233,7 +233,7 @@ void test_main(void)
 	test_new_pgtable_flushes();
 	test_kernel_set_pte();
 	/* The monitor reflected them without an exit (kvm-glue/monitor/fast.c). */
-	if (MON_PF_IN_VM) {
+	if (MON_TRAPS_IN_VM) {
 		CHECK(MON_PF_REFLECTED >= 5, "only %u page faults reflected inside the VM",
 		      MON_PF_REFLECTED);
 		printf("pagefault: %u page faults reflected inside the VM ok\n", MON_PF_REFLECTED);

@@ -97,7 +97,7 @@ void test_main(void)
 	idt_load_entry(0x81);
 	uint32_t soft_before = MON_SOFT_INTS;
 	CASE("int $0x81 through an interrupt gate", 0x81, 0, TRAP, 1, "", "int $0x81");
-	if (MON_PF_IN_VM)
+	if (MON_TRAPS_IN_VM)
 		CHECK(MON_SOFT_INTS == soft_before + 1,
 		      "int $0x81 went through lgkvm, not the monitor");
 

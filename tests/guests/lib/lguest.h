@@ -107,9 +107,10 @@
 #define MON_PF_REFLECTED   MON_WORD(69)	      /* page faults it reflected to us */
 #define MON_SOFT_INTS	   MON_WORD(70)	      /* `int n` it delivered (not direct) */
 /* Does the monitor keep the clock event and HALT (mon_config.apic_clock)?
- * Does it reflect page faults (mon_config.pf_reflect)? */
+ * Does it reflect page faults and `int n` (mon_config.reflect_traps; set
+ * whenever the fast path is, so tests also read it as "the fast path is on")? */
 #define MON_CLOCK_IN_VM (*(volatile uint8_t *)(LGUEST_SWITCHER_ADDR + 0x4F00 + 124))
-#define MON_PF_IN_VM	(*(volatile uint8_t *)(LGUEST_SWITCHER_ADDR + 0x4F00 + 144))
+#define MON_TRAPS_IN_VM (*(volatile uint8_t *)(LGUEST_SWITCHER_ADDR + 0x4F00 + 144))
 
 #if GEN_DMA
 /* 2.6.23: {eax, edx, ebx, ecx}, i.e. in order (§H1.2). */

@@ -45,7 +45,7 @@ void virtio_init(void)
 	uint32_t switched = MON_HANDLED_NR(LHCALL_NEW_PGTABLE);
 	pt_activate(pt_dir);
 	/* The monitor switched directories itself (PAE too). */
-	if (MON_PF_IN_VM)
+	if (MON_TRAPS_IN_VM)
 		CHECK(MON_HANDLED_NR(LHCALL_NEW_PGTABLE) == switched + 1,
 		      "NEW_PGTABLE went through lgkvm, not the monitor");
 #if !GEN_PCI
