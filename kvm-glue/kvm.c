@@ -84,6 +84,12 @@ static void guest_tsc_offset(struct kvm_state *k)
 	k->tsc_offset_ok = true;
 }
 
+void kvm_learn_tsc_offset(struct vm *vm)
+{
+	vm->kvm.tsc_offset_ok = false;
+	guest_tsc_offset(&vm->kvm);
+}
+
 uint64_t kvm_guest_tsc(const struct vm *vm)
 {
 	return vm->kvm.tsc_offset_ok ? __rdtsc() + vm->kvm.tsc_offset : 0;

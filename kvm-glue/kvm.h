@@ -101,6 +101,8 @@ bool kvm_on_vcpu_thread(const struct vm *vm);
 void kvm_arm_timer(struct vm *vm, uint64_t ns);
 /* The guest's TSC now, read on the host (0 if its offset is unknown). */
 uint64_t kvm_guest_tsc(const struct vm *vm);
+/* The guest's TSC was set (a restore): learn its offset from the host's again. */
+void kvm_learn_tsc_offset(struct vm *vm);
 void kvm_destroy(struct vm *vm);
 /* Registers and segment state on stderr, for diagnosing a dead guest. */
 void kvm_dump_state(struct vm *vm);

@@ -48,6 +48,9 @@ _Atomic uint32_t *lg_pending(struct vm *vm);
 void lg_irq_set(struct vm *vm, uint32_t bits);
 bool lg_kick_in_vm(struct vm *vm);
 void lg_irq_clear(struct vm *vm, uint32_t bits);
+/* Tell the monitor which calls it may finish alone (pvabi/fastpath.c): at
+ * LGUEST_INIT, and for a restored guest that had made it. */
+void lg_fastpath_enable(struct vm *vm);
 /* The monitor's port-write log (pvabi/fastpath.c): replayed first thing on
  * every exit; the PCI state it judges by, published before every entry. */
 void lg_fastpath_drain(struct vm *vm);

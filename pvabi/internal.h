@@ -46,8 +46,6 @@ void lg_set_pmd(struct vm *vm, uint32_t page, uint32_t idx);
 void lg_set_pmd_pae(struct vm *vm, uint32_t pmd, uint32_t idx);
 /* At LGUEST_INIT: the boot mappings the generation expects. */
 void lg_boot_paging_at_init(struct vm *vm);
-/* Tell the monitor which calls it may finish alone (pvabi/fastpath.c). */
-void lg_fastpath_enable(struct vm *vm);
 
 /* shutdown.c: CRASH (2.6.24) and SHUTDOWN (2.6.25+). */
 void lg_shutdown(struct vm *vm, uint32_t msg_gpa, uint32_t reason);

@@ -7,9 +7,12 @@
  *	{"cmd":"pause"}    the vCPU stops running guest code (answered once it has)
  *	{"cmd":"resume"}   it runs again
  *	{"cmd":"stop"}     the guest ends, lgkvm exits 8 ("stopped through the API")
+ *	{"cmd":"snapshot","path":"vm.state"}
+ *	                   vm.state and vm.state.mem, new files (src/snapshot.c);
+ *	                   the guest is paused for it and left as it was
  *
- * Anything else is answered {"ok":false,"error":"..."}; snapshot and migrate
- * are named as not there yet.  One client at a time, served by one thread
+ * Anything else is answered {"ok":false,"error":"..."}; migrate is named as
+ * not there yet.  One client at a time, served by one thread
  * that the sandbox lets accept, read, write and poll, nothing more.  The
  * requests are untrusted input like the guest's: parsed by json-c, bounded
  * (API_LINE_MAX per line, an idle client dropped), fuzzed (tests/fuzz/
@@ -22,6 +25,7 @@
 #include "src/api.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <poll.h>
 #include <stdio.h>
@@ -38,8 +42,10 @@
 #include "src/log.h"
 #include "src/vm.h"
 
-#define CLIENT_IDLE_MS 30000 /* a client that sends nothing this long is dropped */
-#define PAUSE_WAIT_MS  5000  /* how long "pause" waits for the vCPU to hold */
+#define CLIENT_IDLE_MS 30000  /* a client that sends nothing this long is dropped */
+#define PAUSE_WAIT_MS  5000   /* how long "pause" waits for the vCPU to hold */
+#define SNAP_WAIT_MS   600000 /* how long "snapshot" waits for the files to be written */
+#define SNAP_PATH_LEN  4000   /* a longer path is refused */
 
 int api_open(struct vm *vm, const char *path, char *err, size_t errlen)
 {
@@ -155,6 +161,86 @@ static bool pause_vcpu(struct vm *vm)
 	return atomic_load(&a->paused);
 }
 
+/* A new file for the snapshot: never one that exists (nor a symlink's
+ * target), owner-only -- it holds the guest's memory. */
+static int create_file(const char *path, char *msg, size_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		snprintf(msg, size, "%s: %s", path,
+			 errno == EEXIST ? "already exists (a snapshot never replaces a file)"
+					 : strerror(errno));
+	return fd;
+}
+
+/* {"cmd":"snapshot","path":P}: P and P.mem.  The vCPU is paused for it (if it
+ * ran, it runs again after), and does the work at its pause point. */
+static size_t snapshot(struct vm *vm, json_object *req, char *reply, size_t size)
+{
+	struct api *a = &vm->api;
+	json_object *pv;
+	char msg[SNAP_PATH_LEN + 128];
+	if (!json_object_object_get_ex(req, "path", &pv) ||
+	    !json_object_is_type(pv, json_type_string) || !json_object_get_string_len(pv))
+		return reply_error("snapshot needs a \"path\" for the state file", reply, size);
+	const char *path = json_object_get_string(pv);
+	if (strlen(path) >= SNAP_PATH_LEN || (size_t)json_object_get_string_len(pv) != strlen(path))
+		return reply_error("the snapshot's path is too long or has a NUL", reply, size);
+	if (vm->dead)
+		return reply_error("the guest has ended", reply, size);
+	if (atomic_load(&a->job))
+		return reply_error("a snapshot is already being taken", reply, size);
+	char mem_path[SNAP_PATH_LEN + 8];
+	snprintf(mem_path, sizeof(mem_path), "%s.mem", path);
+	const char *slash = strrchr(mem_path, '/'), *name = slash ? slash + 1 : mem_path;
+	if (strlen(name) >= sizeof(a->job_mem_name))
+		return reply_error("the snapshot's file name is too long", reply, size);
+	memcpy(a->job_mem_name, name, strlen(name) + 1);
+	int mfd = create_file(mem_path, msg, sizeof(msg));
+	if (mfd < 0)
+		return reply_error(msg, reply, size);
+	int sfd = create_file(path, msg, sizeof(msg));
+	if (sfd < 0) {
+		close(mfd);
+		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+			 " (%s was made and is left empty)", mem_path);
+		return reply_error(msg, reply, size);
+	}
+	a->job_state_fd = sfd;
+	a->job_mem_fd = mfd;
+	bool was_paused = atomic_load(&a->pause_req);
+	atomic_store(&a->job, true);
+	if (was_paused)
+		efd_signal(a->resume_efd); /* held already: wake it to do the job */
+	else
+		pause_vcpu(vm); /* the job is done at the pause point, before the ack */
+	struct pollfd p = {.fd = a->ack_efd, .events = POLLIN};
+	uint64_t end = now_ns() + (uint64_t)SNAP_WAIT_MS * 1000000u;
+	while (atomic_load(&a->job) && !vm->dead && now_ns() < end)
+		if (poll(&p, 1, 100) > 0)
+			efd_drain(a->ack_efd);
+	bool done = !atomic_load(&a->job);
+	if (!was_paused) {
+		atomic_store(&a->pause_req, false);
+		efd_signal(a->resume_efd);
+	}
+	if (!done)
+		return reply_error(vm->dead ? "the guest ended before the snapshot was taken"
+					    : "the snapshot did not finish in time",
+				   reply, size);
+	if (a->job_status < 0)
+		return reply_error(a->job_err, reply, size);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "state", json_object_new_string(path));
+	json_object_object_add(o, "mem", json_object_new_string(mem_path));
+	json_object_object_add(o, "mem_bytes",
+			       json_object_new_int64((int64_t)a->job_res.mem_bytes));
+	json_object_object_add(o, "state_bytes",
+			       json_object_new_int64((int64_t)a->job_res.state_bytes));
+	json_object_object_add(o, "ms", json_object_new_int64((int64_t)a->job_res.ms));
+	return reply_ok(o, reply, size);
+}
+
 size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size_t size)
 {
 	struct json_tokener *tok = json_tokener_new();
@@ -193,7 +279,9 @@ size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size
 			vm_stop(vm, EXIT_INTERRUPTED, "stopped through the API socket");
 			efd_signal(vm->api.resume_efd);
 			n = reply_ok(NULL, reply, size);
-		} else if (!strcmp(cmd, "snapshot") || !strcmp(cmd, "migrate")) {
+		} else if (!strcmp(cmd, "snapshot")) {
+			n = snapshot(vm, req, reply, size);
+		} else if (!strcmp(cmd, "migrate")) {
 			n = reply_error("not in this lgkvm yet", reply, size);
 		} else {
 			char msg[96];
@@ -209,6 +297,20 @@ size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size
  * The vCPU side.
  */
 
+/* A snapshot the API asked for, taken here, held. */
+static void run_job(struct vm *vm)
+{
+	struct api *a = &vm->api;
+	if (!atomic_load(&a->job))
+		return;
+	a->job_status = snapshot_take(vm, a->job_state_fd, a->job_mem_fd, a->job_mem_name,
+				      &a->job_res, a->job_err, sizeof(a->job_err));
+	close(a->job_state_fd);
+	close(a->job_mem_fd);
+	atomic_store(&a->job, false);
+	efd_signal(a->ack_efd);
+}
+
 void api_pause_point(struct vm *vm)
 {
 	struct api *a = &vm->api;
@@ -217,11 +319,13 @@ void api_pause_point(struct vm *vm)
 	uint64_t t0 = now_ns();
 	atomic_store(&a->paused, true);
 	efd_signal(a->ack_efd);
+	run_job(vm);
 	while (atomic_load(&a->pause_req) && !vm->dead) {
 		struct pollfd p = {.fd = a->resume_efd, .events = POLLIN};
 		vcpu_wait(&p, 1);
 		efd_drain(a->resume_efd);
 		vcpu_eat_kicks();
+		run_job(vm);
 	}
 	atomic_store(&a->paused, false);
 	a->paused_ns += now_ns() - t0;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/snapshot.h"
+
 struct vm;
 
 #define API_LINE_MAX 4096 /* a longer request is refused and the connection closed */
@@ -25,6 +27,15 @@ struct api {
 	pthread_t thread;
 	bool started;
 	char path[108];
+	/* A snapshot: asked for by the API thread (the files made, `job` set),
+	 * taken by the vCPU thread at its pause point, which closes the files
+	 * and clears `job` (release) with the result in job_err / job_res. */
+	atomic_bool job;
+	int job_state_fd, job_mem_fd;
+	char job_mem_name[256];
+	int job_status; /* 0 or -1 */
+	char job_err[256];
+	struct snapshot_result job_res;
 };
 
 /* Before the sandbox: create the socket at `path` (which must not exist) and

@@ -19,6 +19,9 @@ enum lgkvm_exit {
 	/* lgkvm batch only (src/batch_run.c): */
 	EXIT_BATCH_UNMET = 9,	  /* some job did not meet its expectation */
 	EXIT_BATCH_MANIFEST = 10, /* the manifest (or a results file to merge) is bad */
+	/* lgkvm restore (src/restore.c): */
+	EXIT_BAD_SNAPSHOT = 11, /* a snapshot that is corrupt, truncated, mismatched or another
+				   lgkvm's: refused before the guest runs */
 };
 
 #endif

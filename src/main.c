@@ -24,9 +24,11 @@
 #include "src/batch_cli.h"
 #include "src/files.h"
 #include "src/log.h"
+#include "src/restore.h"
 #include "src/run.h"
 #include "src/sandbox.h"
 #include "src/signals.h"
+#include "src/snapshot_format.h"
 #include "src/vm.h"
 #include "virtio/transport.h"
 
@@ -164,6 +166,121 @@ static void report(struct vm *vm)
 			(unsigned long long)vm->lg.mmio_emulated);
 }
 
+/* Devices in command-line order, then the console, last, as the Launcher
+ * did: the order fixes the guest's device names.  The device page's format
+ * is the generation's.  EXIT_POWEROFF (0) when all are in, else the exit
+ * status, after one sentence. */
+static int add_devices(struct vm *vm, struct run_files *files, const struct lguest_abi *abi)
+{
+	const struct options *opt = &vm->opt;
+	char err[512];
+	int dev_err = vbus_init(vm);
+	for (unsigned i = 0; i < opt->ndevices && !dev_err; i++) {
+		const struct opt_device *d = &opt->devices[i];
+		bool dma = abi->transport == TRANSPORT_DMA; /* 2.6.23's own bus */
+		if (d->type == DEV_DISK)
+			dev_err = (dma ? dma_add_disk_fd : vbus_add_disk_fd)(
+				vm, d->path, files_take(&files->disk[i]), d->readonly);
+		else
+			dev_err = (dma ? dma_add_net : vbus_add_net)(vm, d->path, opt->net_ip);
+	}
+	/* The console log is created or emptied only now, every check passed
+	 * (after a restart it is kept, and the new boot's output follows). */
+	if (!dev_err && files_log_ready(files, opt->log_keep, err, sizeof(err)) < 0) {
+		log_msg("%s", err);
+		return EXIT_USAGE;
+	}
+	if (dev_err < 0 || vbus_add_console_fd(vm, files_take(&files->log)) < 0 ||
+	    vbus_finish(vm) < 0) {
+		log_msg("%s", vm->exit_reason[0] ? vm->exit_reason : "cannot set up devices");
+		return vm->exit_code ? (int)vm->exit_code : EXIT_INTERNAL;
+	}
+	vm->mem.limit = vbus_limit(vm);
+	return EXIT_POWEROFF;
+}
+
+/* The VM is built, its devices in and its vCPU set: the last set-up the
+ * sandbox would forbid, the sandbox, and the run.  The exit status. */
+static int run_guest(struct vm *vm, const struct lguest_abi *abi, uint64_t t_files, uint64_t t_vm,
+		     uint64_t t_test)
+{
+	const struct options *opt = &vm->opt;
+	char err[512] = "";
+	/* Everything is opened, mapped and started: from here on the process
+	 * needs only what the run loop does, and the sandbox allows no more
+	 * (src/sandbox.c).  The loop's lazy setup must happen first. */
+	if (vcpu_prepare(vm) < 0)
+		snprintf(err, sizeof(err), "setting up the vCPU's signals: %s", strerror(errno));
+	if (abi->transport == TRANSPORT_PCI && !lg_decoder_open(vm))
+		snprintf(err, sizeof(err), "cannot set up the instruction decoder (Capstone)");
+	vm->api.listen_fd = -1;
+	if (opt->api_sock && (api_open(vm, opt->api_sock, err, sizeof(err)) < 0 ||
+			      api_start(vm, err, sizeof(err)) < 0)) {
+		log_msg("%s", err);
+		vbus_teardown(vm);
+		return EXIT_USAGE;
+	}
+	if (poller_start(vm, err, sizeof(err)) < 0) {
+		log_msg("%s", err);
+		vbus_teardown(vm);
+		return EXIT_INTERNAL;
+	}
+	if (!vm->kvm.timer_set || (abi->transport == TRANSPORT_PCI && !vm->lg.decoder) ||
+	    (!opt->no_sandbox && sandbox_enter(vm, err, sizeof(err)) < 0)) {
+		log_msg("%s", err);
+		vbus_teardown(vm);
+		return EXIT_INTERNAL;
+	}
+	if (opt->timeout_s && !vm->timeout_deadline)
+		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
+
+	vm->boot_ns = now_ns();
+	/* Where a farm's per-guest set-up goes (docs/DESIGN.md §3.6). */
+	LOG_DEBUG(vm,
+		  "set-up %.1f ms: files and image %.1f, VM and vCPU %.1f, self-test %.1f, "
+		  "load, devices and sandbox %.1f",
+		  (double)(vm->boot_ns - vm->start_ns) / 1e6,
+		  (double)(t_files - vm->start_ns) / 1e6, (double)(t_vm - t_files) / 1e6,
+		  (double)(t_test - t_vm) / 1e6, (double)(vm->boot_ns - t_test) / 1e6);
+	/* A restored guest: its devices look at their rings once, and an
+	 * interrupt it had pending goes in (src/restore.c). */
+	if (vm->restored)
+		restore_resume(vm);
+	int code = vm_run(vm);
+	vm->end_ns = now_ns();
+	vbus_teardown(vm);
+	report(vm);
+	return code;
+}
+
+/* KVM, the VM and its vCPU for a generation-`abi` guest, tested before it is
+ * trusted with the guest: a KVM that cannot run 32-bit paged guests says so
+ * here, once.  What the generation wants of the vCPU is known before it is
+ * made.  0, or -1 after one sentence (the exit status is EXIT_HOST). */
+static int make_vm(struct vm *vm, const struct lguest_abi *abi, bool pae, uint64_t *t_vm,
+		   uint64_t *t_test)
+{
+	const struct options *opt = &vm->opt;
+	char err[512];
+	int kr = kvm_open(&vm->kvm, err, sizeof(err));
+	vm->kvm.cpuid_family5 = abi->cpuid_family5;
+	vm->kvm.vmcall_ud = abi->vmcall;
+	vm->kvm.pae_guest = pae;
+	vm->kvm.no_irqchip = opt->no_irqchip;
+	if (kr || kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err)) ||
+	    (*t_vm = now_ns(), kvm_selftest(vm, err, sizeof(err)))) {
+		log_msg("%s", err);
+		return -1;
+	}
+	*t_test = now_ns();
+	vm->mem = (struct guestmem){
+		.base = vm->kvm.ram,
+		.size = opt->mem + VBUS_AREA_SIZE,
+		.limit = opt->mem + VBUS_AREA_SIZE,
+	};
+	return 0;
+}
+
 static int cmd_run(struct vm *vm)
 {
 	struct options *opt = &vm->opt;
@@ -227,25 +344,8 @@ static int cmd_run(struct vm *vm)
 
 	code = EXIT_HOST;
 	uint64_t t_files = now_ns(), t_vm = 0, t_test = 0;
-	/* Test the VM we are about to use before trusting it with the guest:
-	 * a KVM that cannot run 32-bit paged guests says so here, once.  What
-	 * the generation wants of the vCPU is known before it is made. */
-	int kr = kvm_open(&vm->kvm, err, sizeof(err));
-	vm->kvm.cpuid_family5 = abi->cpuid_family5;
-	vm->kvm.vmcall_ud = abi->vmcall;
-	vm->kvm.pae_guest = info.pae;
-	vm->kvm.no_irqchip = opt->no_irqchip;
-	if (kr || kvm_create_vm(vm, opt->mem + VBUS_AREA_SIZE, err, sizeof(err)) ||
-	    (t_vm = now_ns(), kvm_selftest(vm, err, sizeof(err)))) {
-		log_msg("%s", err);
+	if (make_vm(vm, abi, info.pae, &t_vm, &t_test) < 0)
 		goto out;
-	}
-	t_test = now_ns();
-	vm->mem = (struct guestmem){
-		.base = vm->kvm.ram,
-		.size = opt->mem + VBUS_AREA_SIZE,
-		.limit = opt->mem + VBUS_AREA_SIZE,
-	};
 
 	struct boot_layout bl;
 	if (boot_load_paging(vm->kvm.ram, opt->mem, kernel, klen, initrd, ilen, opt->cmdline,
@@ -265,33 +365,8 @@ static int cmd_run(struct vm *vm)
 	vm->lg.pae = info.pae;
 	if (abi->paging == PAGING_PAGE_OFFSET)
 		vm->lg.kernel_address = g0.page_offset; /* L0 has no such field */
-	/* Devices in command-line order, then the console, last, as the
-	 * Launcher did: the order fixes the guest's device names.  The device
-	 * page's format is the generation's. */
-	int dev_err = vbus_init(vm);
-	for (unsigned i = 0; i < opt->ndevices && !dev_err; i++) {
-		const struct opt_device *d = &opt->devices[i];
-		bool dma = abi->transport == TRANSPORT_DMA; /* 2.6.23's own bus */
-		if (d->type == DEV_DISK)
-			dev_err = (dma ? dma_add_disk_fd : vbus_add_disk_fd)(
-				vm, d->path, files_take(&files.disk[i]), d->readonly);
-		else
-			dev_err = (dma ? dma_add_net : vbus_add_net)(vm, d->path, opt->net_ip);
-	}
-	/* The console log is created or emptied only now, every check passed
-	 * (after a restart it is kept, and the new boot's output follows). */
-	if (!dev_err && files_log_ready(&files, opt->log_keep, err, sizeof(err)) < 0) {
-		log_msg("%s", err);
-		code = EXIT_USAGE;
+	if ((code = add_devices(vm, &files, abi)) != EXIT_POWEROFF)
 		goto out;
-	}
-	if (dev_err < 0 || vbus_add_console_fd(vm, files_take(&files.log)) < 0 ||
-	    vbus_finish(vm) < 0) {
-		log_msg("%s", vm->exit_reason[0] ? vm->exit_reason : "cannot set up devices");
-		code = vm->exit_code ? (int)vm->exit_code : EXIT_INTERNAL;
-		goto out;
-	}
-	vm->mem.limit = vbus_limit(vm);
 	if (kvm_boot_vcpu(vm, bl.entry, bl.pgdir_gpa, info.pae, err, sizeof(err))) {
 		log_msg("%s", err);
 		code = EXIT_INTERNAL;
@@ -305,49 +380,7 @@ static int cmd_run(struct vm *vm)
 		  vm->kvm.tsc_measured ? "measured by lgkvm" : "from KVM",
 		  vm->kvm.irqchip ? "as MSIs through an in-kernel LAPIC"
 				  : "by KVM_INTERRUPT (no in-kernel irqchip)");
-	/* Everything is opened, mapped and started: from here on the process
-	 * needs only what the run loop does, and the sandbox allows no more
-	 * (src/sandbox.c).  The loop's lazy setup must happen first. */
-	if (vcpu_prepare(vm) < 0)
-		snprintf(err, sizeof(err), "setting up the vCPU's signals: %s", strerror(errno));
-	if (abi->transport == TRANSPORT_PCI && !lg_decoder_open(vm))
-		snprintf(err, sizeof(err), "cannot set up the instruction decoder (Capstone)");
-	vm->api.listen_fd = -1;
-	if (opt->api_sock && (api_open(vm, opt->api_sock, err, sizeof(err)) < 0 ||
-			      api_start(vm, err, sizeof(err)) < 0)) {
-		log_msg("%s", err);
-		vbus_teardown(vm);
-		code = EXIT_USAGE;
-		goto out;
-	}
-	if (poller_start(vm, err, sizeof(err)) < 0) {
-		log_msg("%s", err);
-		vbus_teardown(vm);
-		code = EXIT_INTERNAL;
-		goto out;
-	}
-	if (!vm->kvm.timer_set || (abi->transport == TRANSPORT_PCI && !vm->lg.decoder) ||
-	    (!opt->no_sandbox && sandbox_enter(vm, err, sizeof(err)) < 0)) {
-		log_msg("%s", err);
-		vbus_teardown(vm);
-		code = EXIT_INTERNAL;
-		goto out;
-	}
-	if (opt->timeout_s && !vm->timeout_deadline)
-		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
-
-	vm->boot_ns = now_ns();
-	/* Where a farm's per-guest set-up goes (docs/DESIGN.md §3.6). */
-	LOG_DEBUG(vm,
-		  "set-up %.1f ms: files and image %.1f, VM and vCPU %.1f, self-test %.1f, "
-		  "load, devices and sandbox %.1f",
-		  (double)(vm->boot_ns - vm->start_ns) / 1e6,
-		  (double)(t_files - vm->start_ns) / 1e6, (double)(t_vm - t_files) / 1e6,
-		  (double)(t_test - t_vm) / 1e6, (double)(vm->boot_ns - t_test) / 1e6);
-	code = vm_run(vm);
-	vm->end_ns = now_ns();
-	vbus_teardown(vm);
-	report(vm);
+	code = run_guest(vm, abi, t_files, t_vm, t_test);
 out:
 	poller_stop(vm);
 	api_close(vm);
@@ -358,6 +391,57 @@ out_files:
 	image_info_free(&info);
 	free(kernel);
 	free(initrd);
+	return code;
+}
+
+/* `lgkvm restore STATE`: the VM the snapshot's run had, its devices the same
+ * and in the same order, then the snapshot put back into it instead of a
+ * kernel loaded (src/restore.c). */
+static int cmd_restore(struct vm *vm)
+{
+	const struct snap *s = vm->snap;
+	const struct lguest_abi *abi = abi_by_name(s->generation);
+	char err[512];
+	int code = EXIT_USAGE, mem_fd = -1;
+	vm->start_ns = now_ns();
+	/* The devices' files and the console log; the kernel is in the
+	 * snapshot's memory (it is named only for a restart). */
+	struct options fo = vm->opt;
+	fo.kernel = fo.initrd = NULL;
+	struct run_files files;
+	if (files_open(&files, &fo, err, sizeof(err)) < 0) {
+		log_msg("%s", err);
+		return EXIT_USAGE;
+	}
+	mem_fd = restore_open_memory(vm->opt.state, s, &code, err, sizeof(err));
+	if (mem_fd < 0) {
+		log_msg("%s", err);
+		files_close(&files);
+		return code;
+	}
+	code = EXIT_HOST;
+	uint64_t t_files = now_ns(), t_vm = 0, t_test = 0;
+	if (make_vm(vm, abi, s->pae, &t_vm, &t_test) < 0)
+		goto out;
+	lg_init(vm, s->lg.boot_pgdir, abi);
+	vm->lg.pae = s->pae;
+	if ((code = add_devices(vm, &files, abi)) != EXIT_POWEROFF)
+		goto out;
+	if ((code = restore_machine(vm, mem_fd, err, sizeof(err))) != EXIT_POWEROFF) {
+		log_msg("%s", err);
+		vbus_teardown(vm);
+		goto out;
+	}
+	LOG_DEBUG(vm, "restored %s: generation %s, %llu MiB RAM, taken by lgkvm %s", vm->opt.state,
+		  abi->name, (unsigned long long)(s->ram >> 20), s->version);
+	code = run_guest(vm, abi, t_files, t_vm, t_test);
+out:
+	poller_stop(vm);
+	api_close(vm);
+	lg_decoder_close(vm);
+	kvm_destroy(vm);
+	close(mem_fd);
+	files_close(&files);
 	return code;
 }
 
@@ -384,10 +468,12 @@ static int run_with_reboots(struct vm *vm)
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			if (getppid() == 1)
 				_exit(EXIT_INTERRUPTED);
-			int code = cmd_run(vm);
+			int code = opt->cmd == CMD_RESTORE ? cmd_restore(vm) : cmd_run(vm);
 			fflush(NULL);
 			_exit(code);
 		}
+		/* A restored guest that restarts boots its kernel afresh. */
+		opt->cmd = CMD_RUN;
 		int status, forwarded = 0;
 		while (waitpid(pid, &status, 0) < 0) {
 			int sig = signals_pending_stop();
@@ -412,6 +498,11 @@ static int run_with_reboots(struct vm *vm)
 		int code = WEXITSTATUS(status);
 		if (code != EXIT_RESTART || opt->no_reboot)
 			return code;
+		if (!opt->kernel) {
+			log_msg("the restored guest asked to restart, and its snapshot names no "
+				"kernel to boot");
+			return EXIT_RESTART;
+		}
 		if (signals_pending_stop())
 			return EXIT_INTERRUPTED;
 		if (boots >= opt->max_reboots) {
@@ -428,6 +519,25 @@ static int run_with_reboots(struct vm *vm)
 		/* The next boot's console output follows this one's. */
 		opt->log_keep = true;
 	}
+}
+
+/* restore: the state file, read and checked once, before any boot; the run
+ * it describes goes into the options. */
+static int read_snapshot(struct vm *vm)
+{
+	char err[512];
+	struct snap *s = calloc(1, sizeof(*s));
+	if (!s) {
+		log_msg("out of memory");
+		return EXIT_INTERNAL;
+	}
+	vm->snap = s;
+	int code = restore_read_state(vm->opt.state, s, err, sizeof(err));
+	if (code == EXIT_POWEROFF)
+		code = restore_options(&vm->opt, s, err, sizeof(err));
+	if (code != EXIT_POWEROFF)
+		log_msg("%s", err);
+	return code;
 }
 
 int main(int argc, char **argv)
@@ -458,10 +568,13 @@ int main(int argc, char **argv)
 		code = cmd_probe(&vm->opt);
 	else if (vm->opt.cmd == CMD_INSPECT)
 		code = cmd_inspect(&vm->opt);
+	else if (vm->opt.cmd == CMD_RESTORE && (code = read_snapshot(vm)) != EXIT_POWEROFF)
+		;
 	else if (!vm->opt.api_sock && (vm->opt.no_reboot || vm->opt.max_reboots == 0))
-		code = cmd_run(vm);
+		code = vm->opt.cmd == CMD_RESTORE ? cmd_restore(vm) : cmd_run(vm);
 	else
 		code = run_with_reboots(vm);
+	free((void *)vm->snap);
 	free(vm);
 	return code;
 }

@@ -20,8 +20,14 @@
 #define LGKVM_VERSION "0.1.0"
 #endif
 
+const char *lgkvm_version(void)
+{
+	return LGKVM_VERSION;
+}
+
 static const char usage_text[] =
 	"usage: lgkvm run [options] KERNEL [-- guest command line]\n"
+	"       lgkvm restore [options] STATE\n"
 	"       lgkvm inspect [--abi GEN] [--pae yes|no] KERNEL\n"
 	"       lgkvm probe [-v]\n"
 	"       lgkvm batch [options] MANIFEST\n"
@@ -55,10 +61,17 @@ static const char usage_text[] =
 	"      --no-reboot         a guest restart ends lgkvm with exit 3\n"
 	"      --max-reboots N     restarts in place before exit 3 (default 5)\n"
 	"      --api-sock PATH     a control socket (owner-only; must not exist): one\n"
-	"                          JSON request a line, {\"cmd\":\"status|pause|resume|stop\"};\n"
+	"                          JSON request a line, {\"cmd\":\"status|pause|resume|stop\"}\n"
+	"                          or {\"cmd\":\"snapshot\",\"path\":FILE} (FILE and FILE.mem);\n"
 	"                          send one with `lgkvm api PATH JSON`\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           print the version\n"
+	"\n"
+	"Options for restore (bring back a snapshot; README.md, \"Snapshots\"): those of\n"
+	"run, but for --mem, --initrd, --abi, --pae, --no-fast-path and --no-irqchip, which\n"
+	"the snapshot fixes.  Without --disk/--net the snapshot's own devices are used\n"
+	"(disks by file name, taps by interface name); with them, give all, in order.\n"
+	"      --force             take a disk that changed since the snapshot\n"
 	"\n"
 	"Options for batch (run a JSON manifest of jobs; README.md, \"Farms\"):\n"
 	"  -j, --jobs N            guests at once (default: the CPUs; never more than\n"
@@ -86,6 +99,8 @@ static const char usage_text[] =
 	"  3  guest restart not done      7  no usable KVM (or no 32-bit paging),\n"
 	"     (--no-reboot, --max-reboots)   or a tap that cannot be opened\n"
 	"                                 8  interrupted (signal, or Ctrl-C x3)\n"
+	"restore: 11 a snapshot that is corrupt, truncated, mismatched or another\n"
+	"       lgkvm's (a missing or unreadable one, or a changed disk: 2)\n"
 	"batch: 0 every job met its expectation, 9 some job did not, 10 bad manifest\n"
 	"       (or results to merge), 8 interrupted, 2 bad usage, 1 internal error\n";
 
@@ -207,6 +222,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"no-reboot", no_argument, NULL, 'R'},
 		{"max-reboots", required_argument, NULL, 'M'},
 		{"api-sock", required_argument, NULL, 'K'},
+		{"force", no_argument, NULL, 'f'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(opt, 0, sizeof(*opt));
@@ -216,7 +232,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 	opt->max_reboots = OPT_MAX_REBOOTS_DEFAULT;
 
 	if (argc < 2)
-		return usage_error("%s", "missing command (run, inspect, probe or batch)");
+		return usage_error("%s", "missing command (run, restore, inspect, probe or batch)");
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		fputs(usage_text, stdout);
@@ -232,9 +248,12 @@ int options_parse(struct options *opt, int argc, char **argv)
 		opt->cmd = CMD_PROBE;
 	else if (!strcmp(cmd, "inspect"))
 		opt->cmd = CMD_INSPECT;
+	else if (!strcmp(cmd, "restore"))
+		opt->cmd = CMD_RESTORE;
 	else
-		return usage_error("unknown command '%s' (expected run, inspect, probe or batch)",
-				   cmd);
+		return usage_error(
+			"unknown command '%s' (expected run, restore, inspect, probe or batch)",
+			cmd);
 
 	optind = 2;
 	opterr = 0; /* our own one-line messages, not getopt's */
@@ -247,6 +266,12 @@ int options_parse(struct options *opt, int argc, char **argv)
 		const char *o = c ? strchr(once, c) : NULL;
 		if (o && seen[o - once])
 			return usage_error("--%s given twice", long_name(longopts, c));
+		/* What the snapshot fixes is not the restore's to change. */
+		if (opt->cmd == CMD_RESTORE && c && strchr("miAPFQ", c))
+			return usage_error("--%s comes from the snapshot; restore takes no other",
+					   long_name(longopts, c));
+		if (opt->cmd != CMD_RESTORE && c == 'f')
+			return usage_error("%s", "--force is for restore");
 		if (o)
 			seen[o - once] = true;
 		switch (c) {
@@ -330,9 +355,12 @@ int options_parse(struct options *opt, int argc, char **argv)
 			opt->max_reboots = (unsigned)n;
 			break;
 		}
+		case 'f':
+			opt->force = true;
+			break;
 		case 'K':
-			if (opt->cmd != CMD_RUN)
-				return usage_error("%s", "--api-sock is for run");
+			if (opt->cmd != CMD_RUN && opt->cmd != CMD_RESTORE)
+				return usage_error("%s", "--api-sock is for run and restore");
 			if (!optarg[0])
 				return usage_error("%s", "--api-sock needs a path");
 			opt->api_sock = optarg;
@@ -360,6 +388,17 @@ int options_parse(struct options *opt, int argc, char **argv)
 	if (opt->cmd == CMD_PROBE) {
 		if (optind < argc)
 			return usage_error("probe takes no argument ('%s')", argv[optind]);
+		return 0;
+	}
+	if (opt->cmd == CMD_RESTORE) {
+		if (optind >= argc || !strcmp(argv[optind], "--"))
+			return usage_error("%s", "missing STATE (the snapshot's state file)");
+		opt->state = argv[optind++];
+		if (optind < argc)
+			return usage_error(
+				"unexpected argument '%s' (restore takes STATE only: the "
+				"guest's command line is the snapshot's)",
+				argv[optind]);
 		return 0;
 	}
 	if (optind >= argc || !strcmp(argv[optind], "--"))

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum lgkvm_cmd { CMD_RUN = 1, CMD_PROBE = 2, CMD_INSPECT = 3 };
+enum lgkvm_cmd { CMD_RUN = 1, CMD_PROBE = 2, CMD_INSPECT = 3, CMD_RESTORE = 4 };
 
 #define OPT_MAX_REBOOTS_DEFAULT 5
 
@@ -43,11 +43,16 @@ struct options {
 	bool log_keep;	      /* (not an option) a restart: append to the console log */
 	unsigned max_reboots; /* --max-reboots N: restarts before exit 3 */
 	const char *api_sock; /* --api-sock PATH: the control channel (src/api.c) */
+	const char *state;    /* restore: the snapshot's state file */
+	bool force;	      /* restore --force: disks that changed are taken anyway */
 };
 
 /* Parse argv.  Returns -1 (and prints one sentence) on bad usage, 1 when
  * --help/--version was handled, 0 to go on. */
 int options_parse(struct options *opt, int argc, char **argv);
+
+/* "0.1.0": this lgkvm's version (--version, snapshots). */
+const char *lgkvm_version(void);
 
 /* The --help text (every command's options and the exit statuses). */
 void options_usage(FILE *out);

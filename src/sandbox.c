@@ -179,9 +179,25 @@ static const struct rule pci_rules[] = {
 /* The control channel (src/api.c): its thread accepts one client at a time
  * on the listening socket, reads requests and writes replies. */
 static const struct rule api_rules[] = {
-	ALLOW(accept4),
-	ALLOW(read),
-	ALLOW(poll),
+	ALLOW(accept4), ALLOW(read), ALLOW(poll),
+	/* A snapshot (src/snapshot.c).  The API thread creates its two files:
+	 * new ones only, never a file that exists or the target of a symlink,
+	 * so a VMM taken over by its guest could add files where the user may,
+	 * but neither open nor replace one -- what a broker process creating
+	 * them on request would give it too.  The vCPU thread reads its own
+	 * state (reading only) and writes the files. */
+	ALLOW_IF(openat, ARG_EQ(2, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_REGS)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_SREGS)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_XSAVE)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_XCRS)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_VCPU_EVENTS)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_DEBUGREGS)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_MP_STATE)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_LAPIC)),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_MSRS)), ALLOW(pwrite64),
+	ALLOW(ftruncate), ALLOW(fdatasync), ALLOW(fstat),
+	ALLOW(preadv), /* a disk's first 64 KiB, for its identity */
 };
 
 static const struct {

@@ -38,6 +38,11 @@ struct vm {
 	struct lguest lg;     /* the lguest host's view of the guest (pvabi/) */
 	struct vbus bus;      /* the lguest device bus (virtio/) */
 
+	/* `lgkvm restore`: the snapshot this VM is built from (src/restore.c),
+	 * and, once it is, `restored`. */
+	const struct snap *snap;
+	bool restored;
+
 	struct exit_stats exits;
 	struct api api;	      /* --api-sock: the control channel (src/api.c) */
 	struct poller poller; /* watches device input for the vCPU thread (src/poller.c) */

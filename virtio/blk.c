@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "src/files.h"
+#include "src/hold.h"
 #include "src/le.h"
 #include "src/log.h"
 #include "src/vm.h"
@@ -121,6 +122,7 @@ struct blk_dev {
 	/* The doorbell: NOTIFY (vCPU thread) -> I/O thread. */
 	int efd;
 	atomic_bool stop;
+	struct hold hold; /* a snapshot: finish, flush, hold still (src/hold.h) */
 	pthread_t thread;
 	bool thread_started;
 	bool use_uring;
@@ -440,7 +442,7 @@ static void req_start(struct blk_dev *d, struct blk_req *r)
 static bool can_take(const struct blk_dev *d)
 {
 	return d->live && !atomic_load(&d->stop) && !d->vm->dead && !d->parked &&
-	       !d->ordered_busy && d->free;
+	       !d->ordered_busy && d->free && !hold_wanted(&d->hold);
 }
 
 /* Take every request the guest has offered, as far as ordering allows. */
@@ -516,6 +518,17 @@ static void doorbell_arm(struct blk_dev *d)
 	}
 }
 
+/* A snapshot wants the disk still: nothing in flight (can_take stops the
+ * taking), everything written flushed, then hold until it is released. */
+static void hold_if_wanted(struct blk_dev *d)
+{
+	if (!hold_wanted(&d->hold) || d->inflight)
+		return;
+	if (!d->readonly && fdatasync(d->fd) < 0)
+		log_msg("--disk %s: flushing for a snapshot: %s", d->path, strerror(errno));
+	hold_point(&d->hold);
+}
+
 static void uring_loop(struct blk_dev *d)
 {
 	doorbell_arm(d);
@@ -528,6 +541,10 @@ static void uring_loop(struct blk_dev *d)
 		irq_flush(d);
 		if (atomic_load(&d->stop) && !d->inflight)
 			return;
+		if (hold_wanted(&d->hold) && !d->inflight) {
+			hold_if_wanted(d);
+			continue;
+		}
 		/* Push the new steps and sleep until one of them (or the
 		 * doorbell) completes. */
 		int r = io_uring_submit_and_wait(&d->ring, 1);
@@ -565,6 +582,7 @@ static void sync_loop(struct blk_dev *d)
 		doorbell_drain(d);
 		if (atomic_load(&d->stop))
 			return;
+		hold_if_wanted(d);
 		/* Everything offered, in order; then look again, since a
 		 * barrier stops the taking until it is done. */
 		for (;;) {
@@ -603,6 +621,24 @@ static void blk_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
 	 * eventfd write cannot block or fail short of 2^64 rings. */
 	if (d && write(d->efd, &one, sizeof(one)) < 0)
 		log_msg("--disk %s: waking the I/O thread: %s", d->path, strerror(errno));
+}
+
+static bool blk_hold(struct vm *vm, struct vdev *dev, bool on)
+{
+	struct blk_dev *d = dev->priv;
+	(void)vm;
+	if (!d || !d->thread_started)
+		return true;
+	if (!on) {
+		hold_release(&d->hold);
+		return true;
+	}
+	hold_ask(&d->hold);
+	blk_notify(vm, dev, d->q);
+	if (hold_wait(&d->hold, 10000))
+		return true;
+	hold_release(&d->hold);
+	return false;
 }
 
 static void blk_free(struct blk_dev *d)
@@ -815,6 +851,7 @@ int vbus_add_disk_fd(struct vm *vm, const char *path, int fd, bool readonly)
 	d->fd = fd;
 	d->efd = -1;
 	d->run_tail = &d->run;
+	hold_init(&d->hold);
 	/* The guest can have at most `num` requests outstanding, so `num`
 	 * slots bound what we ever hold in flight. */
 	for (unsigned i = 0; i < num; i++) {
@@ -828,6 +865,8 @@ int vbus_add_disk_fd(struct vm *vm, const char *path, int fd, bool readonly)
 	dev->notify = blk_notify;
 	d->q->kick_fd = d->efd; /* what blk_notify rings: KVM may ring it for us */
 	dev->teardown = blk_teardown;
+	dev->hold = blk_hold;
+	dev->backing_fd = fd;
 	dev->priv = d;
 	LOG_DEBUG(vm, "--disk %s: %llu sectors%s, IRQ %u, %s", path, (unsigned long long)d->sectors,
 		  readonly ? ", read-only" : "", d->q->irq,

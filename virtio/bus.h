@@ -68,11 +68,13 @@ struct vqueue {
 #define VDEV_MAX_QUEUES 4
 
 struct vdev {
-	uint8_t type;	   /* virtio device id: 1 net, 2 block, 3 console */
-	const char *name;  /* "console", "block", ... for messages */
-	uint32_t desc_off; /* device page: offset of its record */
-	unsigned slot;	   /* virtio-PCI: its slot on bus 0 */
-	uint8_t irq;	   /* virtio-PCI: its interrupt line (all its queues') */
+	uint8_t type;	    /* virtio device id: 1 net, 2 block, 3 console */
+	const char *name;   /* "console", "block", ... for messages */
+	char host_name[16]; /* the host end's name where it has one: a tap interface */
+	int backing_fd;	    /* a disk's file (for a snapshot's identity check), or -1 */
+	uint32_t desc_off;  /* device page: offset of its record */
+	unsigned slot;	    /* virtio-PCI: its slot on bus 0 */
+	uint8_t irq;	    /* virtio-PCI: its interrupt line (all its queues') */
 	unsigned nq;
 	struct vqueue *q[VDEV_MAX_QUEUES];
 	/* A kick on one of this device's rings (NOTIFY, or the PCI doorbell). */
@@ -92,6 +94,12 @@ struct vdev {
 	uint32_t features;
 	uint8_t config[32];
 	uint8_t config_len;
+	/* A snapshot (src/snapshot.c): hold the device's thread still (on), so
+	 * that nothing writes guest memory or the disk until it is released
+	 * (off); a block device first completes and flushes what it has in
+	 * flight.  Returns false if the thread did not hold in time.  NULL:
+	 * the device has no thread of its own. */
+	bool (*hold)(struct vm *vm, struct vdev *dev, bool on);
 	/* Undo host-side changes and free priv.  Must tolerate a second call. */
 	void (*teardown)(struct vm *vm, struct vdev *dev);
 	void *priv;
@@ -166,6 +174,18 @@ void console_out(struct vm *vm, const void *buf, size_t len);
  * the call to make when one is ready. */
 int vbus_pollfds(struct vm *vm, struct pollfd *fds, int max);
 void vbus_poll(struct vm *vm);
+/* Hold every device thread still (on) or let them go (off): see vdev.hold.
+ * false, with every thread let go again, if one did not hold in time. */
+bool vbus_hold(struct vm *vm, bool on);
+/* A snapshot (virtio/bus_state.c): the bus's state outside guest memory
+ * into s; and back from s into a bus rebuilt with the same devices in the
+ * same order, checked (0, or -1 with one sentence in err). */
+struct snap;
+void vbus_state_save(struct vm *vm, struct snap *s);
+int vbus_state_load(struct vm *vm, const struct snap *s, char *err, size_t errlen);
+/* Every ready ring's notify, once, as if the guest had kicked: a restored
+ * device looks at what the guest offered while the snapshot was taken. */
+void vbus_kick_all(struct vm *vm);
 /* Undo host-side changes (terminal mode), flush logs.  Safe to call twice. */
 void vbus_teardown(struct vm *vm);
 

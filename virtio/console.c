@@ -34,6 +34,7 @@
 #include "pvabi/host.h"
 #include "src/efd.h"
 #include "src/files.h"
+#include "src/hold.h"
 #include "src/log.h"
 #include "src/signals.h"
 #include "src/vm.h"
@@ -79,6 +80,7 @@ struct console_state {
 	pthread_t out_thread;
 	bool out_threaded;
 	int out_efd, stop_efd;
+	struct hold hold; /* a snapshot: hold the output thread still (src/hold.h) */
 };
 
 /*
@@ -320,6 +322,7 @@ static void *out_thread(void *arg)
 
 	while (efd_wait(cs->out_efd, cs->stop_efd) > 0) {
 		efd_drain(cs->out_efd);
+		hold_point(&cs->hold);
 		console_output(cs->vm, cs);
 	}
 	return NULL;
@@ -550,6 +553,24 @@ static int console_pollfds(struct vm *vm, struct vdev *dev, struct pollfd *fds, 
 	return 1;
 }
 
+static bool console_hold(struct vm *vm, struct vdev *dev, bool on)
+{
+	struct console_state *cs = dev->priv;
+	(void)vm;
+	if (!cs || !cs->out_threaded)
+		return true;
+	if (!on) {
+		hold_release(&cs->hold);
+		return true;
+	}
+	hold_ask(&cs->hold);
+	efd_signal(cs->out_efd);
+	if (hold_wait(&cs->hold, 5000))
+		return true;
+	hold_release(&cs->hold);
+	return false;
+}
+
 static void console_teardown(struct vm *vm, struct vdev *dev)
 {
 	struct console_state *cs = dev->priv;
@@ -611,6 +632,7 @@ int vbus_add_console_fd(struct vm *vm, int log_fd)
 	cs->vm = vm;
 	cs->out_efd = cs->stop_efd = -1;
 	pthread_mutex_init(&cs->out_lock, NULL);
+	hold_init(&cs->hold);
 	/* Like the reference, watch stdin from the start; the first empty
 	 * input queue turns that off until the driver posts a buffer. */
 	cs->in_listen = true;
@@ -638,6 +660,7 @@ int vbus_add_console_fd(struct vm *vm, int log_fd)
 	dev->poll = console_poll;
 	dev->pollfds = console_pollfds;
 	dev->teardown = console_teardown;
+	dev->hold = console_hold;
 	dev->priv = cs;
 	vm->bus.console = cs;
 

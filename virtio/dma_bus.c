@@ -427,6 +427,7 @@ int dma_add_disk_fd(struct vm *vm, const char *path, int fd, bool readonly)
 	}
 	struct dma_dev *dd = &vm->bus.dma.dev[dev_index(vm, dev)];
 	dd->fd = fd;
+	dev->backing_fd = fd;
 	dd->readonly = readonly;
 	/* num_sectors is 32 bits: a disk past 2 TiB shows its first 2 TiB. */
 	uint64_t sectors = (uint64_t)size / 512;
@@ -464,7 +465,10 @@ int dma_add_net(struct vm *vm, const char *tap, const char *ip)
 	char name[IFNAMSIZ];
 	uint8_t mac[6];
 	int fd = net_tap_open(vm, tap, ip, mac, name);
-	return fd < 0 ? -1 : dma_add_net_fd(vm, fd, mac);
+	if (fd < 0 || dma_add_net_fd(vm, fd, mac) < 0)
+		return -1;
+	snprintf(vm->bus.devs[vm->bus.ndevs - 1].host_name, IFNAMSIZ, "%s", name);
+	return 0;
 }
 
 /* --- the transport ------------------------------------------------------------- */

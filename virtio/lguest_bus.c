@@ -108,6 +108,7 @@ struct vdev *vbus_add_device(struct vm *vm, uint8_t type, const char *name)
 	memset(dev, 0, sizeof(*dev));
 	dev->type = type;
 	dev->name = name;
+	dev->backing_fd = -1;
 	if (fmt(bus)->add_device(vm, dev) < 0) {
 		bus->ndevs--;
 		return NULL;
@@ -334,4 +335,22 @@ void vbus_teardown(struct vm *vm)
 		if (dev->teardown)
 			dev->teardown(vm, dev);
 	}
+}
+
+bool vbus_hold(struct vm *vm, bool on)
+{
+	struct vbus *bus = &vm->bus;
+
+	for (unsigned i = 0; i < bus->ndevs; i++) {
+		struct vdev *dev = &bus->devs[i];
+
+		if (dev->hold && !dev->hold(vm, dev, on)) {
+			/* Let go of those already held. */
+			while (i-- > 0)
+				if (bus->devs[i].hold)
+					bus->devs[i].hold(vm, &bus->devs[i], false);
+			return false;
+		}
+	}
+	return true;
 }

@@ -69,6 +69,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "src/hold.h"
 #include "src/log.h"
 #include "src/vm.h"
 #include "virtio/ring.h"
@@ -96,6 +97,7 @@ struct net_dev {
 	int txefd;	  /* transmit doorbell: the same, for the send queue */
 	bool tx_threaded; /* virtio-PCI: the thread sends (else the vCPU thread) */
 	atomic_bool stop;
+	struct hold hold; /* a snapshot: hold still (src/hold.h) */
 	pthread_t thread;
 	bool thread_started;
 	char name[IFNAMSIZ + 8];
@@ -356,6 +358,9 @@ static void *rx_thread(void *arg)
 	struct net_dev *nd = arg;
 
 	while (!atomic_load(&nd->stop)) {
+		/* Between rounds nothing is half done: a frame is either in
+		 * the guest's buffer or still in the tap. */
+		hold_point(&nd->hold);
 		uint64_t now = mono_ns();
 		bool watch = nd->rx_listen && !nd->rx_broken && nd->hold_until <= now;
 		struct pollfd p[3] = {
@@ -421,6 +426,25 @@ static void net_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
 	}
 	if (write(q == nd->tx ? nd->txefd : nd->efd, &one, sizeof(one)) < 0)
 		log_msg("net %s: waking its thread: %s", nd->name, strerror(errno));
+}
+
+static bool net_hold(struct vm *vm, struct vdev *dev, bool on)
+{
+	struct net_dev *nd = dev->priv;
+	uint64_t one = 1;
+	(void)vm;
+	if (!nd || !nd->thread_started)
+		return true;
+	if (!on) {
+		hold_release(&nd->hold);
+		return true;
+	}
+	hold_ask(&nd->hold);
+	if (write(nd->efd, &one, sizeof(one)) < 0 || !hold_wait(&nd->hold, 5000)) {
+		hold_release(&nd->hold);
+		return false;
+	}
+	return true;
 }
 
 static void net_free(struct net_dev *nd)
@@ -509,6 +533,7 @@ int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *wha
 	nd->hdr_len = vm->lg.abi ? vm->lg.abi->net_hdr_len : NET_HDR_LEN;
 	nd->any_layout = vm->bus.tp == &virtio_pci;
 	nd->fd = fd;
+	hold_init(&nd->hold);
 	snprintf(nd->name, sizeof(nd->name), "%s", what);
 	nd->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	nd->txefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -530,8 +555,10 @@ int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *wha
 		nd->tx->kick_fd = nd->txefd;
 	if (rx_thread_start(vm, nd) < 0)
 		goto fail;
+	snprintf(dev->host_name, sizeof(dev->host_name), "%s", what);
 	dev->notify = net_notify;
 	dev->teardown = net_teardown;
+	dev->hold = net_hold;
 	dev->priv = nd;
 	LOG_DEBUG(vm, "net %s: MAC %02x:%02x:%02x:%02x:%02x:%02x, IRQs %u (receive) %u (send)",
 		  what, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], nd->rx->irq, nd->tx->irq);

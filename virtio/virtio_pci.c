@@ -36,6 +36,7 @@
 #include "kvm-glue/monitor.h"
 #include "src/le.h"
 #include "src/log.h"
+#include "src/snapshot_format.h"
 #include "src/vm.h"
 #include "virtio/console.h"
 #include "virtio/ring.h"
@@ -636,4 +637,72 @@ bool vbus_mmio(struct vm *vm, uint64_t gpa, uint8_t *data, unsigned len, bool wr
 		return true;
 	}
 	return false;
+}
+
+/*
+ * Snapshots (src/snapshot.c): a function's state out, and back in through
+ * the checks a guest's own writes meet.
+ */
+
+void vpci_state_save(struct vm *vm, const struct vdev *dev, struct snap_pci *out)
+{
+	const struct vpci_dev *vd = vd_of(dev);
+	memset(out, 0, sizeof(*out));
+	memcpy(out->cfg, pci_of(vm)->bus.fn[dev->slot].cfg, sizeof(out->cfg));
+	out->dfselect = vd->dfselect;
+	out->gfselect = vd->gfselect;
+	out->gfeatures[0] = vd->gfeatures[0];
+	out->gfeatures[1] = vd->gfeatures[1];
+	out->status = vd->status;
+	out->qselect = vd->qselect;
+	out->isr = atomic_load(&vd->isr);
+	for (unsigned i = 0; i < dev->nq && i < VPCI_MAX_QUEUES; i++) {
+		const struct vpci_queue *c = &vd->qc[i];
+		out->qc[i].size = c->size;
+		out->qc[i].enabled = c->enabled;
+		memcpy(out->qc[i].desc, c->desc, sizeof(c->desc));
+		memcpy(out->qc[i].avail, c->avail, sizeof(c->avail));
+		memcpy(out->qc[i].used, c->used, sizeof(c->used));
+	}
+}
+
+/* Config space: only the bits a guest may write come from the snapshot
+ * (the rest are the device's, rebuilt); then the BAR decodes where those
+ * say, exactly as after the guest's own writes.  The common config: the
+ * feature set must be one FEATURES_OK would accept, and an enabled queue
+ * passes queue_enable's checks or the restore fails (vm->dead says why). */
+void vpci_state_load(struct vm *vm, struct vdev *dev, const struct snap_pci *in)
+{
+	struct vpci *p = pci_of(vm);
+	struct vpci_dev *vd = vd_of(dev);
+	struct pci_fn *f = &p->bus.fn[dev->slot];
+	for (unsigned i = 0; i < PCI_CFG_SPACE; i++)
+		f->cfg[i] = (uint8_t)((f->cfg[i] & ~f->wmask[i]) | (in->cfg[i] & f->wmask[i]));
+	vpci_changed(p, dev->slot);
+	vd->dfselect = in->dfselect;
+	vd->gfselect = in->gfselect;
+	vd->gfeatures[0] = in->gfeatures[0];
+	vd->gfeatures[1] = in->gfeatures[1];
+	vd->qselect = in->qselect;
+	vd->status = 0;
+	if (in->status)
+		status_write(vd, in->status);
+	if (vd->status != in->status) {
+		guest_kill(vm,
+			   "virtio-pci 00:%02x.0 (%s): a device status (%#x) its features "
+			   "do not allow",
+			   dev->slot, dev->name, in->status);
+		return;
+	}
+	atomic_store(&vd->isr, in->isr & 3);
+	for (unsigned i = 0; i < dev->nq && i < VPCI_MAX_QUEUES && !vm->dead; i++) {
+		struct vpci_queue *c = &vd->qc[i];
+		c->size = in->qc[i].size;
+		memcpy(c->desc, in->qc[i].desc, sizeof(c->desc));
+		memcpy(c->avail, in->qc[i].avail, sizeof(c->avail));
+		memcpy(c->used, in->qc[i].used, sizeof(c->used));
+		c->enabled = false;
+		if (in->qc[i].enabled)
+			queue_enable(vm, vd, i);
+	}
 }

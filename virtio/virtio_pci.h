@@ -49,6 +49,12 @@ bool vpci_console_window(struct vm *vm, unsigned *slot, unsigned *window, uint32
 uint32_t vpci_present_slots(struct vm *vm);
 /* The 0xCF8 latch and bytes 4-15 of that capability, now. */
 void vpci_console_cap(struct vm *vm, uint32_t *latch, uint8_t cap[12]);
+struct vdev;
+struct snap_pci;
+/* A snapshot: the function's state out, and back in through the checks of
+ * the guest's own writes (a failed one ends the VM: vm->dead, with why). */
+void vpci_state_save(struct vm *vm, const struct vdev *dev, struct snap_pci *out);
+void vpci_state_load(struct vm *vm, struct vdev *dev, const struct snap_pci *in);
 
 struct vpci {
 	struct pci_bus bus;

@@ -24,7 +24,7 @@ GUEST_LIBS := -lgcc
 GUEST_PLAIN := demo hello crash traps ioport usermode pagefault timer irq_storm async \
 	fpu_ts gdt_tls spin halt_forever virtio_console
 # The block and network devices (and the block benchmark, tests/bench/).
-GUEST_PLAIN += virtio_blk virtio_net bench_blk bench_net
+GUEST_PLAIN += virtio_blk virtio_net bench_blk bench_net snapshot
 # Exit-cost and boot-time benchmarks (tests/bench/bench.sh).
 GUEST_PLAIN += bench_hcall bench_null
 # ABI violations the VMM must kill (exit 5): all from hostile.c, one ELF per
@@ -132,10 +132,10 @@ $(eval $(call HOSTILE_SERIES,hostile_fast,$(GUEST_HOSTILE_FAST_ELFS)))
 GEN_LIST := 0 1 2 3 4 5 6 7 8 9 10
 GEN_PAE_LIST := 5 6 7 8 9 10
 GEN_GUESTS := abi_gen restart hostile_gen cpuid irq_storm
-GEN_GUESTS_DEVPAGE := virtio_blk
-GEN_GUESTS_PCI := virtio_pci hostile_pci
+GEN_GUESTS_DEVPAGE := virtio_blk snapshot
+GEN_GUESTS_PCI := virtio_pci hostile_pci snapshot
 # 2.6.23 (G0) has no virtio: its devices are on the DMA bus (dma_bus.c).
-GEN_GUESTS_DMA := dma_bus
+GEN_GUESTS_DMA := dma_bus snapshot
 # $(1): a generation number: its guests.
 gen_guests = $(if $(filter 0,$(1)),$(GEN_GUESTS_DMA),$(GEN_GUESTS) \
 	$(if $(filter 8 9 10,$(1)),$(GEN_GUESTS_PCI),$(GEN_GUESTS_DEVPAGE)))
