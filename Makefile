@@ -74,6 +74,7 @@ run: all
 check: all unit fuzz-smoke $(BUILD)/.slurm-deps-ok
 	tests/testhost/kvm-tests $(LGKVM) $(BUILD)/guests
 	tests/testhost/batch-test $(LGKVM) $(BUILD)/guests
+	tests/testhost/batch-test --script snapshot-check.sh $(LGKVM) $(BUILD)/guests
 	tests/slurm/slurm-test $(LGKVM)
 
 # A one-node Slurm for tests/slurm/slurm-test (Debian's packages; nothing is

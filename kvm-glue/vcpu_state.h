@@ -14,13 +14,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "kvm-glue/monitor.h"
 
 struct vm;
 
 struct vcpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	struct kvm_xsave xsave; /* FPU, SSE and whatever XCR0 enables (legacy 4 KiB area) */
+	/* FPU, SSE and whatever XCR0 enables: struct kvm_xsave's 4 KiB area
+	 * (kept as words: the structure ends in a flexible array). */
+	uint32_t xsave[1024];
 	struct kvm_xcrs xcrs;
 	struct kvm_vcpu_events events;
 	struct kvm_debugregs debugregs;
@@ -41,7 +46,26 @@ int vcpu_state_get(struct vm *vm, struct vcpu_state *s, char *err, size_t errlen
 int vcpu_state_set(struct vm *vm, const struct vcpu_state *s, char *err, size_t errlen);
 /* What lgkvm itself relies on before KVM sees the state: an i386 guest
  * (no long mode, paging on), the monitor's descriptor tables, an MP state
- * KVM knows.  true, or false with a sentence. */
-bool vcpu_state_check(const struct vcpu_state *s, char *err, size_t errlen);
+ * KVM knows.  true, or false with a sentence.  (Inline: the state file's
+ * parser uses it, and its fuzzer links no KVM code.) */
+static inline bool vcpu_state_check(const struct vcpu_state *s, char *err, size_t errlen)
+{
+	const struct kvm_sregs *r = &s->sregs;
+	const char *why = NULL;
+	if (!(r->cr0 & 0x80000000u))
+		why = "paging is off";
+	else if (r->efer & 0x100u /* LME */)
+		why = "long mode is on";
+	else if (r->gdt.base != MON_GVA + MON_GDT_OFF || r->idt.base != MON_GVA + MON_IDT_OFF ||
+		 r->tr.selector != SEL_TSS)
+		why = "its descriptor tables are not the monitor's";
+	else if (s->regs.rip > UINT32_MAX || s->regs.rsp > UINT32_MAX)
+		why = "EIP or ESP is beyond 32 bits";
+	else if (s->mp.mp_state != KVM_MP_STATE_RUNNABLE && s->mp.mp_state != KVM_MP_STATE_HALTED)
+		why = "its MP state is neither runnable nor halted";
+	if (why)
+		snprintf(err, errlen, "the vCPU state is not an lguest guest's: %s", why);
+	return !why;
+}
 
 #endif

@@ -311,11 +311,11 @@ static void run_job(struct vm *vm)
 	efd_signal(a->ack_efd);
 }
 
-void api_pause_point(struct vm *vm)
+bool api_pause_point(struct vm *vm)
 {
 	struct api *a = &vm->api;
 	if (!atomic_load(&a->pause_req) || vm->dead)
-		return;
+		return false;
 	uint64_t t0 = now_ns();
 	atomic_store(&a->paused, true);
 	efd_signal(a->ack_efd);
@@ -329,6 +329,7 @@ void api_pause_point(struct vm *vm)
 	}
 	atomic_store(&a->paused, false);
 	a->paused_ns += now_ns() - t0;
+	return true;
 }
 
 /*

@@ -53,8 +53,10 @@ void api_close(struct vm *vm);
 size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size_t size);
 
 /* The vCPU thread, between exits: if the API asked for a pause, hold here
- * until it asks to resume (or the guest ends). */
-void api_pause_point(struct vm *vm);
+ * until it asks to resume (or the guest ends).  true if it held: time has
+ * passed, and the kick timer's signal may have been taken by the wait, so
+ * the caller looks at time and the timer again (and at `dead`). */
+bool api_pause_point(struct vm *vm);
 
 /* `lgkvm api PATH JSON`: send one request to a running lgkvm, print the
  * reply.  Exit status 0 (ok), 1 (the request failed), 2 (usage, no lgkvm

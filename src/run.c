@@ -161,7 +161,12 @@ static void monitor_event(struct vm *vm)
 	uint64_t deadline = vm->opt.timeout_s ? vm->timeout_deadline : 0;
 	housekeeping(vm, deadline);
 	while (!vm->dead && vm->lg.halted) {
-		api_pause_point(vm);
+		/* Held by the API: a stop may have come, and the kick timer
+		 * fired unseen while we waited. */
+		if (api_pause_point(vm)) {
+			housekeeping(vm, deadline);
+			continue;
+		}
 		if (lg_irq_deliverable(vm, f->eip) || lg_halt_in_vm(vm))
 			break;
 		uint64_t t0 = now_ns();
@@ -236,7 +241,10 @@ int vm_run(struct vm *vm)
 	housekeeping(vm, deadline);
 
 	while (!vm->dead) {
-		api_pause_point(vm);
+		if (api_pause_point(vm)) {
+			housekeeping(vm, deadline);
+			continue;
+		}
 		lg_fastpath_publish(vm);
 		poller_publish(vm);
 		int r = vcpu_enter(vm);

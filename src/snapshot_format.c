@@ -176,7 +176,7 @@ void *snap_encode(const struct snap *s, size_t *len, char *err, size_t errlen)
 	w_node(&w, "vcpu");
 	w_bytes(&w, "regs", &c->regs, sizeof(c->regs));
 	w_bytes(&w, "sregs", &c->sregs, sizeof(c->sregs));
-	w_bytes(&w, "xsave", &c->xsave, sizeof(c->xsave));
+	w_bytes(&w, "xsave", c->xsave, sizeof(c->xsave));
 	w_bytes(&w, "xcrs", &c->xcrs, sizeof(c->xcrs));
 	w_bytes(&w, "events", &c->events, sizeof(c->events));
 	w_bytes(&w, "debugregs", &c->debugregs, sizeof(c->debugregs));
@@ -518,7 +518,7 @@ int snap_decode(const void *buf, size_t len, struct snap *s, char *err, size_t e
 	int v = r_node(r, 0, "vcpu");
 	r_bytes(r, v, "regs", &c->regs, sizeof(c->regs));
 	r_bytes(r, v, "sregs", &c->sregs, sizeof(c->sregs));
-	r_bytes(r, v, "xsave", &c->xsave, sizeof(c->xsave));
+	r_bytes(r, v, "xsave", c->xsave, sizeof(c->xsave));
 	r_bytes(r, v, "xcrs", &c->xcrs, sizeof(c->xcrs));
 	r_bytes(r, v, "events", &c->events, sizeof(c->events));
 	r_bytes(r, v, "debugregs", &c->debugregs, sizeof(c->debugregs));

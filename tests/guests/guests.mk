@@ -173,7 +173,7 @@ $(GEN_BZIMAGES:%=$(GUEST_OUT)/%.bzimage): $(GUEST_OUT)/%.bzimage: $(GUEST_OUT)/%
 # 2.6.23 bzImages (protocol 2.06, the flat kernel gzipped with OS byte 3):
 # lgkvm unpacks them, finds the GenuineLguest marker and PAGE_OFFSET, and
 # enters at the marker's virtual address, as the 2.6.23 Launcher did.
-G0_BZIMAGES := g0/dma_bus
+G0_BZIMAGES := g0/dma_bus g0/snapshot
 guests: $(G0_BZIMAGES:%=$(GUEST_OUT)/%.bzimage)
 $(G0_BZIMAGES:%=$(GUEST_OUT)/%.bzimage): $(GUEST_OUT)/%.bzimage: $(GUEST_OUT)/%.bin $(GUEST_OUT)/mkbzimage
 	$(GUEST_OUT)/mkbzimage --g0 $< $@

@@ -1,0 +1,188 @@
+#!/bin/sh
+# tests/testhost/snapshot-check.sh — snapshots and restores on real KVM, with our own guests.
+#
+# Usage: snapshot-check.sh LGKVM GUESTDIR
+#
+# Plain POSIX sh (busybox in the test host).  The conformance guest tests/guests/snapshot.c
+# counts, checksums 1 MiB of its RAM, writes a disk record and sleeps on a timer, round
+# after round, and checks at the end that nothing it did was lost or repeated.  For every
+# generation it is snapshotted mid-way over the API socket (paused, snapshot, stopped) and
+# restored; the restored guest must finish and pass.  Then the ways a restore must refuse:
+# a disk that changed (exit 2, unless --force), missing files (2), corrupt or truncated
+# state and memory files and a memory file of another snapshot (11), devices that do not
+# match (2), options the snapshot fixes (2); and the API's refusals.
+# TAP out; the last line is "N passed, N failed"; exit status 1 if any check failed.
+set -u
+[ $# = 2 ] || {
+	echo "usage: snapshot-check.sh LGKVM GUESTDIR" >&2
+	exit 2
+}
+lgkvm=$1
+case $lgkvm in
+/*) ;;
+*/*) lgkvm=$PWD/$lgkvm ;;
+esac
+g=$(cd "$2" && pwd) || exit 2
+w=$(mktemp -d "${TMPDIR:-/tmp}/lgkvm-snap.XXXXXX") || exit 2
+trap 'rm -rf "$w"' EXIT
+cd "$w" || exit 2
+
+n=0 passed=0 failed=0
+# check DESCRIPTION COMMAND...: one TAP line
+check() {
+	desc=$1
+	shift
+	n=$((n + 1))
+	if "$@" >/dev/null 2>&1; then
+		passed=$((passed + 1))
+		echo "ok $n - $desc"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $desc"
+		for f in src.out restore.out; do
+			[ -f "$f" ] && sed "s|^|# $f: |" "$f" | tail -n 6
+		done
+	fi
+}
+api() { "$lgkvm" api "$sock" "$1"; }
+# status_is CODE COMMAND...: the command exits with CODE
+status_is() {
+	want=$1
+	shift
+	"$@"
+	[ $? = "$want" ]
+}
+# wait_for FILE TEXT: until FILE says TEXT (at most 20 s)
+wait_for() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 400 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	grep -q "$2" "$1"
+}
+
+# start NAME ELF GUESTWORD ARGS...: boot ELF with a control socket, output in src.out
+start() {
+	name=$1
+	elf=$2
+	word=$3
+	shift 3
+	sock=$w/$name.sock
+	rm -f src.out restore.out
+	"$lgkvm" run --timeout 60 --api-sock "$sock" "$@" "$elf" -- $word >src.out 2>&1 &
+	spid=$!
+	i=0
+	while [ ! -S "$sock" ] && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+# take STATE: pause, snapshot to STATE, stop; the source's status in $sstatus
+take() {
+	api '{"cmd":"pause"}' && api "{\"cmd\":\"snapshot\",\"path\":\"$1\"}" &&
+		api '{"cmd":"stop"}'
+	r=$?
+	wait $spid
+	sstatus=$?
+	return $r
+}
+restored_passes() {
+	"$lgkvm" restore --timeout 60 "$@" >restore.out 2>&1 && grep -q "snapshot: PASS" restore.out
+}
+
+# Every generation: snapshot mid-way, restore, pass.  G0 (2.6.23) has no virtio disk;
+# the rest write one record a round.
+for v in g1:snapshot.elf g2:g2/snapshot.elf g3:g3/snapshot.elf g4:g4/snapshot.elf \
+	g5:g5/snapshot.elf g5p:g5p/snapshot.elf g6:g6/snapshot.elf g7:g7/snapshot.elf \
+	g8:g8/snapshot.elf g9:g9/snapshot.elf g9p:g9p/snapshot.elf g10:g10/snapshot.elf \
+	g10p:g10p/snapshot.elf; do
+	name=${v%%:*}
+	cp "$g/blk-test.img" "$name.img"
+	start "$name" "$g/${v#*:}" disk --disk "$name.img"
+	wait_for src.out "snapshot: round 10" >/dev/null
+	take "$name.state"
+	check "$name: paused, snapshot and stopped (source exit $sstatus, 8 wanted)" [ "$sstatus" = 8 ]
+	check "$name: the restored guest finishes and passes" restored_passes "$name.state"
+done
+start g0 "$g/g0/snapshot.bzimage" "" -m 32M
+wait_for src.out "snapshot: round 10" >/dev/null
+take g0.state
+check "g0: snapshot of a 2.6.23-generation guest (no disk)" [ "$sstatus" = 8 ]
+check "g0: the restored guest finishes and passes" restored_passes g0.state
+
+# The guest's clock and HALT kept by lgkvm (no in-kernel LAPIC), and every call exiting.
+for mode in no-irqchip no-fast-path; do
+	cp "$g/blk-test.img" "$mode.img"
+	start "$mode" "$g/snapshot.elf" disk --disk "$mode.img" "--$mode"
+	wait_for src.out "snapshot: round 10" >/dev/null
+	take "$mode.state"
+	check "--$mode: restored, finishes and passes" restored_passes "$mode.state"
+done
+
+# Sizes: the state file is small, the memory file sparse (zero pages are holes).
+check "the memory file is sparse: under 8 MiB on disk for a 64 MiB guest" \
+	sh -c "[ \$(du -k g1.state.mem | cut -f1) -lt 8192 ]"
+check "the state and memory files are owner-only" \
+	sh -c "ls -l g1.state g1.state.mem | grep -qv '^-rw-------' && exit 1; true"
+
+# A snapshot of a running guest leaves it running: it goes on and passes.
+cp "$g/blk-test.img" live.img
+start live "$g/snapshot.elf" disk --disk live.img
+wait_for src.out "snapshot: round 10" >/dev/null
+check "a running guest: snapshot answered" api '{"cmd":"snapshot","path":"live.state"}'
+check "a running guest: running again after the snapshot" \
+	sh -c "'$lgkvm' api '$sock' '{\"cmd\":\"status\"}' | grep -q '\"state\":\"running\"'"
+check "the API refuses a path that exists (exit 1), and says why" \
+	sh -c "'$lgkvm' api '$sock' '{\"cmd\":\"snapshot\",\"path\":\"live.state\"}' |
+		grep -q 'already exists'; [ \$? = 0 ]"
+check "the API refuses a snapshot without a path" \
+	status_is 1 "$lgkvm" api "$sock" '{"cmd":"snapshot"}'
+wait $spid
+sstatus=$?
+check "a running guest snapshotted goes on to pass (exit $sstatus)" \
+	sh -c "[ $sstatus = 0 ] && grep -q 'snapshot: PASS' src.out"
+# Its disk moved on since: the restore refuses it, then takes it with --force.
+check "restore refuses a disk that changed since the snapshot (exit 2)" \
+	status_is 2 "$lgkvm" restore --timeout 60 live.state
+check "... and says which disk and why" \
+	sh -c "'$lgkvm' restore live.state 2>&1 | grep -q 'live.img: its modification time changed'"
+check "restore --force takes it; the guest rewrites what it redoes and passes" \
+	restored_passes --force live.state
+
+# The devices: given again they must match in number, kind and order.
+check "restore with a missing disk argument: exit 2" \
+	status_is 2 "$lgkvm" restore --disk g1.img --disk g2.img g1.state
+check "restore with a net device for a disk: exit 2" \
+	status_is 2 "$lgkvm" restore --net tap g1.state
+check "a disk named on the command line is checked too (g2.img moved on: exit 2)" \
+	status_is 2 "$lgkvm" restore --disk g2.img g2.state
+check "restore --mem: the snapshot fixes it (exit 2)" \
+	status_is 2 "$lgkvm" restore --mem 128M g1.state
+check "restore with no state file: exit 2" status_is 2 "$lgkvm" restore none.state
+
+# Damaged files: refused, exit 11, before any guest runs.
+head -c 2000 g3.state >trunc.state
+check "a truncated state file: exit 11" status_is 11 "$lgkvm" restore trunc.state
+cp g3.state bad.state
+printf 'X' | dd of=bad.state bs=1 seek=1 conv=notrunc 2>/dev/null
+check "a state file with its magic damaged: exit 11" status_is 11 "$lgkvm" restore bad.state
+printf 'lgkvm state? no' >junk.state
+check "a file that is not a state file: exit 11" status_is 11 "$lgkvm" restore junk.state
+# The memory file is found beside the state file, by the name the state file gives.
+mkdir nomem short other
+cp g4.state nomem/
+check "a state file without its memory file: exit 2" status_is 2 "$lgkvm" restore nomem/g4.state
+cp g4.state short/
+head -c 1000000 g4.state.mem >short/g4.state.mem
+check "a truncated memory file: exit 11" status_is 11 "$lgkvm" restore short/g4.state
+cp g4.state other/
+cp g6.state.mem other/g4.state.mem
+check "another snapshot's memory file: exit 11, and said" \
+	sh -c "'$lgkvm' restore other/g4.state 2>&1 | grep -q \"another snapshot's\" &&
+		{ '$lgkvm' restore other/g4.state; [ \$? = 11 ]; }"
+check "a damaged state file is named in the message" \
+	sh -c "'$lgkvm' restore trunc.state 2>&1 | grep -q 'trunc.state: state file'"
+
+echo "$passed passed, $failed failed"
+[ $failed = 0 ]
