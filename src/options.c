@@ -378,7 +378,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		}
 	}
 
-	if (opt->net_ip) {
+	if (opt->net_ip && opt->cmd != CMD_RESTORE) {
 		bool have_net = false;
 		for (unsigned i = 0; i < opt->ndevices; i++)
 			have_net |= opt->devices[i].type == DEV_NET;

@@ -125,6 +125,9 @@ int restore_options(struct options *opt, const struct snap *s, char *err, size_t
 	opt->kernel = s->kernel[0] ? s->kernel : NULL;
 	opt->initrd = s->initrd[0] ? s->initrd : NULL;
 	snprintf(opt->cmdline, sizeof(opt->cmdline), "%s", s->cmdline);
+	/* The tap is made again, and its host side addressed as it was. */
+	if (!opt->net_ip && s->net_ip[0])
+		opt->net_ip = s->net_ip;
 	/* Devices: the snapshot's, the console last. */
 	if (!s->ndevs || s->dev[s->ndevs - 1].type != VIRTIO_ID_CONSOLE) {
 		snprintf(err, errlen, "the snapshot's last device is not the console");

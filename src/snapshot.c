@@ -142,6 +142,7 @@ static int gather(struct vm *vm, struct snap *s, const char *mem_name, char *err
 	snprintf(s->kernel, sizeof(s->kernel), "%s", opt->kernel ? opt->kernel : "");
 	snprintf(s->initrd, sizeof(s->initrd), "%s", opt->initrd ? opt->initrd : "");
 	snprintf(s->cmdline, sizeof(s->cmdline), "%s", opt->cmdline);
+	snprintf(s->net_ip, sizeof(s->net_ip), "%s", opt->net_ip ? opt->net_ip : "");
 	snprintf(s->mem_file, sizeof(s->mem_file), "%s", mem_name);
 
 	if (vcpu_state_get(vm, &s->cpu, err, errlen) < 0)

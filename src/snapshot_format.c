@@ -3,7 +3,7 @@
  *
  *   /                format, lgkvm-version, snapshot-id
  *   /machine         generation, pae, fast-path, irqchip, ram, tsc-khz,
- *                    monitor-crc, kernel, initrd, cmdline
+ *                    monitor-crc, kernel, initrd, cmdline, net-ip
  *   /memory          file, size
  *   /vcpu            regs, sregs, xsave, xcrs, events, debugregs, mp-state,
  *                    tsc, lapic (with an in-kernel LAPIC)
@@ -29,6 +29,7 @@
 #include "pvabi/abi.h"
 #include "src/le.h"
 #include "src/sizes.h"
+#include "virtio/net.h"
 
 #define QUEUE_REC \
 	24u /* num u16, irq u8, ready u8, gpa, desc, avail, used u32, last_avail, last_used u16 */
@@ -165,6 +166,7 @@ void *snap_encode(const struct snap *s, size_t *len, char *err, size_t errlen)
 	w_str(&w, "kernel", s->kernel);
 	w_str(&w, "initrd", s->initrd);
 	w_str(&w, "cmdline", s->cmdline);
+	w_str(&w, "net-ip", s->net_ip);
 	w_end(&w);
 
 	w_node(&w, "memory");
@@ -504,6 +506,10 @@ int snap_decode(const void *buf, size_t len, struct snap *s, char *err, size_t e
 	r_str(r, m, "kernel", s->kernel, sizeof(s->kernel));
 	r_str(r, m, "initrd", s->initrd, sizeof(s->initrd));
 	r_str(r, m, "cmdline", s->cmdline, sizeof(s->cmdline));
+	r_str(r, m, "net-ip", s->net_ip, sizeof(s->net_ip));
+	struct in_addr ip, mask;
+	if (!rd.bad && s->net_ip[0] && !net_parse_ip(s->net_ip, &ip, &mask))
+		r_fail(r, m, "net-ip", "is not an IPv4 address with an optional /PREFIX");
 
 	int mem = r_node(r, 0, "memory");
 	r_str(r, mem, "file", s->mem_file, sizeof(s->mem_file));

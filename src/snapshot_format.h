@@ -100,6 +100,7 @@ struct snap {
 	uint32_t tsc_khz;     /* what the guest was told */
 	uint32_t monitor_crc; /* CRC-32 of the monitor's stubs and code */
 	char kernel[SNAP_PATH_MAX], initrd[SNAP_PATH_MAX], cmdline[2048]; /* for a restart */
+	char net_ip[64];    /* --net-ip: the tap's host side, set again when it is made */
 	char mem_file[256]; /* the memory file's name, beside the state file */
 	struct vcpu_state cpu;
 	struct snap_lguest lg;
