@@ -74,6 +74,12 @@ for g in demo g7/abi_gen g9/abi_gen; do
 		sed -n "s|^lgkvm: exits to lgkvm: |  $g: |p; s|^lgkvm: hypercalls: |    hypercalls: |p"
 done
 
+# Snapshots: tests/bench/snapshot.sh (time held, size, restore vs boot set-up).
+if [ -f snapshot.elf ] && [ -f "$here/snapshot.sh" ]; then
+	echo "== snapshot and restore (tests/bench/snapshot.sh)"
+	sh "$here/snapshot.sh" "$lgkvm" . | sed 's/^/  /'
+fi
+
 # A farm's cost per guest: tests/bench/batch.sh (lgkvm batch vs bare runs).
 if [ -f "$here/batch.sh" ]; then
 	echo "== farm: demo guests through lgkvm batch, vs bare lgkvm runs"
