@@ -40,12 +40,14 @@
 #include "pvabi/host.h"
 #include "src/efd.h"
 #include "src/log.h"
+#include "src/migrate.h"
 #include "src/vm.h"
 
-#define CLIENT_IDLE_MS 30000  /* a client that sends nothing this long is dropped */
-#define PAUSE_WAIT_MS  5000   /* how long "pause" waits for the vCPU to hold */
-#define SNAP_WAIT_MS   600000 /* how long "snapshot" waits for the files to be written */
-#define SNAP_PATH_LEN  4000   /* a longer path is refused */
+#define CLIENT_IDLE_MS	    30000  /* a client that sends nothing this long is dropped */
+#define PAUSE_WAIT_MS	    5000   /* how long "pause" waits for the vCPU to hold */
+#define SNAP_WAIT_MS	    600000 /* how long "snapshot" waits for the files to be written */
+#define SNAP_PATH_LEN	    4000   /* a longer path is refused */
+#define MIGRATE_DOWNTIME_MS 20	   /* migrate's default budget for the final pause */
 
 int api_open(struct vm *vm, const char *path, char *err, size_t errlen)
 {
@@ -80,6 +82,10 @@ int api_open(struct vm *vm, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	strcpy(a->path, path);
+	/* For `migrate`: which pages were written (src/migrate.c).  Without
+	 * them (no /proc, say) a migration is refused, nothing else. */
+	a->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	a->clear_refs_fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
 	/* json-c seeds its string hash from the kernel (getrandom) the first
 	 * time it hashes a key: have that happen now, before the sandbox. */
 	json_object *warm = json_tokener_parse("{\"cmd\":\"status\"}");
@@ -148,17 +154,22 @@ static json_object *status(struct vm *vm)
 static bool pause_vcpu(struct vm *vm)
 {
 	struct api *a = &vm->api;
-	if (atomic_load(&a->paused))
+	/* Held, and not let go since: nothing to do.  A vCPU that was just
+	 * let go may still say `paused` on its way out, so otherwise a pause
+	 * counts only once it has come back: pause_seq moves. */
+	if (atomic_load(&a->pause_req) && atomic_load(&a->paused))
 		return true;
+	unsigned seq = atomic_load(&a->pause_seq);
 	efd_drain(a->ack_efd);
 	atomic_store(&a->pause_req, true);
 	kvm_kick(vm);
 	struct pollfd p = {.fd = a->ack_efd, .events = POLLIN};
 	uint64_t end = now_ns() + (uint64_t)PAUSE_WAIT_MS * 1000000u;
-	while (!atomic_load(&a->paused) && !vm->dead && now_ns() < end)
+	while (!(atomic_load(&a->paused) && atomic_load(&a->pause_seq) != seq) && !vm->dead &&
+	       now_ns() < end)
 		if (poll(&p, 1, 100) > 0)
 			efd_drain(a->ack_efd);
-	return atomic_load(&a->paused);
+	return atomic_load(&a->paused) && atomic_load(&a->pause_seq) != seq;
 }
 
 /* A new file for the snapshot: never one that exists (nor a symlink's
@@ -173,11 +184,63 @@ static int create_file(const char *path, char *msg, size_t size)
 	return fd;
 }
 
+int api_on_vcpu(struct vm *vm, int (*fn)(struct vm *vm, void *arg, char *err, size_t errlen),
+		void *arg, unsigned wait_ms, char *err, size_t errlen)
+{
+	struct api *a = &vm->api;
+	if (vm->dead || atomic_load(&a->job)) {
+		snprintf(err, errlen,
+			 vm->dead ? "the guest has ended"
+				  : "the vCPU is busy with another request");
+		return -1;
+	}
+	a->job_fn = fn;
+	a->job_arg = arg;
+	bool was_paused = atomic_load(&a->pause_req);
+	atomic_store(&a->job, true);
+	if (was_paused)
+		efd_signal(a->resume_efd); /* held already: wake it to do the job */
+	else
+		pause_vcpu(vm); /* the job is done at the pause point, before the ack */
+	struct pollfd p = {.fd = a->ack_efd, .events = POLLIN};
+	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000u;
+	while (atomic_load(&a->job) && !vm->dead && now_ns() < end)
+		if (poll(&p, 1, 100) > 0)
+			efd_drain(a->ack_efd);
+	bool done = !atomic_load(&a->job);
+	if (!was_paused && !vm->dead) {
+		atomic_store(&a->pause_req, false);
+		efd_signal(a->resume_efd);
+	}
+	if (!done) {
+		snprintf(err, errlen,
+			 vm->dead ? "the guest ended first" : "the vCPU did not do it in time");
+		return -1;
+	}
+	if (a->job_status < 0)
+		snprintf(err, errlen, "%s", a->job_err);
+	return a->job_status;
+}
+
+struct snapshot_job {
+	int state_fd, mem_fd;
+	char mem_name[256];
+	struct snapshot_result res;
+};
+
+static int snapshot_job(struct vm *vm, void *arg, char *err, size_t errlen)
+{
+	struct snapshot_job *j = arg;
+	int r = snapshot_take(vm, j->state_fd, j->mem_fd, j->mem_name, &j->res, err, errlen);
+	close(j->state_fd);
+	close(j->mem_fd);
+	return r;
+}
+
 /* {"cmd":"snapshot","path":P}: P and P.mem.  The vCPU is paused for it (if it
  * ran, it runs again after), and does the work at its pause point. */
 static size_t snapshot(struct vm *vm, json_object *req, char *reply, size_t size)
 {
-	struct api *a = &vm->api;
 	json_object *pv;
 	char msg[SNAP_PATH_LEN + 128];
 	if (!json_object_object_get_ex(req, "path", &pv) ||
@@ -188,56 +251,65 @@ static size_t snapshot(struct vm *vm, json_object *req, char *reply, size_t size
 		return reply_error("the snapshot's path is too long or has a NUL", reply, size);
 	if (vm->dead)
 		return reply_error("the guest has ended", reply, size);
-	if (atomic_load(&a->job))
-		return reply_error("a snapshot is already being taken", reply, size);
+	if (atomic_load(&vm->api.job))
+		return reply_error("the vCPU is busy with another request", reply, size);
+	struct snapshot_job j = {0};
 	char mem_path[SNAP_PATH_LEN + 8];
 	snprintf(mem_path, sizeof(mem_path), "%s.mem", path);
 	const char *slash = strrchr(mem_path, '/'), *name = slash ? slash + 1 : mem_path;
-	if (strlen(name) >= sizeof(a->job_mem_name))
+	if (strlen(name) >= sizeof(j.mem_name))
 		return reply_error("the snapshot's file name is too long", reply, size);
-	memcpy(a->job_mem_name, name, strlen(name) + 1);
-	int mfd = create_file(mem_path, msg, sizeof(msg));
-	if (mfd < 0)
+	memcpy(j.mem_name, name, strlen(name) + 1);
+	j.mem_fd = create_file(mem_path, msg, sizeof(msg));
+	if (j.mem_fd < 0)
 		return reply_error(msg, reply, size);
-	int sfd = create_file(path, msg, sizeof(msg));
-	if (sfd < 0) {
-		close(mfd);
+	j.state_fd = create_file(path, msg, sizeof(msg));
+	if (j.state_fd < 0) {
+		close(j.mem_fd);
 		snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
 			 " (%s was made and is left empty)", mem_path);
 		return reply_error(msg, reply, size);
 	}
-	a->job_state_fd = sfd;
-	a->job_mem_fd = mfd;
-	bool was_paused = atomic_load(&a->pause_req);
-	atomic_store(&a->job, true);
-	if (was_paused)
-		efd_signal(a->resume_efd); /* held already: wake it to do the job */
-	else
-		pause_vcpu(vm); /* the job is done at the pause point, before the ack */
-	struct pollfd p = {.fd = a->ack_efd, .events = POLLIN};
-	uint64_t end = now_ns() + (uint64_t)SNAP_WAIT_MS * 1000000u;
-	while (atomic_load(&a->job) && !vm->dead && now_ns() < end)
-		if (poll(&p, 1, 100) > 0)
-			efd_drain(a->ack_efd);
-	bool done = !atomic_load(&a->job);
-	if (!was_paused) {
-		atomic_store(&a->pause_req, false);
-		efd_signal(a->resume_efd);
-	}
-	if (!done)
-		return reply_error(vm->dead ? "the guest ended before the snapshot was taken"
-					    : "the snapshot did not finish in time",
-				   reply, size);
-	if (a->job_status < 0)
-		return reply_error(a->job_err, reply, size);
+	if (api_on_vcpu(vm, snapshot_job, &j, SNAP_WAIT_MS, msg, sizeof(msg)) < 0)
+		return reply_error(msg, reply, size);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "state", json_object_new_string(path));
 	json_object_object_add(o, "mem", json_object_new_string(mem_path));
-	json_object_object_add(o, "mem_bytes",
-			       json_object_new_int64((int64_t)a->job_res.mem_bytes));
-	json_object_object_add(o, "state_bytes",
-			       json_object_new_int64((int64_t)a->job_res.state_bytes));
-	json_object_object_add(o, "ms", json_object_new_int64((int64_t)a->job_res.ms));
+	json_object_object_add(o, "mem_bytes", json_object_new_int64((int64_t)j.res.mem_bytes));
+	json_object_object_add(o, "state_bytes", json_object_new_int64((int64_t)j.res.state_bytes));
+	json_object_object_add(o, "ms", json_object_new_int64((int64_t)j.res.ms));
+	return reply_ok(o, reply, size);
+}
+
+/* {"cmd":"migrate","to":ADDR[,"max_downtime_ms":N]}: the guest moves to the
+ * lgkvm waiting at ADDR (run --incoming); answered once it runs there (this
+ * lgkvm then exits 12), or with why not (the guest runs on here). */
+static size_t migrate(struct vm *vm, json_object *req, char *reply, size_t size)
+{
+	json_object *tv, *dv;
+	char msg[512];
+	if (!json_object_object_get_ex(req, "to", &tv) ||
+	    !json_object_is_type(tv, json_type_string))
+		return reply_error("migrate needs \"to\": \"unix:PATH\" or \"tcp:ADDRESS:PORT\"",
+				   reply, size);
+	int64_t downtime = MIGRATE_DOWNTIME_MS;
+	if (json_object_object_get_ex(req, "max_downtime_ms", &dv)) {
+		downtime = json_object_is_type(dv, json_type_int) ? json_object_get_int64(dv) : -1;
+		if (downtime < 1 || downtime > 60000)
+			return reply_error("max_downtime_ms is 1 to 60000", reply, size);
+	}
+	if (vm->dead)
+		return reply_error("the guest has ended", reply, size);
+	struct migrate_result r;
+	if (migrate_source(vm, json_object_get_string(tv), (unsigned)downtime, &r, msg,
+			   sizeof(msg)) < 0)
+		return reply_error(msg, reply, size);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "to", json_object_new_string(json_object_get_string(tv)));
+	json_object_object_add(o, "rounds", json_object_new_int64(r.rounds));
+	json_object_object_add(o, "mem_bytes", json_object_new_int64((int64_t)r.pages * 4096));
+	json_object_object_add(o, "total_ms", json_object_new_int64((int64_t)r.total_ms));
+	json_object_object_add(o, "downtime_ms", json_object_new_int64((int64_t)r.downtime_ms));
 	return reply_ok(o, reply, size);
 }
 
@@ -282,7 +354,7 @@ size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size
 		} else if (!strcmp(cmd, "snapshot")) {
 			n = snapshot(vm, req, reply, size);
 		} else if (!strcmp(cmd, "migrate")) {
-			n = reply_error("not in this lgkvm yet", reply, size);
+			n = migrate(vm, req, reply, size);
 		} else {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "unknown cmd \"%.40s\"", cmd);
@@ -297,16 +369,14 @@ size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size
  * The vCPU side.
  */
 
-/* A snapshot the API asked for, taken here, held. */
+/* Work the API thread asked for (api_on_vcpu), done here, held. */
 static void run_job(struct vm *vm)
 {
 	struct api *a = &vm->api;
 	if (!atomic_load(&a->job))
 		return;
-	a->job_status = snapshot_take(vm, a->job_state_fd, a->job_mem_fd, a->job_mem_name,
-				      &a->job_res, a->job_err, sizeof(a->job_err));
-	close(a->job_state_fd);
-	close(a->job_mem_fd);
+	a->job_err[0] = '\0';
+	a->job_status = a->job_fn(vm, a->job_arg, a->job_err, sizeof(a->job_err));
 	atomic_store(&a->job, false);
 	efd_signal(a->ack_efd);
 }
@@ -318,14 +388,17 @@ bool api_pause_point(struct vm *vm)
 		return false;
 	uint64_t t0 = now_ns();
 	atomic_store(&a->paused, true);
+	atomic_fetch_add(&a->pause_seq, 1);
 	efd_signal(a->ack_efd);
-	run_job(vm);
-	while (atomic_load(&a->pause_req) && !vm->dead) {
+	/* A job waiting is done before the vCPU may leave. */
+	for (;;) {
+		run_job(vm);
+		if (!atomic_load(&a->pause_req) || vm->dead)
+			break;
 		struct pollfd p = {.fd = a->resume_efd, .events = POLLIN};
 		vcpu_wait(&p, 1);
 		efd_drain(a->resume_efd);
 		vcpu_eat_kicks();
-		run_job(vm);
 	}
 	atomic_store(&a->paused, false);
 	a->paused_ns += now_ns() - t0;
@@ -408,8 +481,9 @@ void api_close(struct vm *vm)
 		pthread_join(a->thread, NULL);
 		a->started = false;
 	}
-	int *fds[] = {&a->listen_fd, &a->stop_efd, &a->ack_efd, &a->resume_efd};
-	for (unsigned i = 0; i < 4; i++)
+	int *fds[] = {&a->listen_fd,  &a->stop_efd,   &a->ack_efd,
+		      &a->resume_efd, &a->pagemap_fd, &a->clear_refs_fd};
+	for (unsigned i = 0; i < 6; i++)
 		if (*fds[i] > 0) {
 			close(*fds[i]);
 			*fds[i] = -1;

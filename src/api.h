@@ -23,20 +23,29 @@ struct api {
 	int resume_efd;	       /* API -> vCPU: "go on" */
 	atomic_bool pause_req; /* the API wants the vCPU held */
 	atomic_bool paused;    /* the vCPU is held */
+	atomic_uint pause_seq; /* times it has come to be held */
 	uint64_t paused_ns;    /* time spent held (not the guest's) */
 	pthread_t thread;
 	bool started;
 	char path[108];
-	/* A snapshot: asked for by the API thread (the files made, `job` set),
-	 * taken by the vCPU thread at its pause point, which closes the files
-	 * and clears `job` (release) with the result in job_err / job_res. */
+	/* Work the API thread hands the vCPU thread (a snapshot, a migration's
+	 * rounds): set with `job` (release), done at the pause point, which
+	 * clears `job` with the result in job_status and job_err. */
 	atomic_bool job;
-	int job_state_fd, job_mem_fd;
-	char job_mem_name[256];
-	int job_status; /* 0 or -1 */
+	int (*job_fn)(struct vm *vm, void *arg, char *err, size_t errlen);
+	void *job_arg;
+	int job_status; /* job_fn's: 0 or -1 */
 	char job_err[256];
-	struct snapshot_result job_res;
+	/* A migration's source side (src/migrate.c): /proc/self/pagemap and
+	 * clear_refs, opened before the sandbox; -1 when not. */
+	int pagemap_fd, clear_refs_fd;
 };
+
+/* Run fn(vm, arg) on the vCPU thread, held at its pause point (pausing it
+ * first, and letting it run again after, if it was running).  fn's result,
+ * or -1 with err if the vCPU did not get to it in `wait_ms`. */
+int api_on_vcpu(struct vm *vm, int (*fn)(struct vm *vm, void *arg, char *err, size_t errlen),
+		void *arg, unsigned wait_ms, char *err, size_t errlen);
 
 /* Before the sandbox: create the socket at `path` (which must not exist) and
  * the thread's eventfds.  0, or -1 with one sentence in err. */

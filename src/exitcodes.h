@@ -21,7 +21,9 @@ enum lgkvm_exit {
 	EXIT_BATCH_MANIFEST = 10, /* the manifest (or a results file to merge) is bad */
 	/* lgkvm restore (src/restore.c): */
 	EXIT_BAD_SNAPSHOT = 11, /* a snapshot that is corrupt, truncated, mismatched or another
-				   lgkvm's: refused before the guest runs */
+				   lgkvm's (or a migration stream): refused before the guest runs */
+	/* live migration (src/migrate.c): */
+	EXIT_MIGRATED = 12, /* the guest runs on at the destination, which said so */
 };
 
 #endif

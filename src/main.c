@@ -24,6 +24,7 @@
 #include "src/batch_cli.h"
 #include "src/files.h"
 #include "src/log.h"
+#include "src/migrate.h"
 #include "src/restore.h"
 #include "src/run.h"
 #include "src/sandbox.h"
@@ -397,13 +398,12 @@ out_files:
 /* `lgkvm restore STATE`: the VM the snapshot's run had, its devices the same
  * and in the same order, then the snapshot put back into it instead of a
  * kernel loaded (src/restore.c). */
-static int cmd_restore(struct vm *vm)
+static int restore_from(struct vm *vm, int mem_fd)
 {
 	const struct snap *s = vm->snap;
 	const struct lguest_abi *abi = abi_by_name(s->generation);
 	char err[512];
-	int code = EXIT_USAGE, mem_fd = -1;
-	vm->start_ns = now_ns();
+	int code = EXIT_USAGE;
 	/* The devices' files and the console log; the kernel is in the
 	 * snapshot's memory (it is named only for a restart). */
 	struct options fo = vm->opt;
@@ -411,13 +411,8 @@ static int cmd_restore(struct vm *vm)
 	struct run_files files;
 	if (files_open(&files, &fo, err, sizeof(err)) < 0) {
 		log_msg("%s", err);
+		close(mem_fd);
 		return EXIT_USAGE;
-	}
-	mem_fd = restore_open_memory(vm->opt.state, s, &code, err, sizeof(err));
-	if (mem_fd < 0) {
-		log_msg("%s", err);
-		files_close(&files);
-		return code;
 	}
 	code = EXIT_HOST;
 	uint64_t t_files = now_ns(), t_vm = 0, t_test = 0;
@@ -445,6 +440,66 @@ out:
 	return code;
 }
 
+static int cmd_restore(struct vm *vm)
+{
+	char err[512];
+	int code;
+	vm->start_ns = now_ns();
+	int mem_fd = restore_open_memory(vm->opt.state, vm->snap, &code, err, sizeof(err));
+	if (mem_fd < 0) {
+		log_msg("%s", err);
+		return code;
+	}
+	return restore_from(vm, mem_fd);
+}
+
+/* `lgkvm run --incoming ADDR`: wait for a migrating guest, read it into a
+ * memory file of our own, and restore it from there (src/migrate.c).  The
+ * source hears "ok" when the guest is about to run here, or why not. */
+static int cmd_incoming(struct vm *vm)
+{
+	char err[512];
+	struct options *opt = &vm->opt;
+	if (!opt->quiet)
+		log_msg("waiting for a guest on %s", opt->incoming);
+	int conn = migrate_accept(opt->incoming, opt->timeout_s, err, sizeof(err));
+	if (conn < 0) {
+		log_msg("%s", err);
+		return errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_USAGE;
+	}
+	vm->start_ns = now_ns();
+	struct snap *s = calloc(1, sizeof(*s));
+	int mem_fd = -1,
+	    code = s ? migrate_receive(conn, s, &mem_fd, err, sizeof(err)) : EXIT_INTERNAL;
+	vm->snap = s;
+	if (code == EXIT_POWEROFF)
+		code = restore_options(opt, s, err, sizeof(err));
+	if (code == EXIT_POWEROFF) {
+		vm->mig_fd = conn;
+		vm->has_mig_fd = true;
+		code = restore_from(vm, mem_fd);
+		mem_fd = -1;
+		/* Told "ok" (restore_resume) once the guest was about to run;
+		 * if it never got that far, the source keeps it. */
+		if (!vm->has_mig_fd)
+			return code;
+		vm->has_mig_fd = false;
+		snprintf(err, sizeof(err), "%s",
+			 vm->exit_reason[0] ? vm->exit_reason
+					    : "the guest could not be built here (see its log)");
+	} else {
+		log_msg("%s", err);
+	}
+	char line[600];
+	int n = snprintf(line, sizeof(line), "error: %s\n", err);
+	if (write(conn, line, (size_t)n) < 0)
+		log_msg("telling the migration's source: %s", strerror(errno));
+	close(conn);
+	if (mem_fd >= 0)
+		close(mem_fd);
+	return code;
+}
+
 /* SHUTDOWN(restart): the Launcher re-executed itself, so the guest came back
  * in a fresh process with fresh RAM and fresh devices on the same disks and
  * tap.  We do the same with fork(): each boot is a child that sets up,
@@ -468,12 +523,15 @@ static int run_with_reboots(struct vm *vm)
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			if (getppid() == 1)
 				_exit(EXIT_INTERRUPTED);
-			int code = opt->cmd == CMD_RESTORE ? cmd_restore(vm) : cmd_run(vm);
+			int code = opt->cmd == CMD_RESTORE ? cmd_restore(vm)
+				   : opt->incoming	   ? cmd_incoming(vm)
+							   : cmd_run(vm);
 			fflush(NULL);
 			_exit(code);
 		}
 		/* A restored guest that restarts boots its kernel afresh. */
 		opt->cmd = CMD_RUN;
+		opt->incoming = NULL;
 		int status, forwarded = 0;
 		while (waitpid(pid, &status, 0) < 0) {
 			int sig = signals_pending_stop();
@@ -571,7 +629,9 @@ int main(int argc, char **argv)
 	else if (vm->opt.cmd == CMD_RESTORE && (code = read_snapshot(vm)) != EXIT_POWEROFF)
 		;
 	else if (!vm->opt.api_sock && (vm->opt.no_reboot || vm->opt.max_reboots == 0))
-		code = vm->opt.cmd == CMD_RESTORE ? cmd_restore(vm) : cmd_run(vm);
+		code = vm->opt.cmd == CMD_RESTORE ? cmd_restore(vm)
+		       : vm->opt.incoming	  ? cmd_incoming(vm)
+						  : cmd_run(vm);
 	else
 		code = run_with_reboots(vm);
 	free((void *)vm->snap);

@@ -27,6 +27,7 @@ const char *lgkvm_version(void)
 
 static const char usage_text[] =
 	"usage: lgkvm run [options] KERNEL [-- guest command line]\n"
+	"       lgkvm run --incoming unix:PATH|tcp:ADDRESS:PORT [options]\n"
 	"       lgkvm restore [options] STATE\n"
 	"       lgkvm inspect [--abi GEN] [--pae yes|no] KERNEL\n"
 	"       lgkvm probe [-v]\n"
@@ -62,7 +63,9 @@ static const char usage_text[] =
 	"      --max-reboots N     restarts in place before exit 3 (default 5)\n"
 	"      --api-sock PATH     a control socket (owner-only; must not exist): one\n"
 	"                          JSON request a line, {\"cmd\":\"status|pause|resume|stop\"}\n"
-	"                          or {\"cmd\":\"snapshot\",\"path\":FILE} (FILE and FILE.mem);\n"
+	"                          or {\"cmd\":\"snapshot\",\"path\":FILE} (FILE and FILE.mem)\n"
+	"                          or {\"cmd\":\"migrate\",\"to\":ADDR} (to a run --incoming "
+	"ADDR);\n"
 	"                          send one with `lgkvm api PATH JSON`\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           print the version\n"
@@ -72,6 +75,8 @@ static const char usage_text[] =
 	"the snapshot fixes.  Without --disk/--net the snapshot's own devices are used\n"
 	"(disks by file name, taps by interface name); with them, give all, in order.\n"
 	"      --force             take a disk that changed since the snapshot\n"
+	"run --incoming ADDR waits at ADDR (unix:PATH, or tcp:ADDRESS:PORT with IPv4\n"
+	"numbers) for a guest a `migrate` sends, and runs it; options as for restore.\n"
 	"\n"
 	"Options for batch (run a JSON manifest of jobs; README.md, \"Farms\"):\n"
 	"  -j, --jobs N            guests at once (default: the CPUs; never more than\n"
@@ -100,7 +105,8 @@ static const char usage_text[] =
 	"     (--no-reboot, --max-reboots)   or a tap that cannot be opened\n"
 	"                                 8  interrupted (signal, or Ctrl-C x3)\n"
 	"restore: 11 a snapshot that is corrupt, truncated, mismatched or another\n"
-	"       lgkvm's (a missing or unreadable one, or a changed disk: 2)\n"
+	"       lgkvm's (a missing or unreadable one, or a changed disk: 2); the same\n"
+	"       for a migration stream.  12: the guest was migrated, and runs elsewhere\n"
 	"batch: 0 every job met its expectation, 9 some job did not, 10 bad manifest\n"
 	"       (or results to merge), 8 interrupted, 2 bad usage, 1 internal error\n";
 
@@ -223,6 +229,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"max-reboots", required_argument, NULL, 'M'},
 		{"api-sock", required_argument, NULL, 'K'},
 		{"force", no_argument, NULL, 'f'},
+		{"incoming", required_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(opt, 0, sizeof(*opt));
@@ -260,7 +267,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 	int c;
 	/* Options that take one value: a second one is a mistake (which did
 	 * the user mean?), not a silent replacement. */
-	static const char once[] = "milLtIAPMK";
+	static const char once[] = "milLtIAPMKN";
 	bool seen[sizeof(once)] = {false};
 	while ((c = getopt_long(argc, argv, "+:m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
 		const char *o = c ? strchr(once, c) : NULL;
@@ -358,6 +365,11 @@ int options_parse(struct options *opt, int argc, char **argv)
 		case 'f':
 			opt->force = true;
 			break;
+		case 'N':
+			if (opt->cmd != CMD_RUN)
+				return usage_error("%s", "--incoming is for run");
+			opt->incoming = optarg;
+			break;
 		case 'K':
 			if (opt->cmd != CMD_RUN && opt->cmd != CMD_RESTORE)
 				return usage_error("%s", "--api-sock is for run and restore");
@@ -399,6 +411,20 @@ int options_parse(struct options *opt, int argc, char **argv)
 				"unexpected argument '%s' (restore takes STATE only: the "
 				"guest's command line is the snapshot's)",
 				argv[optind]);
+		return 0;
+	}
+	if (opt->incoming) {
+		/* The guest, its kernel and what the snapshot fixes come from
+		 * the source. */
+		if (seen[strchr(once, 'm') - once] || opt->initrd || opt->abi || opt->pae >= 0 ||
+		    opt->no_fast_path || opt->no_irqchip)
+			return usage_error("%s",
+					   "--mem, --initrd, --abi, --pae, --no-fast-path and "
+					   "--no-irqchip come from the migrating guest");
+		if (optind < argc)
+			return usage_error("unexpected argument '%s' (with --incoming the guest "
+					   "and its kernel come from the source)",
+					   argv[optind]);
 		return 0;
 	}
 	if (optind >= argc || !strcmp(argv[optind], "--"))

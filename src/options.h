@@ -44,6 +44,7 @@ struct options {
 	unsigned max_reboots; /* --max-reboots N: restarts before exit 3 */
 	const char *api_sock; /* --api-sock PATH: the control channel (src/api.c) */
 	const char *state;    /* restore: the snapshot's state file */
+	const char *incoming; /* run --incoming ADDR: the guest comes from a migration */
 	bool force;	      /* restore --force: disks that changed are taken anyway */
 };
 

@@ -320,6 +320,13 @@ int restore_machine(struct vm *vm, int mem_fd, char *err, size_t errlen)
 
 void restore_resume(struct vm *vm)
 {
+	/* A migration: the source may end now (and must not before). */
+	if (vm->has_mig_fd) {
+		if (write(vm->mig_fd, "ok\n", 3) != 3)
+			log_msg("telling the migration's source: %s", strerror(errno));
+		close(vm->mig_fd);
+		vm->has_mig_fd = false;
+	}
 	vbus_kick_all(vm);
 	if (atomic_load(lg_pending(vm))) {
 		lg_write_time(vm);

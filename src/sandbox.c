@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -198,6 +199,11 @@ static const struct rule api_rules[] = {
 	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_MSRS)), ALLOW(pwrite64),
 	ALLOW(ftruncate), ALLOW(fdatasync), ALLOW(fstat),
 	ALLOW(preadv), /* a disk's first 64 KiB, for its identity */
+	/* A live migration (src/migrate.c): a stream socket to the destination
+	 * the user named, the kernel's written-page bits read and cleared
+	 * (/proc/self/pagemap and clear_refs, opened before the sandbox). */
+	ALLOW_IF(socket, ARG_EQ(0, AF_UNIX)), ALLOW_IF(socket, ARG_EQ(0, AF_INET)), ALLOW(connect),
+	ALLOW(pread64), ALLOW(flock), /* the disks' locks, handed to the destination */
 };
 
 static const struct {

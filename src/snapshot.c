@@ -121,7 +121,7 @@ static int write_memory(struct vm *vm, const struct snap *s, int fd, uint64_t *w
 }
 
 /* The machine, the vCPU, the lguest host, the monitor, the bus. */
-static int gather(struct vm *vm, struct snap *s, const char *mem_name, char *err, size_t errlen)
+int snapshot_gather(struct vm *vm, struct snap *s, const char *mem_name, char *err, size_t errlen)
 {
 	const struct options *opt = &vm->opt;
 	s->format = SNAP_FORMAT;
@@ -211,7 +211,7 @@ int snapshot_take(struct vm *vm, int state_fd, int mem_fd, const char *mem_name,
 		free(s);
 		return -1;
 	}
-	if (gather(vm, s, mem_name, err, errlen) < 0)
+	if (snapshot_gather(vm, s, mem_name, err, errlen) < 0)
 		goto out;
 	if (write_memory(vm, s, mem_fd, &res->mem_bytes) < 0) {
 		snprintf(err, errlen, "writing the memory file: %s", strerror(errno));

@@ -23,6 +23,12 @@ struct snapshot_result {
 int snapshot_take(struct vm *vm, int state_fd, int mem_fd, const char *mem_name,
 		  struct snapshot_result *res, char *err, size_t errlen);
 
+/* Everything but guest memory into s (the vCPU thread at a pause point,
+ * the devices held): what snapshot_take writes as the state file, and a
+ * migration sends last.  0, or -1 with err. */
+struct snap;
+int snapshot_gather(struct vm *vm, struct snap *s, const char *mem_name, char *err, size_t errlen);
+
 /* CRC-32 of the monitor this lgkvm puts in every VM: a snapshot is restored
  * only into the same monitor. */
 uint32_t snapshot_monitor_crc(void);

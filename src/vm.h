@@ -42,6 +42,10 @@ struct vm {
 	 * and, once it is, `restored`. */
 	const struct snap *snap;
 	bool restored;
+	/* run --incoming: the connection to the migration's source, which
+	 * hears "ok" once the guest is about to run here (restore_resume). */
+	int mig_fd;
+	bool has_mig_fd;
 
 	struct exit_stats exits;
 	struct api api;	      /* --api-sock: the control channel (src/api.c) */

@@ -10,7 +10,10 @@
 # restored; the restored guest must finish and pass.  Then the ways a restore must refuse:
 # a disk that changed (exit 2, unless --force), missing files (2), corrupt or truncated
 # state and memory files and a memory file of another snapshot (11), devices that do not
-# match (2), options the snapshot fixes (2); and the API's refusals.
+# match (2), options the snapshot fixes (2); and the API's refusals.  Then live migration
+# between lgkvm processes (`migrate` to a `run --incoming`): over a unix socket and TCP,
+# twice in a row, for a virtio-PCI guest; a destination that is not there or refuses
+# leaves the source running to pass.
 # TAP out; the last line is "N passed, N failed"; exit status 1 if any check failed.
 set -u
 [ $# = 2 ] || {
@@ -183,6 +186,88 @@ check "another snapshot's memory file: exit 11, and said" \
 		{ '$lgkvm' restore other/g4.state; [ \$? = 11 ]; }"
 check "a damaged state file is named in the message" \
 	sh -c "'$lgkvm' restore trunc.state 2>&1 | grep -q 'trunc.state: state file'"
+
+
+# Live migration.  The guest runs 200 rounds (~4 s), so the move lands mid-way.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up 2>/dev/null
+# incoming NAME ADDR ARGS...: a destination waiting at ADDR, output in NAME.out
+incoming() {
+	iname=$1
+	shift
+	"$lgkvm" run --timeout 60 --incoming "$@" >"$iname.out" 2>&1 &
+	ipid=$!
+	i=0
+	while ! grep -q "waiting for a guest" "$iname.out" 2>/dev/null && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+}
+# migrate_to ADDR: the source's migrate; its reply in mig.reply
+migrate_to() {
+	api "{\"cmd\":\"migrate\",\"to\":\"$1\"}" >mig.reply
+}
+for v in unix:g1:snapshot.elf tcp:g1:snapshot.elf unix:g9:g9/snapshot.elf; do
+	kind=${v%%:*}
+	rest=${v#*:}
+	name=mig-$kind-${rest%%:*}
+	case $kind in
+	unix) addr=unix:$w/$name.in ;;
+	*) addr=tcp:127.0.0.1:47$(printf '%03d' $n) ;;
+	esac
+	cp "$g/blk-test.img" "$name.img"
+	incoming "$name-dst" "$addr"
+	start "$name" "$g/${rest#*:}" "disk long" --disk "$name.img"
+	wait_for src.out "snapshot: round 10" >/dev/null
+	check "$name: migrate answered ok" migrate_to "$addr"
+	wait $spid
+	sstatus=$?
+	check "$name: the source exits 12, migrated (exit $sstatus)" [ "$sstatus" = 12 ]
+	wait $ipid
+	dstatus=$?
+	check "$name: the destination runs the guest to pass (exit $dstatus)" \
+		sh -c "[ $dstatus = 0 ] && grep -q 'snapshot: PASS' '$name-dst.out'"
+done
+
+# Twice: source -> A -> B, the guest passing at B.
+cp "$g/blk-test.img" hop.img
+"$lgkvm" run --timeout 60 --api-sock "$w/hopA.sock" --incoming "unix:$w/hopA.in" >hopA.out 2>&1 &
+apid=$!
+wait_for hopA.out "waiting for a guest" >/dev/null
+incoming hopB "unix:$w/hopB.in"
+start hop "$g/snapshot.elf" "disk long" --disk hop.img
+wait_for src.out "snapshot: round 10" >/dev/null
+check "two hops: the first migrate answered" migrate_to "unix:$w/hopA.in"
+wait_for hopA.out "snapshot: round" >/dev/null
+check "two hops: the second, from the first destination" \
+	sh -c "'$lgkvm' api '$w/hopA.sock' '{\"cmd\":\"migrate\",\"to\":\"unix:$w/hopB.in\"}'"
+wait $spid
+s1=$?
+wait $apid
+s2=$?
+wait $ipid
+s3=$?
+check "two hops: 12, 12, and the guest passes at the last (exit $s1 $s2 $s3)" \
+	sh -c "[ $s1 = 12 ] && [ $s2 = 12 ] && [ $s3 = 0 ] && grep -q 'snapshot: PASS' hopB.out"
+
+# A destination that is not there, and one that refuses the guest: the source keeps it.
+cp "$g/blk-test.img" stay.img
+cp "$g/blk-test.img" other.img
+incoming refuse "unix:$w/refuse.in" --disk other.img --disk stay.img
+start stay "$g/snapshot.elf" "disk long" --disk stay.img
+wait_for src.out "snapshot: round 10" >/dev/null
+check "migrate to nobody: refused (exit 1), and said why" \
+	sh -c "'$lgkvm' api '$sock' '{\"cmd\":\"migrate\",\"to\":\"unix:$w/nobody.in\"}' |
+		grep -q 'nobody.in'; [ \$? = 0 ]"
+check "migrate to a destination that refuses the guest: refused, with its reason" \
+	sh -c "'$lgkvm' api '$sock' '{\"cmd\":\"migrate\",\"to\":\"unix:$w/refuse.in\"}' |
+		grep -q 'did not take the guest'"
+wait $ipid
+check "migrate with a bad address: refused" \
+	status_is 1 "$lgkvm" api "$sock" '{"cmd":"migrate","to":"tcp:nowhere"}'
+wait $spid
+sstatus=$?
+check "the source that kept its guest runs it to pass (exit $sstatus)" \
+	sh -c "[ $sstatus = 0 ] && grep -q 'snapshot: PASS' src.out"
 
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]
