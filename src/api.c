@@ -10,9 +10,11 @@
  *	{"cmd":"snapshot","path":"vm.state"}
  *	                   vm.state and vm.state.mem, new files (src/snapshot.c);
  *	                   the guest is paused for it and left as it was
+ *	{"cmd":"migrate","to":"unix:/run/in.sock"}
+ *	                   the guest moves to `lgkvm run --incoming` there
+ *	                   (src/migrate.c); this lgkvm then exits 12
  *
- * Anything else is answered {"ok":false,"error":"..."}; migrate is named as
- * not there yet.  One client at a time, served by one thread
+ * Anything else is answered {"ok":false,"error":"..."}.  One client at a time, served by one thread
  * that the sandbox lets accept, read, write and poll, nothing more.  The
  * requests are untrusted input like the guest's: parsed by json-c, bounded
  * (API_LINE_MAX per line, an idle client dropped), fuzzed (tests/fuzz/
