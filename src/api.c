@@ -251,8 +251,10 @@ static size_t snapshot(struct vm *vm, json_object *req, char *reply, size_t size
 	const char *path = json_object_get_string(pv);
 	if (strlen(path) >= SNAP_PATH_LEN || (size_t)json_object_get_string_len(pv) != strlen(path))
 		return reply_error("the snapshot's path is too long or has a NUL", reply, size);
-	if (vm->dead)
-		return reply_error("the guest has ended", reply, size);
+	if (vm->dead || !atomic_load(&vm->kvm.vcpu_thread_set))
+		return reply_error(vm->dead ? "the guest has ended"
+					    : "the guest is not running yet",
+				   reply, size);
 	if (atomic_load(&vm->api.job))
 		return reply_error("the vCPU is busy with another request", reply, size);
 	struct snapshot_job j = {0};
@@ -300,8 +302,10 @@ static size_t migrate(struct vm *vm, json_object *req, char *reply, size_t size)
 		if (downtime < 1 || downtime > 60000)
 			return reply_error("max_downtime_ms is 1 to 60000", reply, size);
 	}
-	if (vm->dead)
-		return reply_error("the guest has ended", reply, size);
+	if (vm->dead || !atomic_load(&vm->kvm.vcpu_thread_set))
+		return reply_error(vm->dead ? "the guest has ended"
+					    : "the guest is not running yet",
+				   reply, size);
 	struct migrate_result r;
 	if (migrate_source(vm, json_object_get_string(tv), (unsigned)downtime, &r, msg,
 			   sizeof(msg)) < 0)

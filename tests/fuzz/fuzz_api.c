@@ -37,7 +37,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vm.lg.abi = abi_get(GEN_G9);
 	vm.opt.kernel = "k";
 	vm.api.ack_efd = vm.api.resume_efd = vm.api.stop_efd = vm.api.listen_fd = -1;
-	atomic_store(&vm.api.paused, true); /* "pause" answers at once */
+	/* "pause" answers at once: held, and not let go since. */
+	atomic_store(&vm.api.paused, true);
+	atomic_store(&vm.api.pause_req, true);
 	size_t n = api_handle(&vm, (const char *)data, size, reply, sizeof(reply));
 	if (n >= sizeof(reply) || reply[0] != '{' || reply[n - 1] != '}' ||
 	    !strstr(reply, "\"ok\":")) {

@@ -173,8 +173,8 @@ for guest in halt_forever spin; do
 	check "api $guest: status: running again" state_is running
 	check "api $guest: a bad request is answered (exit 1), not fatal" \
 		sh -c "'$lgkvm' api '$sock' 'not json'; [ \$? = 1 ]"
-	check "api $guest: snapshot is not there yet, and says so" \
-		sh -c "'$lgkvm' api '$sock' '{\"cmd\":\"snapshot\"}' | grep -q 'not in this lgkvm yet'"
+	check "api $guest: a snapshot without a path is refused, and says why" \
+		sh -c "'$lgkvm' api '$sock' '{\"cmd\":\"snapshot\"}' | grep -q 'needs a'"
 	check "api $guest: stop" api '{"cmd":"stop"}'
 	wait $apid
 	status=$?

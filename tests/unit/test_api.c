@@ -116,8 +116,17 @@ static void test_bad_requests(void **state)
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		HAS(ask(f, bad[i]), "\"ok\":false");
 	HAS(ask(f, "{\"cmd\":\"reboot-the-host\"}"), "unknown cmd");
-	HAS(ask(f, "{\"cmd\":\"snapshot\",\"path\":\"/x\"}"), "not in this lgkvm yet");
-	HAS(ask(f, "{\"cmd\":\"migrate\"}"), "not in this lgkvm yet");
+	/* Snapshot and migrate check their arguments first, and want a guest
+	 * that runs (a vCPU thread) before anything is made or connected. */
+	HAS(ask(f, "{\"cmd\":\"snapshot\"}"), "needs a \\\"path\\\"");
+	HAS(ask(f, "{\"cmd\":\"snapshot\",\"path\":7}"), "needs a \\\"path\\\"");
+	HAS(ask(f, "{\"cmd\":\"snapshot\",\"path\":\"/nonexistent/x\"}"),
+	    "the guest is not running yet");
+	HAS(ask(f, "{\"cmd\":\"migrate\"}"), "migrate needs");
+	HAS(ask(f, "{\"cmd\":\"migrate\",\"to\":\"unix:/x\",\"max_downtime_ms\":0}"),
+	    "max_downtime_ms is 1 to 60000");
+	HAS(ask(f, "{\"cmd\":\"migrate\",\"to\":\"unix:/nonexistent/x\"}"),
+	    "the guest is not running yet");
 	/* An embedded NUL ends nothing: the length is what counts. */
 	char reply[256];
 	size_t n = api_handle(f->vm, "{\"cmd\":\"status\"}\0junk", 22, reply, sizeof(reply));
