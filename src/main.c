@@ -8,6 +8,7 @@
  * to be started again, which it is, in a fresh process.  The process exit
  * status says which (src/exitcodes.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,7 +471,11 @@ static int cmd_incoming(struct vm *vm)
 	vm->start_ns = now_ns();
 	struct snap *s = calloc(1, sizeof(*s));
 	int mem_fd = -1,
-	    code = s ? migrate_receive(conn, s, &mem_fd, err, sizeof(err)) : EXIT_INTERNAL;
+	    code = s ? migrate_receive(conn, s, &mem_fd, vm->state_pipe, err, sizeof(err))
+		     : EXIT_INTERNAL;
+	if (vm->state_pipe >= 0)
+		close(vm->state_pipe);
+	vm->state_pipe = -1;
 	vm->snap = s;
 	if (code == EXIT_POWEROFF)
 		code = restore_options(opt, s, err, sizeof(err));
@@ -500,6 +505,27 @@ static int cmd_incoming(struct vm *vm)
 	return code;
 }
 
+/* The parent of an --incoming boot: the state the child received, if it got
+ * that far, says what a restart boots (restore_options). */
+static void incoming_state(struct vm *vm, int fd)
+{
+	uint8_t *buf = malloc(SNAP_STATE_MAX);
+	struct snap *s = calloc(1, sizeof(*s));
+	size_t len = 0;
+	ssize_t n;
+	char err[512];
+	while (buf && len < SNAP_STATE_MAX && (n = read(fd, buf + len, SNAP_STATE_MAX - len)) > 0)
+		len += (size_t)n;
+	if (buf && s && len && snap_decode(buf, len, s, err, sizeof(err)) == 0 &&
+	    restore_options(&vm->opt, s, err, sizeof(err)) == EXIT_POWEROFF) {
+		free((void *)vm->snap);
+		vm->snap = s;
+		s = NULL;
+	}
+	free(s);
+	free(buf);
+}
+
 /* SHUTDOWN(restart): the Launcher re-executed itself, so the guest came back
  * in a fresh process with fresh RAM and fresh devices on the same disks and
  * tap.  We do the same with fork(): each boot is a child that sets up,
@@ -513,12 +539,27 @@ static int run_with_reboots(struct vm *vm)
 		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
 	for (unsigned boots = 0;; boots++) {
 		fflush(NULL);
+		/* A migrated guest's state comes back from the child, for a
+		 * restart: what kernel, what RAM, what devices. */
+		int sp[2] = {-1, -1};
+		if (opt->incoming &&
+		    (pipe2(sp, O_CLOEXEC) < 0 || fcntl(sp[1], F_SETPIPE_SZ, SNAP_STATE_MAX) < 0 ||
+		     fcntl(sp[1], F_SETFL, O_NONBLOCK) < 0)) {
+			if (sp[0] >= 0) {
+				close(sp[0]);
+				close(sp[1]);
+			}
+			sp[0] = sp[1] = -1;
+		}
 		pid_t pid = fork();
 		if (pid < 0) {
 			log_msg("cannot start the guest process: %s", strerror(errno));
 			return EXIT_INTERNAL;
 		}
 		if (pid == 0) {
+			if (sp[0] >= 0)
+				close(sp[0]);
+			vm->state_pipe = sp[1];
 			/* Never outlive whoever runs lgkvm. */
 			prctl(PR_SET_PDEATHSIG, SIGTERM);
 			if (getppid() == 1)
@@ -529,6 +570,8 @@ static int run_with_reboots(struct vm *vm)
 			fflush(NULL);
 			_exit(code);
 		}
+		if (sp[1] >= 0)
+			close(sp[1]);
 		/* A restored guest that restarts boots its kernel afresh. */
 		opt->cmd = CMD_RUN;
 		opt->incoming = NULL;
@@ -543,6 +586,10 @@ static int run_with_reboots(struct vm *vm)
 				kill(pid, sig);
 				forwarded = sig;
 			}
+		}
+		if (sp[0] >= 0) {
+			incoming_state(vm, sp[0]);
+			close(sp[0]);
 		}
 		/* The boot's control socket goes with it: the sandboxed child
 		 * may not remove a file; the next boot makes a new one. */
@@ -616,6 +663,7 @@ int main(int argc, char **argv)
 		log_msg("out of memory");
 		return EXIT_INTERNAL;
 	}
+	vm->state_pipe = -1;
 	int r = options_parse(&vm->opt, argc, argv);
 	int code;
 	if (r < 0)

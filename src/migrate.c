@@ -420,7 +420,7 @@ int migrate_accept(const char *addr, unsigned timeout_s, char *err, size_t errle
 	return fd;
 }
 
-int migrate_receive(int fd, struct snap *s, int *mem_fd, char *err, size_t errlen)
+int migrate_receive(int fd, struct snap *s, int *mem_fd, int state_out, char *err, size_t errlen)
 {
 	*mem_fd = memfd_create("lgkvm-guest-memory", MFD_CLOEXEC);
 	if (*mem_fd < 0) {
@@ -435,6 +435,10 @@ int migrate_receive(int fd, struct snap *s, int *mem_fd, char *err, size_t errle
 	if (mig_receive(fd, *mem_fd, &size, id, &state, &len, &pages, err, errlen) < 0)
 		return EXIT_BAD_SNAPSHOT;
 	int r = snap_decode(state, len, s, why, sizeof(why));
+	/* The state for whoever boots this guest again after a restart (the
+	 * parent process, src/main.c): best effort, never blocking. */
+	if (r == 0 && state_out >= 0 && write(state_out, state, len) != (ssize_t)len)
+		log_msg("the migrated guest's state could not be kept for a restart");
 	free(state);
 	if (r < 0) {
 		snprintf(err, errlen, "migration stream: %s", why);

@@ -34,8 +34,9 @@ int migrate_accept(const char *addr, unsigned timeout_s, char *err, size_t errle
 
 /* Read the stream from `fd`: guest memory into a new memory file (*mem_fd,
  * a memfd with the header `restore` expects) and the state into *s,
- * checked.  EXIT_POWEROFF (0), or the exit status with err. */
+ * checked; the state's tree also to `state_out` if it is not -1.
+ * EXIT_POWEROFF (0), or the exit status with err. */
 struct snap;
-int migrate_receive(int fd, struct snap *s, int *mem_fd, char *err, size_t errlen);
+int migrate_receive(int fd, struct snap *s, int *mem_fd, int state_out, char *err, size_t errlen);
 
 #endif

@@ -46,6 +46,9 @@ struct vm {
 	 * hears "ok" once the guest is about to run here (restore_resume). */
 	int mig_fd;
 	bool has_mig_fd;
+	/* ...and where the migrated state goes for the parent process, which
+	 * boots the guest's kernel again if it restarts (-1: nowhere). */
+	int state_pipe;
 
 	struct exit_stats exits;
 	struct api api;	      /* --api-sock: the control channel (src/api.c) */

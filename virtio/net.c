@@ -645,12 +645,21 @@ static int tap_open(struct vm *vm, const char *tap, char name[IFNAMSIZ])
 	}
 	/* A tap (Ethernet frames, not IP packets) without the 4-byte packet
 	 * information prefix: exactly the frames the guest sends.  With no
-	 * name the kernel picks the next free tapN. */
+	 * name the kernel picks the next free tapN.  Multi-queue, so that a
+	 * guest migrating on this host (src/migrate.c) finds its tap at the
+	 * destination: the new lgkvm joins it as a second queue while this one
+	 * still holds it, and it lives on when this one goes.  A tap that
+	 * exists already without multi-queue is taken as it is. */
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
 	if (tap)
 		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", tap);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	int r = ioctl(fd, TUNSETIFF, &ifr);
+	if (r < 0 && errno == EINVAL && tap) {
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+		r = ioctl(fd, TUNSETIFF, &ifr);
+	}
+	if (r < 0) {
 		int e = errno;
 
 		/* EINVAL for a name: one the kernel will not take, or one that an
