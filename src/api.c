@@ -503,6 +503,43 @@ void api_close(struct vm *vm)
  * `lgkvm api PATH JSON`: the client.
  */
 
+int api_request(const char *sock, const char *json, char *reply, size_t size, char *err,
+		size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: the path is too long for a socket", sock);
+		return -1;
+	}
+	strcpy(sa.sun_path, sock);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		snprintf(err, errlen, "%s: no lgkvm answers there (%s)", sock, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	size_t len = strlen(json), have = 0;
+	if (write(fd, json, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		snprintf(err, errlen, "%s: %s", sock, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	ssize_t got;
+	while (have < size - 1 && (got = read(fd, reply + have, size - 1 - have)) > 0) {
+		have += (size_t)got;
+		if (memchr(reply, '\n', have))
+			break;
+	}
+	close(fd);
+	reply[have] = '\0';
+	if (!have) {
+		snprintf(err, errlen, "%s: lgkvm closed the connection without a reply", sock);
+		return -1;
+	}
+	return strstr(reply, "\"ok\":true") ? 0 : 1;
+}
+
 int api_client_main(int argc, char **argv)
 {
 	if (argc != 4) {
@@ -510,41 +547,14 @@ int api_client_main(int argc, char **argv)
 			"'{\"cmd\":\"status\"}')");
 		return 2;
 	}
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(argv[2]) >= sizeof(sa.sun_path)) {
-		log_msg("%s: the path is too long for a socket", argv[2]);
-		return 2;
-	}
-	strcpy(sa.sun_path, argv[2]);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		log_msg("%s: no lgkvm answers there (%s)", argv[2], strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return 2;
-	}
-	size_t len = strlen(argv[3]);
-	if (write(fd, argv[3], len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
-		log_msg("%s: %s", argv[2], strerror(errno));
-		close(fd);
-		return 2;
-	}
-	char buf[4096];
-	size_t have = 0;
-	ssize_t got;
-	while (have < sizeof(buf) - 1 && (got = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0) {
-		have += (size_t)got;
-		if (memchr(buf, '\n', have))
-			break;
-	}
-	close(fd);
-	buf[have] = '\0';
-	if (!have) {
-		log_msg("%s: lgkvm closed the connection without a reply", argv[2]);
+	char buf[4096], err[256];
+	int r = api_request(argv[2], argv[3], buf, sizeof(buf), err, sizeof(err));
+	if (r < 0) {
+		log_msg("%s", err);
 		return 2;
 	}
 	fputs(buf, stdout);
-	if (buf[have - 1] != '\n')
+	if (buf[strlen(buf) - 1] != '\n')
 		putchar('\n');
-	return strstr(buf, "\"ok\":true") ? 0 : 1;
+	return r;
 }

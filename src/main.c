@@ -146,6 +146,10 @@ static void report(struct vm *vm)
 	case EXIT_GUEST_KILLED:
 		log_msg("guest killed: %s", vm->exit_reason);
 		break;
+	case EXIT_MIGRATED: /* --migrate-every says how many times, at the end */
+		if (!vm->opt.quiet && !vm->opt.migrate_every)
+			log_msg("%s", vm->exit_reason);
+		break;
 	default:
 		log_msg("%s", vm->exit_reason);
 		break;
@@ -461,7 +465,7 @@ static int cmd_incoming(struct vm *vm)
 {
 	char err[512];
 	struct options *opt = &vm->opt;
-	if (!opt->quiet)
+	if (!opt->quiet && !opt->migrate_every)
 		log_msg("waiting for a guest on %s", opt->incoming);
 	int conn = migrate_accept(opt->incoming, opt->timeout_s, err, sizeof(err));
 	if (conn < 0) {
@@ -626,6 +630,136 @@ static int run_with_reboots(struct vm *vm)
 	}
 }
 
+/* --migrate-every SECONDS: the torture test a user wants before trusting
+ * migration with a workload.  This process supervises: the guest boots in a
+ * child with a control socket of our own (a private directory); every
+ * SECONDS a new child waits with --incoming, and we ask the current one to
+ * `migrate` there (src/migrate.c).  The one that took the guest is the
+ * current one from then on; the one that gave it exits 12.  A failed move
+ * leaves the guest where it was, and the next period tries again.  The
+ * guest's disks, taps (multi-queue) and console (our stdout) follow it, and
+ * when it ends -- in whichever child holds it -- its status is ours, as for
+ * a plain run; a restart boots it afresh, as run_with_reboots does. */
+static pid_t spawn(struct vm *vm, const char *api_sock, const char *incoming)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(EXIT_INTERRUPTED);
+		vm->opt.api_sock = api_sock;
+		vm->opt.incoming = incoming;
+		int code = incoming ? cmd_incoming(vm) : cmd_run(vm);
+		fflush(NULL);
+		_exit(code);
+	}
+	return pid;
+}
+
+/* Wait (forwarding stop signals) until `pid` ends or `until` (ns, 0 = no
+ * limit) passes: its exit status, or -1 if it runs on. */
+static int wait_child(pid_t pid, uint64_t until)
+{
+	int status, forwarded = 0;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_INTERNAL;
+		if (w < 0 && errno != EINTR)
+			return EXIT_INTERNAL;
+		int sig = signals_pending_stop();
+		if (sig && sig != forwarded) {
+			kill(pid, sig);
+			forwarded = sig;
+		}
+		if (until && now_ns() >= until)
+			return -1;
+		usleep(20000);
+	}
+}
+
+static bool wait_path(const char *path, pid_t pid)
+{
+	for (int i = 0; i < 500 && access(path, F_OK) != 0; i++) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return false;
+		usleep(10000);
+	}
+	return access(path, F_OK) == 0;
+}
+
+static int run_migrating(struct vm *vm)
+{
+	struct options *opt = &vm->opt;
+	char dir[] = "/tmp/lgkvm-migrate.XXXXXX";
+	if (!mkdtemp(dir)) {
+		log_msg("--migrate-every: cannot make a private directory: %s", strerror(errno));
+		return EXIT_INTERNAL;
+	}
+	if (opt->timeout_s)
+		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
+	char sock[2][128], in[128], req[256], reply[1024], err[256];
+	unsigned n = 0, moves = 0, failed = 0, boots = 0;
+	int cur = 0, code;
+	snprintf(sock[cur], sizeof(sock[cur]), "%s/g%u.sock", dir, n++);
+	pid_t pid = spawn(vm, sock[cur], NULL);
+	for (;;) {
+		code = pid < 0 ? EXIT_INTERNAL
+			       : wait_child(pid,
+					    now_ns() + (uint64_t)opt->migrate_every * 1000000000u);
+		if (code >= 0) {
+			unlink(sock[cur]);
+			if (code == EXIT_RESTART && !opt->no_reboot && boots < opt->max_reboots &&
+			    !signals_pending_stop()) {
+				boots++;
+				opt->log_keep = true;
+				snprintf(sock[cur], sizeof(sock[cur]), "%s/g%u.sock", dir, n++);
+				pid = spawn(vm, sock[cur], NULL);
+				continue;
+			}
+			break;
+		}
+		/* Time to move: a destination, and the current one asked to go. */
+		int other = !cur;
+		snprintf(sock[other], sizeof(sock[other]), "%s/g%u.sock", dir, n);
+		snprintf(in, sizeof(in), "unix:%s/g%u.in", dir, n++);
+		opt->log_keep = true;
+		pid_t np = spawn(vm, sock[other], in);
+		snprintf(req, sizeof(req), "{\"cmd\":\"migrate\",\"to\":\"%s\"}", in);
+		int r = np > 0 && wait_path(in + 5, np) && wait_path(sock[cur], pid)
+				? api_request(sock[cur], req, reply, sizeof(reply), err,
+					      sizeof(err))
+				: -1;
+		if (r == 0) {
+			code = wait_child(pid, 0);
+			unlink(sock[cur]);
+			pid = np;
+			cur = other;
+			moves++;
+			LOG_DEBUG(vm, "--migrate-every: the guest moved (%u): %s", moves, reply);
+			if (code != EXIT_MIGRATED)
+				log_msg("--migrate-every: the guest's old lgkvm ended with %d, not "
+					"12",
+					code);
+			continue;
+		}
+		failed++;
+		log_msg("--migrate-every: a move failed, the guest stays: %s", r < 0 ? err : reply);
+		if (np > 0) {
+			kill(np, SIGTERM);
+			waitpid(np, NULL, 0);
+		}
+		unlink(in + 5);
+		unlink(sock[other]);
+	}
+	if (!opt->quiet)
+		log_msg("--migrate-every: the guest moved %u times (%u moves failed)", moves,
+			failed);
+	rmdir(dir);
+	return code;
+}
+
 /* restore: the state file, read and checked once, before any boot; the run
  * it describes goes into the options. */
 static int read_snapshot(struct vm *vm)
@@ -676,6 +810,8 @@ int main(int argc, char **argv)
 		code = cmd_inspect(&vm->opt);
 	else if (vm->opt.cmd == CMD_RESTORE && (code = read_snapshot(vm)) != EXIT_POWEROFF)
 		;
+	else if (vm->opt.migrate_every)
+		code = run_migrating(vm);
 	else if (!vm->opt.api_sock && (vm->opt.no_reboot || vm->opt.max_reboots == 0))
 		code = vm->opt.cmd == CMD_RESTORE ? cmd_restore(vm)
 		       : vm->opt.incoming	  ? cmd_incoming(vm)

@@ -77,6 +77,9 @@ static const char usage_text[] =
 	"      --force             take a disk that changed since the snapshot\n"
 	"run --incoming ADDR waits at ADDR (unix:PATH, or tcp:ADDRESS:PORT with IPv4\n"
 	"numbers) for a guest a `migrate` sends, and runs it; options as for restore.\n"
+	"run --migrate-every SECONDS moves the running guest to a new lgkvm process that\n"
+	"often, again and again (its disks, taps and console follow); the exit status\n"
+	"is the guest's, as for a plain run.\n"
 	"\n"
 	"Options for batch (run a JSON manifest of jobs; README.md, \"Farms\"):\n"
 	"  -j, --jobs N            guests at once (default: the CPUs; never more than\n"
@@ -230,6 +233,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"api-sock", required_argument, NULL, 'K'},
 		{"force", no_argument, NULL, 'f'},
 		{"incoming", required_argument, NULL, 'N'},
+		{"migrate-every", required_argument, NULL, 'E'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(opt, 0, sizeof(*opt));
@@ -267,7 +271,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 	int c;
 	/* Options that take one value: a second one is a mistake (which did
 	 * the user mean?), not a silent replacement. */
-	static const char once[] = "milLtIAPMKN";
+	static const char once[] = "milLtIAPMKNE";
 	bool seen[sizeof(once)] = {false};
 	while ((c = getopt_long(argc, argv, "+:m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
 		const char *o = c ? strchr(once, c) : NULL;
@@ -370,6 +374,19 @@ int options_parse(struct options *opt, int argc, char **argv)
 				return usage_error("%s", "--incoming is for run");
 			opt->incoming = optarg;
 			break;
+		case 'E': {
+			char *end;
+			errno = 0;
+			unsigned long t = strtoul(optarg, &end, 10);
+			if (opt->cmd != CMD_RUN)
+				return usage_error("%s", "--migrate-every is for run");
+			if (errno || *end || end == optarg || optarg[0] == '-' || t == 0 ||
+			    t > 86400)
+				return usage_error(
+					"--migrate-every '%s' must be 1 to 86400 seconds", optarg);
+			opt->migrate_every = (unsigned)t;
+			break;
+		}
 		case 'K':
 			if (opt->cmd != CMD_RUN && opt->cmd != CMD_RESTORE)
 				return usage_error("%s", "--api-sock is for run and restore");
@@ -413,6 +430,9 @@ int options_parse(struct options *opt, int argc, char **argv)
 				argv[optind]);
 		return 0;
 	}
+	if (opt->migrate_every && (opt->incoming || opt->api_sock))
+		return usage_error("%s", "--migrate-every makes its own control sockets and "
+					 "destinations: not with --api-sock or --incoming");
 	if (opt->incoming) {
 		/* The guest, its kernel and what the snapshot fixes come from
 		 * the source. */

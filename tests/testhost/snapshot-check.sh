@@ -249,6 +249,17 @@ s3=$?
 check "two hops: 12, 12, and the guest passes at the last (exit $s1 $s2 $s3)" \
 	sh -c "[ $s1 = 12 ] && [ $s2 = 12 ] && [ $s3 = 0 ] && grep -q 'snapshot: PASS' hopB.out"
 
+# --migrate-every: the guest moved every second while it works, and passes.
+cp "$g/blk-test.img" every.img
+"$lgkvm" run --timeout 60 --migrate-every 1 --disk every.img "$g/snapshot.elf" -- disk long \
+	>every.out 2>&1
+estatus=$?
+check "--migrate-every 1: the guest passes, the status is its own (exit $estatus)" \
+	sh -c "[ $estatus = 0 ] && grep -q 'snapshot: PASS' every.out"
+check "--migrate-every 1: it moved at least twice, and no move failed" \
+	sh -c "grep -q 'moved [2-9][0-9]* times (0 moves failed)' every.out ||
+		grep -q 'moved [1-9][0-9][0-9]* times (0 moves failed)' every.out"
+
 # A destination that is not there, and one that refuses the guest: the source keeps it.
 cp "$g/blk-test.img" stay.img
 cp "$g/blk-test.img" other.img
