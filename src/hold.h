@@ -69,6 +69,23 @@ static inline void hold_release(struct hold *h)
 	pthread_mutex_unlock(&h->m);
 }
 
+/* A device's vdev.hold, whole: ask, wake the thread its own way, wait at
+ * most `ms`; or let it go.  false (and let go) if it did not hold. */
+static inline bool hold_set(struct hold *h, bool on, unsigned ms, void (*wake)(void *ctx),
+			    void *ctx)
+{
+	if (!on) {
+		hold_release(h);
+		return true;
+	}
+	hold_ask(h);
+	wake(ctx);
+	if (hold_wait(h, ms))
+		return true;
+	hold_release(h);
+	return false;
+}
+
 /* The thread's side: if a hold is wanted, be held until it is released. */
 static inline void hold_point(struct hold *h)
 {

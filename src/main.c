@@ -287,6 +287,15 @@ static int make_vm(struct vm *vm, const struct lguest_abi *abi, bool pae, uint64
 	return 0;
 }
 
+/* What make_vm and run_guest started, undone (each part safe to undo twice). */
+static void vm_release(struct vm *vm)
+{
+	poller_stop(vm);
+	api_close(vm);
+	lg_decoder_close(vm);
+	kvm_destroy(vm);
+}
+
 static int cmd_run(struct vm *vm)
 {
 	struct options *opt = &vm->opt;
@@ -388,10 +397,7 @@ static int cmd_run(struct vm *vm)
 				  : "by KVM_INTERRUPT (no in-kernel irqchip)");
 	code = run_guest(vm, abi, t_files, t_vm, t_test);
 out:
-	poller_stop(vm);
-	api_close(vm);
-	lg_decoder_close(vm);
-	kvm_destroy(vm);
+	vm_release(vm);
 out_files:
 	files_close(&files);
 	image_info_free(&info);
@@ -436,10 +442,7 @@ static int restore_from(struct vm *vm, int mem_fd)
 		  abi->name, (unsigned long long)(s->ram >> 20), s->version);
 	code = run_guest(vm, abi, t_files, t_vm, t_test);
 out:
-	poller_stop(vm);
-	api_close(vm);
-	lg_decoder_close(vm);
-	kvm_destroy(vm);
+	vm_release(vm);
 	close(mem_fd);
 	files_close(&files);
 	return code;

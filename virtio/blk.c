@@ -610,35 +610,31 @@ static void *io_thread(void *arg)
  * The device callbacks (vCPU thread).
  */
 
-static void blk_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
+/* Ring the doorbell; the guest goes on while the disk works.  An eventfd
+ * write cannot block or fail short of 2^64 rings. */
+static void blk_wake(void *ctx)
 {
-	struct blk_dev *d = dev->priv;
+	struct blk_dev *d = ctx;
 	uint64_t one = 1;
 
-	(void)vm;
-	(void)q;
-	/* Ring the doorbell; the guest goes on while the disk works.  An
-	 * eventfd write cannot block or fail short of 2^64 rings. */
-	if (d && write(d->efd, &one, sizeof(one)) < 0)
+	if (write(d->efd, &one, sizeof(one)) < 0)
 		log_msg("--disk %s: waking the I/O thread: %s", d->path, strerror(errno));
 }
 
+static void blk_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
+{
+	(void)vm;
+	(void)q;
+	if (dev->priv)
+		blk_wake(dev->priv);
+}
+
+/* A disk may have requests in flight to finish first: it gets longer. */
 static bool blk_hold(struct vm *vm, struct vdev *dev, bool on)
 {
 	struct blk_dev *d = dev->priv;
 	(void)vm;
-	if (!d || !d->thread_started)
-		return true;
-	if (!on) {
-		hold_release(&d->hold);
-		return true;
-	}
-	hold_ask(&d->hold);
-	blk_notify(vm, dev, d->q);
-	if (hold_wait(&d->hold, 10000))
-		return true;
-	hold_release(&d->hold);
-	return false;
+	return !d || !d->thread_started || hold_set(&d->hold, on, 10000, blk_wake, d);
 }
 
 static void blk_free(struct blk_dev *d)

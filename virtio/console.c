@@ -553,22 +553,18 @@ static int console_pollfds(struct vm *vm, struct vdev *dev, struct pollfd *fds, 
 	return 1;
 }
 
+static void console_wake(void *ctx)
+{
+	struct console_state *cs = ctx;
+
+	efd_signal(cs->out_efd);
+}
+
 static bool console_hold(struct vm *vm, struct vdev *dev, bool on)
 {
 	struct console_state *cs = dev->priv;
 	(void)vm;
-	if (!cs || !cs->out_threaded)
-		return true;
-	if (!on) {
-		hold_release(&cs->hold);
-		return true;
-	}
-	hold_ask(&cs->hold);
-	efd_signal(cs->out_efd);
-	if (hold_wait(&cs->hold, 5000))
-		return true;
-	hold_release(&cs->hold);
-	return false;
+	return !cs || !cs->out_threaded || hold_set(&cs->hold, on, 5000, console_wake, cs);
 }
 
 static void console_teardown(struct vm *vm, struct vdev *dev)

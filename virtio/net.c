@@ -428,23 +428,20 @@ static void net_notify(struct vm *vm, struct vdev *dev, struct vqueue *q)
 		log_msg("net %s: waking its thread: %s", nd->name, strerror(errno));
 }
 
+static void net_wake(void *ctx)
+{
+	struct net_dev *nd = ctx;
+	uint64_t one = 1;
+
+	if (write(nd->efd, &one, sizeof(one)) < 0)
+		log_msg("net %s: waking the receive thread: %s", nd->name, strerror(errno));
+}
+
 static bool net_hold(struct vm *vm, struct vdev *dev, bool on)
 {
 	struct net_dev *nd = dev->priv;
-	uint64_t one = 1;
 	(void)vm;
-	if (!nd || !nd->thread_started)
-		return true;
-	if (!on) {
-		hold_release(&nd->hold);
-		return true;
-	}
-	hold_ask(&nd->hold);
-	if (write(nd->efd, &one, sizeof(one)) < 0 || !hold_wait(&nd->hold, 5000)) {
-		hold_release(&nd->hold);
-		return false;
-	}
-	return true;
+	return !nd || !nd->thread_started || hold_set(&nd->hold, on, 5000, net_wake, nd);
 }
 
 static void net_free(struct net_dev *nd)

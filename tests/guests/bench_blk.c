@@ -24,13 +24,6 @@ const char test_name[] = "bench_blk";
 #define DEPTH	32u
 #define BLOCK	4096u
 
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-	uint64_t id;
-} __attribute__((packed));
-
 static struct vq q;
 static struct blk_hdr hdrs[DEPTH];
 static volatile uint8_t status[DEPTH];

@@ -37,15 +37,6 @@ static uint32_t area[AREA_WORDS] __attribute__((aligned(4096)));
 static volatile uint32_t ticks; /* without a disk: our own timer handler's */
 static int disk;
 
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-#if LGUEST_GEN == 1
-	uint64_t id;
-#endif
-} __attribute__((packed));
-
 static uint32_t sector_buf[128] __attribute__((aligned(512)));
 #if !GEN_DMA
 static struct vq q;

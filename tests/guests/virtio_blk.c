@@ -36,17 +36,6 @@ const char test_name[] = "virtio_blk";
 #define WAIT_MS 10000u
 #define SLOTS	16u
 
-/* struct virtio_blk_outhdr: 2.6.24 had an `id` the host never used; 2.6.25
- * dropped it (docs/abi.md §H1.7). */
-struct blk_hdr {
-	uint32_t type;
-	uint32_t ioprio;
-	uint64_t sector;
-#if LGUEST_GEN == 1
-	uint64_t id;
-#endif
-} __attribute__((packed));
-_Static_assert(sizeof(struct blk_hdr) == (LGUEST_GEN == 1 ? 24 : 16), "virtio_blk_outhdr");
 
 static struct vq q;
 static struct blk_hdr hdrs[SLOTS];

@@ -345,11 +345,6 @@ static void check_console(void)
 #define SLOTS	 16u
 #define WAIT_MS	 10000u
 
-struct blk_hdr {
-	uint32_t type, reserved;
-	uint64_t sector;
-};
-_Static_assert(sizeof(struct blk_hdr) == 16, "virtio_blk_outhdr");
 
 static struct vpci blk;
 static struct vq bq;

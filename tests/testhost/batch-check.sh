@@ -12,34 +12,9 @@
 # Then the control socket of a running guest (`lgkvm run --api-sock`, `lgkvm api`).
 # TAP out; the last line is "N passed, N failed"; exit status 1 if any check failed.
 set -u
-[ $# = 2 ] || {
-	echo "usage: batch-check.sh LGKVM GUESTDIR" >&2
-	exit 2
-}
-lgkvm=$1
-case $lgkvm in
-/*) ;;
-*/*) lgkvm=$PWD/$lgkvm ;;
-esac
-g=$(cd "$2" && pwd) || exit 2
-w=$(mktemp -d "${TMPDIR:-/tmp}/lgkvm-batch.XXXXXX") || exit 2
-trap 'rm -rf "$w"' EXIT
-cd "$w" || exit 2
-
-n=0 passed=0 failed=0
-# check DESCRIPTION COMMAND...: one TAP line
-check() {
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@" >/dev/null 2>&1; then
-		passed=$((passed + 1))
-		echo "ok $n - $desc"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $desc"
-	fi
-}
+script=batch-check.sh
+# shellcheck source=tests/testhost/check-lib.sh
+. "$(dirname "$0")/check-lib.sh"
 # record NAME: that job's line of results.jsonl
 record() { grep -F "{\"name\":\"$1\"," out/results.jsonl; }
 # has NAME TEXT...: the job's record contains every TEXT

@@ -16,36 +16,15 @@
 # leaves the source running to pass.
 # TAP out; the last line is "N passed, N failed"; exit status 1 if any check failed.
 set -u
-[ $# = 2 ] || {
-	echo "usage: snapshot-check.sh LGKVM GUESTDIR" >&2
-	exit 2
-}
-lgkvm=$1
-case $lgkvm in
-/*) ;;
-*/*) lgkvm=$PWD/$lgkvm ;;
-esac
-g=$(cd "$2" && pwd) || exit 2
-w=$(mktemp -d "${TMPDIR:-/tmp}/lgkvm-snap.XXXXXX") || exit 2
-trap 'rm -rf "$w"' EXIT
-cd "$w" || exit 2
-
-n=0 passed=0 failed=0
-# check DESCRIPTION COMMAND...: one TAP line
-check() {
-	desc=$1
-	shift
-	n=$((n + 1))
-	if "$@" >/dev/null 2>&1; then
-		passed=$((passed + 1))
-		echo "ok $n - $desc"
-	else
-		failed=$((failed + 1))
-		echo "not ok $n - $desc"
-		for f in src.out restore.out; do
-			[ -f "$f" ] && sed "s|^|# $f: |" "$f" | tail -n 6
-		done
-	fi
+script=snapshot-check.sh
+# shellcheck source=tests/testhost/check-lib.sh
+. "$(dirname "$0")/check-lib.sh"
+# After a failed check: the tails of the guests' logs.
+on_failure() {
+	for f in src.out restore.out; do
+		[ -f "$f" ] && sed "s|^|# $f: |" "$f" | tail -n 6
+	done
+	return 0
 }
 api() { "$lgkvm" api "$sock" "$1"; }
 # status_is CODE COMMAND...: the command exits with CODE
