@@ -36,7 +36,6 @@ const char test_name[] = "virtio_blk";
 #define WAIT_MS 10000u
 #define SLOTS	16u
 
-
 static struct vq q;
 static struct blk_hdr hdrs[SLOTS];
 static volatile uint8_t status[SLOTS];

@@ -345,7 +345,6 @@ static void check_console(void)
 #define SLOTS	 16u
 #define WAIT_MS	 10000u
 
-
 static struct vpci blk;
 static struct vq bq;
 static struct blk_hdr hdrs[SLOTS];

@@ -86,7 +86,6 @@ extern volatile unsigned virtio_irq_count[LGUEST_IRQS];
 extern volatile uint8_t *virtio_isr[LGUEST_IRQS];
 extern volatile uint8_t virtio_isr_seen[LGUEST_IRQS];
 
-
 /* struct virtio_blk_outhdr: 2.6.24 had an `id` the host never used; 2.6.25
  * dropped it (docs/abi.md §H1.7). */
 struct blk_hdr {
