@@ -45,11 +45,10 @@
 #include "src/migrate.h"
 #include "src/vm.h"
 
-#define CLIENT_IDLE_MS	    30000  /* a client that sends nothing this long is dropped */
-#define PAUSE_WAIT_MS	    5000   /* how long "pause" waits for the vCPU to hold */
-#define SNAP_WAIT_MS	    600000 /* how long "snapshot" waits for the files to be written */
-#define SNAP_PATH_LEN	    4000   /* a longer path is refused */
-#define MIGRATE_DOWNTIME_MS 20	   /* migrate's default budget for the final pause */
+#define CLIENT_IDLE_MS 30000  /* a client that sends nothing this long is dropped */
+#define PAUSE_WAIT_MS  5000   /* how long "pause" waits for the vCPU to hold */
+#define SNAP_WAIT_MS   600000 /* how long "snapshot" waits for the files to be written */
+#define SNAP_PATH_LEN  4000   /* a longer path is refused */
 
 int api_open(struct vm *vm, const char *path, char *err, size_t errlen)
 {
@@ -296,7 +295,7 @@ static size_t migrate(struct vm *vm, json_object *req, char *reply, size_t size)
 	    !json_object_is_type(tv, json_type_string))
 		return reply_error("migrate needs \"to\": \"unix:PATH\" or \"tcp:ADDRESS:PORT\"",
 				   reply, size);
-	int64_t downtime = MIGRATE_DOWNTIME_MS;
+	int64_t downtime = vm->opt.max_downtime_ms; /* --max-downtime */
 	if (json_object_object_get_ex(req, "max_downtime_ms", &dv)) {
 		downtime = json_object_is_type(dv, json_type_int) ? json_object_get_int64(dv) : -1;
 		if (downtime < 1 || downtime > 60000)

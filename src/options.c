@@ -77,6 +77,8 @@ static const char usage_text[] =
 	"      --force             take a disk that changed since the snapshot\n"
 	"run --incoming ADDR waits at ADDR (unix:PATH, or tcp:ADDRESS:PORT with IPv4\n"
 	"numbers) for a guest a `migrate` sends, and runs it; options as for restore.\n"
+	"--max-downtime MS (run, restore) is the pause a `migrate` aims to stay within\n"
+	"(default 20; a request's \"max_downtime_ms\" overrides it).\n"
 	"run --migrate-every SECONDS moves the running guest to a new lgkvm process that\n"
 	"often, again and again (its disks, taps and console follow); the exit status\n"
 	"is the guest's, as for a plain run.\n"
@@ -234,6 +236,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 		{"force", no_argument, NULL, 'f'},
 		{"incoming", required_argument, NULL, 'N'},
 		{"migrate-every", required_argument, NULL, 'E'},
+		{"max-downtime", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(opt, 0, sizeof(*opt));
@@ -241,6 +244,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 	opt->console_log_max = 16 * MIB;
 	opt->pae = -1;
 	opt->max_reboots = OPT_MAX_REBOOTS_DEFAULT;
+	opt->max_downtime_ms = OPT_MAX_DOWNTIME_DEFAULT;
 
 	if (argc < 2)
 		return usage_error("%s", "missing command (run, restore, inspect, probe or batch)");
@@ -271,7 +275,7 @@ int options_parse(struct options *opt, int argc, char **argv)
 	int c;
 	/* Options that take one value: a second one is a mistake (which did
 	 * the user mean?), not a silent replacement. */
-	static const char once[] = "milLtIAPMKNE";
+	static const char once[] = "milLtIAPMKNED";
 	bool seen[sizeof(once)] = {false};
 	while ((c = getopt_long(argc, argv, "+:m:i:l:t:d:n:vqhV", longopts, NULL)) != -1) {
 		const char *o = c ? strchr(once, c) : NULL;
@@ -374,6 +378,17 @@ int options_parse(struct options *opt, int argc, char **argv)
 				return usage_error("%s", "--incoming is for run");
 			opt->incoming = optarg;
 			break;
+		case 'D': {
+			char *end;
+			errno = 0;
+			unsigned long t = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-' || t == 0 ||
+			    t > 60000)
+				return usage_error("--max-downtime '%s' must be 1 to 60000 ms",
+						   optarg);
+			opt->max_downtime_ms = (unsigned)t;
+			break;
+		}
 		case 'E': {
 			char *end;
 			errno = 0;

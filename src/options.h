@@ -8,7 +8,8 @@
 
 enum lgkvm_cmd { CMD_RUN = 1, CMD_PROBE = 2, CMD_INSPECT = 3, CMD_RESTORE = 4 };
 
-#define OPT_MAX_REBOOTS_DEFAULT 5
+#define OPT_MAX_REBOOTS_DEFAULT	 5
+#define OPT_MAX_DOWNTIME_DEFAULT 20 /* ms */
 
 #define OPT_MAX_DEVICES 8
 
@@ -36,17 +37,18 @@ struct options {
 	bool no_irqchip;	  /* --no-irqchip: KVM_INTERRUPT, no in-kernel LAPIC */
 	struct opt_device devices[OPT_MAX_DEVICES]; /* --disk, --net */
 	unsigned ndevices;
-	const char *net_ip;	/* --net-ip ADDR[/PREFIX] for the host side */
-	const char *abi;	/* --abi GEN: the generation, not detected (NULL: detect) */
-	int pae;		/* --pae yes|no: 1/0; -1 = detect from the image */
-	bool no_reboot;		/* --no-reboot: a restart request ends lgkvm (exit 3) */
-	bool log_keep;		/* (not an option) a restart: append to the console log */
-	unsigned max_reboots;	/* --max-reboots N: restarts before exit 3 */
-	const char *api_sock;	/* --api-sock PATH: the control channel (src/api.c) */
-	const char *state;	/* restore: the snapshot's state file */
-	const char *incoming;	/* run --incoming ADDR: the guest comes from a migration */
-	unsigned migrate_every; /* run --migrate-every SECONDS: move it back and forth, 0 = no */
-	bool force;		/* restore --force: disks that changed are taken anyway */
+	const char *net_ip;	  /* --net-ip ADDR[/PREFIX] for the host side */
+	const char *abi;	  /* --abi GEN: the generation, not detected (NULL: detect) */
+	int pae;		  /* --pae yes|no: 1/0; -1 = detect from the image */
+	bool no_reboot;		  /* --no-reboot: a restart request ends lgkvm (exit 3) */
+	bool log_keep;		  /* (not an option) a restart: append to the console log */
+	unsigned max_reboots;	  /* --max-reboots N: restarts before exit 3 */
+	const char *api_sock;	  /* --api-sock PATH: the control channel (src/api.c) */
+	const char *state;	  /* restore: the snapshot's state file */
+	const char *incoming;	  /* run --incoming ADDR: the guest comes from a migration */
+	unsigned migrate_every;	  /* run --migrate-every SECONDS: move it back and forth, 0 = no */
+	unsigned max_downtime_ms; /* --max-downtime MS: a migration's budget for its pause */
+	bool force;		  /* restore --force: disks that changed are taken anyway */
 };
 
 /* Parse argv.  Returns -1 (and prints one sentence) on bad usage, 1 when

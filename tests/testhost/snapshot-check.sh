@@ -93,6 +93,15 @@ take g0.state
 check "g0: snapshot of a 2.6.23-generation guest (no disk)" [ "$sstatus" = 8 ]
 check "g0: the restored guest finishes and passes" restored_passes g0.state
 
+# One guest at many points: rounds 10, 20, 30, 40 and 50, each snapshot restored.
+for at in 20 30 40 50; do
+	cp "$g/blk-test.img" "at$at.img"
+	start "at$at" "$g/snapshot.elf" disk --disk "at$at.img"
+	wait_for src.out "snapshot: round $at," >/dev/null
+	take "at$at.state"
+	check "g1 at round $at: snapshot, restore, pass" restored_passes "at$at.state"
+done
+
 # The guest's clock and HALT kept by lgkvm (no in-kernel LAPIC), and every call exiting.
 for mode in no-irqchip no-fast-path; do
 	cp "$g/blk-test.img" "$mode.img"
@@ -195,7 +204,10 @@ for v in unix:g1:snapshot.elf tcp:g1:snapshot.elf unix:g9:g9/snapshot.elf; do
 	esac
 	cp "$g/blk-test.img" "$name.img"
 	incoming "$name-dst" "$addr"
-	start "$name" "$g/${rest#*:}" "disk long" --disk "$name.img"
+	# A tap too, which the destination must take over while the source
+	# still holds it (a multi-queue tap).
+	start "$name" "$g/${rest#*:}" "disk long" --disk "$name.img" --net "tap=lgm$n" \
+		--net-ip "10.77.$((n % 200)).1/24"
 	wait_for src.out "snapshot: round 10" >/dev/null
 	check "$name: migrate answered ok" migrate_to "$addr"
 	wait $spid
