@@ -566,30 +566,6 @@ fail:
 	return -1;
 }
 
-/* --net-ip ADDR[/PREFIX] -> address and netmask, network byte order. */
-bool net_parse_ip(const char *arg, struct in_addr *addr, struct in_addr *mask)
-{
-	char buf[INET_ADDRSTRLEN + 4];
-	char *slash, *end;
-	unsigned long prefix = 24;
-
-	if (strlen(arg) >= sizeof(buf))
-		return false;
-	strcpy(buf, arg);
-	slash = strchr(buf, '/');
-	if (slash) {
-		*slash = '\0';
-		errno = 0;
-		prefix = strtoul(slash + 1, &end, 10);
-		if (!slash[1] || *end || errno || prefix > 32)
-			return false;
-	}
-	if (inet_pton(AF_INET, buf, addr) != 1)
-		return false;
-	mask->s_addr = htonl(prefix ? ~0u << (32 - prefix) : 0);
-	return true;
-}
-
 /* Give the host's end of the wire an address and bring it up: what
  * `ip addr add ADDR/PREFIX dev NAME; ip link set NAME up` would do. */
 static int tap_configure(struct vm *vm, const char *name, struct in_addr addr, struct in_addr mask)

@@ -6,7 +6,9 @@
 #define LGKVM_FUZZ_NO_KVM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct vm;
 
@@ -40,6 +42,17 @@ bool kvm_on_vcpu_thread(const struct vm *vm)
 {
 	(void)vm;
 	return false;
+}
+
+/* And no vCPU state to read for a snapshot or a migration (src/api.c links
+ * them in; they are refused before they would get here: no vCPU thread). */
+struct vcpu_state;
+int vcpu_state_get(struct vm *vm, struct vcpu_state *s, char *err, size_t errlen)
+{
+	(void)vm;
+	(void)s;
+	snprintf(err, errlen, "no vCPU in a fuzzer");
+	return -1;
 }
 
 #endif
