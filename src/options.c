@@ -185,6 +185,18 @@ static int add_device(struct options *opt, int c, char *arg)
 	return 0;
 }
 
+/* A whole decimal number in [min, max], nothing before or after it. */
+static bool number(const char *arg, unsigned long min, unsigned long max, unsigned *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(arg, &end, 10);
+	if (errno || *end || end == arg || arg[0] == '-' || v < min || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
 static const char *long_name(const struct option *lo, int val)
 {
 	for (; lo->name; lo++)
@@ -306,17 +318,11 @@ int options_parse(struct options *opt, int argc, char **argv)
 			if (size_parse(optarg, &opt->console_log_max, 1))
 				return usage_error("--console-log-max '%s' is not a size", optarg);
 			break;
-		case 't': {
-			char *end;
-			errno = 0;
-			unsigned long t = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || optarg[0] == '-' || t == 0 ||
-			    t > 31536000)
+		case 't':
+			if (!number(optarg, 1, 31536000, &opt->timeout_s))
 				return usage_error("--timeout '%s' must be 1 to 31536000 seconds",
 						   optarg);
-			opt->timeout_s = (unsigned)t;
 			break;
-		}
 		case 'd':
 		case 'n':
 			if (add_device(opt, c, optarg) < 0)
@@ -361,15 +367,10 @@ int options_parse(struct options *opt, int argc, char **argv)
 		case 'R':
 			opt->no_reboot = true;
 			break;
-		case 'M': {
-			char *end;
-			errno = 0;
-			unsigned long n = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || optarg[0] == '-' || n > 1000)
+		case 'M':
+			if (!number(optarg, 0, 1000, &opt->max_reboots))
 				return usage_error("--max-reboots '%s' must be 0 to 1000", optarg);
-			opt->max_reboots = (unsigned)n;
 			break;
-		}
 		case 'f':
 			opt->force = true;
 			break;
@@ -378,30 +379,18 @@ int options_parse(struct options *opt, int argc, char **argv)
 				return usage_error("%s", "--incoming is for run");
 			opt->incoming = optarg;
 			break;
-		case 'D': {
-			char *end;
-			errno = 0;
-			unsigned long t = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || optarg[0] == '-' || t == 0 ||
-			    t > 60000)
+		case 'D':
+			if (!number(optarg, 1, 60000, &opt->max_downtime_ms))
 				return usage_error("--max-downtime '%s' must be 1 to 60000 ms",
 						   optarg);
-			opt->max_downtime_ms = (unsigned)t;
 			break;
-		}
-		case 'E': {
-			char *end;
-			errno = 0;
-			unsigned long t = strtoul(optarg, &end, 10);
+		case 'E':
 			if (opt->cmd != CMD_RUN)
 				return usage_error("%s", "--migrate-every is for run");
-			if (errno || *end || end == optarg || optarg[0] == '-' || t == 0 ||
-			    t > 86400)
+			if (!number(optarg, 1, 86400, &opt->migrate_every))
 				return usage_error(
 					"--migrate-every '%s' must be 1 to 86400 seconds", optarg);
-			opt->migrate_every = (unsigned)t;
 			break;
-		}
 		case 'K':
 			if (opt->cmd != CMD_RUN && opt->cmd != CMD_RESTORE)
 				return usage_error("%s", "--api-sock is for run and restore");
