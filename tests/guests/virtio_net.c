@@ -8,7 +8,9 @@
  * ask for 10.77.0.1's MAC (ARP), answer the host's ARP requests for us, send
  * an ICMP echo request and wait for the host's echo reply.  Every received
  * header must be all zeroes and every frame at most 1514 bytes.  Lost frames
- * are sent again, once a second, for up to 15 seconds. */
+ * are sent again, once a second, for up to 15 seconds.  With "long", 100 more
+ * pings follow, 30 ms apart: traffic that keeps flowing while the guest is
+ * moved (lgkvm run --migrate-every, tests/testhost/snapshot-check.sh). */
 #include "guest.h"
 #include "netping.h"
 #include "virtio.h"
@@ -98,6 +100,10 @@ void test_main(void)
 	net.xmit = xmit;
 	net.receive = receive;
 	net_ping_host();
+	for (unsigned i = 0; cmdline_has("long") && i < 100; i++) {
+		spin_ms(30, 1);
+		net_ping_host();
+	}
 	/* Frames that came while we were awake left the receive IRQ pending:
 	 * let it in. */
 	lguest_data.irq_enabled = X86_EFLAGS_IF;
