@@ -468,6 +468,12 @@ static int cmd_incoming(struct vm *vm)
 {
 	char err[512];
 	struct options *opt = &vm->opt;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	if (mig_addr(opt->incoming, &sa, &salen, err, sizeof(err)) < 0) {
+		log_msg("--incoming %s", err);
+		return EXIT_USAGE;
+	}
 	if (!opt->quiet && !opt->migrate_every)
 		log_msg("waiting for a guest on %s", opt->incoming);
 	int conn = migrate_accept(opt->incoming, opt->timeout_s, err, sizeof(err));
