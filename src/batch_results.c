@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "src/exitcodes.h"
+#include "src/fullio.h"
 
 #define LINE_MAX_LEN (1u << 20)
 
@@ -85,20 +86,6 @@ static json_object *make_record(const struct batch_outcome *o)
 	return r;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* One line, one write: with O_APPEND a record is never interleaved with
  * another writer's, and a kill mid-record leaves at worst a torn last line,
  * which the reader skips. */
@@ -114,7 +101,7 @@ static int write_line(int fd, json_object *rec)
 		return -1;
 	memcpy(line, s, len);
 	line[len] = '\n';
-	int r = write_all(fd, line, len + 1);
+	int r = write_full(fd, line, len + 1);
 	free(line);
 	return r;
 }

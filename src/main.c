@@ -468,15 +468,8 @@ static int cmd_incoming(struct vm *vm)
 {
 	char err[512];
 	struct options *opt = &vm->opt;
-	struct sockaddr_storage sa;
-	socklen_t salen;
-	if (mig_addr(opt->incoming, &sa, &salen, err, sizeof(err)) < 0) {
-		log_msg("--incoming %s", err);
-		return EXIT_USAGE;
-	}
-	if (!opt->quiet && !opt->migrate_every)
-		log_msg("waiting for a guest on %s", opt->incoming);
-	int conn = migrate_accept(opt->incoming, opt->timeout_s, err, sizeof(err));
+	int conn = migrate_accept(opt->incoming, opt->timeout_s, !opt->quiet && !opt->migrate_every,
+				  err, sizeof(err));
 	if (conn < 0) {
 		log_msg("%s", err);
 		return errno == ETIMEDOUT ? EXIT_TIMEOUT : EXIT_USAGE;
@@ -545,13 +538,102 @@ static void incoming_state(struct vm *vm, int fd)
  * sandboxes itself and runs; this parent only waits, boots again on a restart
  * request, and passes on a stop signal.  --timeout spans every boot; a
  * restart loop ends after --max-reboots with exit 3. */
+/* One boot in a child process: set up, sandbox, run (cmd_restore, cmd_incoming
+ * or cmd_run, as the options say), with `api_sock` and `incoming` for this
+ * boot only; `state_pipe` (or -1) is where cmd_incoming leaves the state it
+ * received, `close_fd` (or -1) the parent's end of it.  The child's pid, or
+ * -1 after one sentence. */
+static pid_t fork_boot(struct vm *vm, const char *api_sock, const char *incoming, int state_pipe,
+		       int close_fd)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		log_msg("cannot start the guest process: %s", strerror(errno));
+	if (pid != 0)
+		return pid;
+	if (close_fd >= 0)
+		close(close_fd);
+	vm->state_pipe = state_pipe;
+	vm->opt.api_sock = api_sock;
+	vm->opt.incoming = incoming;
+	/* Never outlive whoever runs lgkvm. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(EXIT_INTERRUPTED);
+	int code = vm->opt.cmd == CMD_RESTORE ? cmd_restore(vm)
+		   : incoming		      ? cmd_incoming(vm)
+					      : cmd_run(vm);
+	fflush(NULL);
+	_exit(code);
+}
+
+/* Wait for the child `pid`, passing on a stop signal, until it ends or
+ * `until` (CLOCK_MONOTONIC ns; 0 = no limit) passes: its exit status, or -1
+ * if it runs on. */
+static int wait_child(pid_t pid, uint64_t until)
+{
+	int status, forwarded = 0;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, until ? WNOHANG : 0);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			log_msg("waiting for the guest process: %s", strerror(errno));
+			return EXIT_INTERNAL;
+		}
+		int sig = signals_pending_stop();
+		if (sig && sig != forwarded) {
+			kill(pid, sig);
+			forwarded = sig;
+		}
+		if (until && now_ns() >= until)
+			return -1;
+		if (until)
+			usleep(20000);
+	}
+	if (WIFSIGNALED(status)) {
+		log_msg("the guest process died of signal %d (%s)", WTERMSIG(status),
+			strsignal(WTERMSIG(status)));
+		return EXIT_INTERNAL;
+	}
+	return WEXITSTATUS(status);
+}
+
+/* A boot ended with `code` after `boots` restarts: -1 to boot again (the
+ * next boot's console output follows this one's), or the exit status. */
+static int after_boot(struct vm *vm, int code, unsigned boots)
+{
+	struct options *opt = &vm->opt;
+	if (code != EXIT_RESTART || opt->no_reboot)
+		return code;
+	if (!opt->kernel) {
+		log_msg("the restored guest asked to restart, and its snapshot names no "
+			"kernel to boot");
+		return EXIT_RESTART;
+	}
+	if (signals_pending_stop())
+		return EXIT_INTERRUPTED;
+	if (boots >= opt->max_reboots) {
+		log_msg("guest restarted %u times: --max-reboots reached", boots);
+		return EXIT_RESTART;
+	}
+	if (opt->timeout_s && now_ns() >= vm->timeout_deadline) {
+		log_msg("timed out after %u s", opt->timeout_s);
+		return EXIT_TIMEOUT;
+	}
+	if (!opt->quiet)
+		log_msg("restarting the guest (%u of at most %u)", boots + 1, opt->max_reboots);
+	opt->log_keep = true;
+	return -1;
+}
+
 static int run_with_reboots(struct vm *vm)
 {
 	struct options *opt = &vm->opt;
 	if (opt->timeout_s)
 		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
 	for (unsigned boots = 0;; boots++) {
-		fflush(NULL);
 		/* A migrated guest's state comes back from the child, for a
 		 * restart: what kernel, what RAM, what devices. */
 		int sp[2] = {-1, -1};
@@ -564,42 +646,15 @@ static int run_with_reboots(struct vm *vm)
 			}
 			sp[0] = sp[1] = -1;
 		}
-		pid_t pid = fork();
-		if (pid < 0) {
-			log_msg("cannot start the guest process: %s", strerror(errno));
-			return EXIT_INTERNAL;
-		}
-		if (pid == 0) {
-			if (sp[0] >= 0)
-				close(sp[0]);
-			vm->state_pipe = sp[1];
-			/* Never outlive whoever runs lgkvm. */
-			prctl(PR_SET_PDEATHSIG, SIGTERM);
-			if (getppid() == 1)
-				_exit(EXIT_INTERRUPTED);
-			int code = opt->cmd == CMD_RESTORE ? cmd_restore(vm)
-				   : opt->incoming	   ? cmd_incoming(vm)
-							   : cmd_run(vm);
-			fflush(NULL);
-			_exit(code);
-		}
+		pid_t pid = fork_boot(vm, opt->api_sock, opt->incoming, sp[1], sp[0]);
 		if (sp[1] >= 0)
 			close(sp[1]);
+		if (pid < 0)
+			return EXIT_INTERNAL;
 		/* A restored guest that restarts boots its kernel afresh. */
 		opt->cmd = CMD_RUN;
 		opt->incoming = NULL;
-		int status, forwarded = 0;
-		while (waitpid(pid, &status, 0) < 0) {
-			int sig = signals_pending_stop();
-			if (errno != EINTR) {
-				log_msg("waiting for the guest process: %s", strerror(errno));
-				return EXIT_INTERNAL;
-			}
-			if (sig && sig != forwarded) {
-				kill(pid, sig);
-				forwarded = sig;
-			}
-		}
+		int code = wait_child(pid, 0);
 		if (sp[0] >= 0) {
 			incoming_state(vm, sp[0]);
 			close(sp[0]);
@@ -608,35 +663,23 @@ static int run_with_reboots(struct vm *vm)
 		 * may not remove a file; the next boot makes a new one. */
 		if (opt->api_sock)
 			unlink(opt->api_sock);
-		if (WIFSIGNALED(status)) {
-			log_msg("the guest process died of signal %d (%s)", WTERMSIG(status),
-				strsignal(WTERMSIG(status)));
-			return EXIT_INTERNAL;
-		}
-		int code = WEXITSTATUS(status);
-		if (code != EXIT_RESTART || opt->no_reboot)
+		if ((code = after_boot(vm, code, boots)) >= 0)
 			return code;
-		if (!opt->kernel) {
-			log_msg("the restored guest asked to restart, and its snapshot names no "
-				"kernel to boot");
-			return EXIT_RESTART;
-		}
-		if (signals_pending_stop())
-			return EXIT_INTERRUPTED;
-		if (boots >= opt->max_reboots) {
-			log_msg("guest restarted %u times: --max-reboots reached", boots);
-			return EXIT_RESTART;
-		}
-		if (opt->timeout_s && now_ns() >= vm->timeout_deadline) {
-			log_msg("timed out after %u s", opt->timeout_s);
-			return EXIT_TIMEOUT;
-		}
-		if (!opt->quiet)
-			log_msg("restarting the guest (%u of at most %u)", boots + 1,
-				opt->max_reboots);
-		/* The next boot's console output follows this one's. */
-		opt->log_keep = true;
 	}
+}
+
+/* Until `path` exists (a socket the child `pid` makes), at most 5 s: false if
+ * it does not, or the child ended first (left for wait_child to reap). */
+static bool wait_path(const char *path, pid_t pid)
+{
+	for (int i = 0; i < 500 && access(path, F_OK) != 0; i++) {
+		siginfo_t si = {0};
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid)
+			return false;
+		usleep(10000);
+	}
+	return access(path, F_OK) == 0;
 }
 
 /* --migrate-every SECONDS: the torture test a user wants before trusting
@@ -649,55 +692,6 @@ static int run_with_reboots(struct vm *vm)
  * guest's disks, taps (multi-queue) and console (our stdout) follow it, and
  * when it ends -- in whichever child holds it -- its status is ours, as for
  * a plain run; a restart boots it afresh, as run_with_reboots does. */
-static pid_t spawn(struct vm *vm, const char *api_sock, const char *incoming)
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
-			_exit(EXIT_INTERRUPTED);
-		vm->opt.api_sock = api_sock;
-		vm->opt.incoming = incoming;
-		int code = incoming ? cmd_incoming(vm) : cmd_run(vm);
-		fflush(NULL);
-		_exit(code);
-	}
-	return pid;
-}
-
-/* Wait (forwarding stop signals) until `pid` ends or `until` (ns, 0 = no
- * limit) passes: its exit status, or -1 if it runs on. */
-static int wait_child(pid_t pid, uint64_t until)
-{
-	int status, forwarded = 0;
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_INTERNAL;
-		if (w < 0 && errno != EINTR)
-			return EXIT_INTERNAL;
-		int sig = signals_pending_stop();
-		if (sig && sig != forwarded) {
-			kill(pid, sig);
-			forwarded = sig;
-		}
-		if (until && now_ns() >= until)
-			return -1;
-		usleep(20000);
-	}
-}
-
-static bool wait_path(const char *path, pid_t pid)
-{
-	for (int i = 0; i < 500 && access(path, F_OK) != 0; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return false;
-		usleep(10000);
-	}
-	return access(path, F_OK) == 0;
-}
-
 static int run_migrating(struct vm *vm)
 {
 	struct options *opt = &vm->opt;
@@ -712,29 +706,25 @@ static int run_migrating(struct vm *vm)
 	unsigned n = 0, moves = 0, failed = 0, boots = 0;
 	int cur = 0, code;
 	snprintf(sock[cur], sizeof(sock[cur]), "%s/g%u.sock", dir, n++);
-	pid_t pid = spawn(vm, sock[cur], NULL);
+	pid_t pid = fork_boot(vm, sock[cur], NULL, -1, -1);
 	for (;;) {
 		code = pid < 0 ? EXIT_INTERNAL
 			       : wait_child(pid,
 					    now_ns() + (uint64_t)opt->migrate_every * 1000000000u);
 		if (code >= 0) {
 			unlink(sock[cur]);
-			if (code == EXIT_RESTART && !opt->no_reboot && boots < opt->max_reboots &&
-			    !signals_pending_stop()) {
-				boots++;
-				opt->log_keep = true;
-				snprintf(sock[cur], sizeof(sock[cur]), "%s/g%u.sock", dir, n++);
-				pid = spawn(vm, sock[cur], NULL);
-				continue;
-			}
-			break;
+			if ((code = after_boot(vm, code, boots++)) >= 0)
+				break;
+			snprintf(sock[cur], sizeof(sock[cur]), "%s/g%u.sock", dir, n++);
+			pid = fork_boot(vm, sock[cur], NULL, -1, -1);
+			continue;
 		}
 		/* Time to move: a destination, and the current one asked to go. */
 		int other = !cur;
 		snprintf(sock[other], sizeof(sock[other]), "%s/g%u.sock", dir, n);
 		snprintf(in, sizeof(in), "unix:%s/g%u.in", dir, n++);
 		opt->log_keep = true;
-		pid_t np = spawn(vm, sock[other], in);
+		pid_t np = fork_boot(vm, sock[other], in, -1, -1);
 		snprintf(req, sizeof(req), "{\"cmd\":\"migrate\",\"to\":\"%s\"}", in);
 		int r = np > 0 && wait_path(in + 5, np) && wait_path(sock[cur], pid)
 				? api_request(sock[cur], req, reply, sizeof(reply), err,

@@ -33,13 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <x86intrin.h>
 
 #include "pvabi/host.h"
 #include "src/log.h"
@@ -183,24 +181,6 @@ static int round_job(struct vm *vm, void *arg, char *err, size_t errlen)
 	return r;
 }
 
-/* The disks' locks (virtio/blk.c takes one so that two guests never write
- * one disk): the destination takes them, so they are let go just before the
- * state goes -- nothing here writes any more -- and taken back if the guest
- * stays. */
-static void disk_locks(struct vm *vm, bool take)
-{
-	for (unsigned i = 0; i < vm->bus.ndevs; i++) {
-		const struct vdev *dev = &vm->bus.devs[i];
-		if (dev->type != VIRTIO_ID_BLOCK || dev->backing_fd < 0)
-			continue;
-		bool ro = i < vm->opt.ndevices && vm->opt.devices[i].readonly;
-		if (flock(dev->backing_fd, take ? (ro ? LOCK_SH : LOCK_EX) | LOCK_NB : LOCK_UN) < 0)
-			log_msg("--disk %s: %s its lock: %s",
-				i < vm->opt.ndevices ? vm->opt.devices[i].path : "?",
-				take ? "taking back" : "letting go of", strerror(errno));
-	}
-}
-
 /* The end: paused, held; the last pages, the state, the destination's word.
  * Success ends this guest (it runs there now); failure lets it go on here. */
 static int final_job(struct vm *vm, void *arg, char *err, size_t errlen)
@@ -226,7 +206,9 @@ static int final_job(struct vm *vm, void *arg, char *err, size_t errlen)
 	if (snapshot_gather(vm, s, "migrated", err, errlen) < 0 ||
 	    !(fdt = snap_encode(s, &len, err, errlen)))
 		goto out;
-	disk_locks(vm, false);
+	/* The disks' locks go to the destination now (nothing here writes any
+	 * more), and come back if the guest stays. */
+	vbus_locks(vm, false);
 	m->unlocked = true;
 	if (mig_send_state(m->fd, fdt, len) < 0) {
 		snprintf(err, errlen, "sending the machine's state: %s", strerror(errno));
@@ -257,7 +239,7 @@ static int final_job(struct vm *vm, void *arg, char *err, size_t errlen)
 	r = 0;
 out:
 	if (r < 0 && m->unlocked)
-		disk_locks(vm, true);
+		vbus_locks(vm, true);
 	vbus_hold(vm, false);
 	if (r == 0)
 		vm_stop(vm, EXIT_MIGRATED, "migrated to %s", m->to);
@@ -305,13 +287,9 @@ int migrate_source(struct vm *vm, const char *to, unsigned max_downtime_ms,
 		return -1;
 	}
 	m.dirty = calloc(m.npages, 1);
-	uint8_t id[16];
-	uint64_t a = now_ns(), b = __rdtsc();
-	memcpy(id, &a, 8);
-	memcpy(id + 8, &b, 8);
 	uint64_t t0 = now_ns();
 	int r = -1;
-	if (!m.dirty || mig_send_header(m.fd, vm->mem.size, id) < 0) {
+	if (!m.dirty || mig_send_header(m.fd, vm->mem.size) < 0) {
 		snprintf(err, errlen, "%s: %s", to, m.dirty ? strerror(errno) : "out of memory");
 		goto out;
 	}
@@ -379,12 +357,15 @@ out:
  * The destination.
  */
 
-int migrate_accept(const char *addr, unsigned timeout_s, char *err, size_t errlen)
+int migrate_accept(const char *addr, unsigned timeout_s, bool say, char *err, size_t errlen)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	if (mig_addr(addr, &sa, &salen, err, errlen) < 0)
+	char why[300];
+	if (mig_addr(addr, &sa, &salen, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "--incoming %s", why);
 		return -1;
+	}
 	struct stat st;
 	const char *path = sa.ss_family == AF_UNIX ? ((struct sockaddr_un *)&sa)->sun_path : NULL;
 	if (path && lstat(path, &st) == 0) {
@@ -404,6 +385,8 @@ int migrate_accept(const char *addr, unsigned timeout_s, char *err, size_t errle
 			close(lfd);
 		return -1;
 	}
+	if (say)
+		log_msg("waiting for a guest on %s", addr);
 	struct pollfd p = {.fd = lfd, .events = POLLIN};
 	int fd = -1;
 	r = poll(&p, 1, timeout_s ? (int)(timeout_s * 1000) : -1);
@@ -428,11 +411,10 @@ int migrate_receive(int fd, struct snap *s, int *mem_fd, int state_out, char *er
 		return EXIT_INTERNAL;
 	}
 	uint64_t size = 0, pages = 0;
-	uint8_t id[16];
 	void *state = NULL;
 	size_t len = 0;
 	char why[400];
-	if (mig_receive(fd, *mem_fd, &size, id, &state, &len, &pages, err, errlen) < 0)
+	if (mig_receive(fd, *mem_fd, &size, &state, &len, &pages, err, errlen) < 0)
 		return EXIT_BAD_SNAPSHOT;
 	int r = snap_decode(state, len, s, why, sizeof(why));
 	/* The state for whoever boots this guest again after a restart (the

@@ -3,6 +3,7 @@
 #ifndef LGKVM_MIGRATE_H
 #define LGKVM_MIGRATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -28,9 +29,10 @@ int migrate_source(struct vm *vm, const char *to, unsigned max_downtime_ms,
 		   struct migrate_result *res, char *err, size_t errlen);
 
 /* The destination: listen at `addr` (a unix path must not exist; it is
- * made owner-only and removed again), wait for one source (at most
- * timeout_s, 0 = no limit).  The connection, or -1 with err. */
-int migrate_accept(const char *addr, unsigned timeout_s, char *err, size_t errlen);
+ * made owner-only and removed again), say so on stderr if `say`, wait for
+ * one source (at most timeout_s, 0 = no limit).  The connection, or -1 with
+ * err. */
+int migrate_accept(const char *addr, unsigned timeout_s, bool say, char *err, size_t errlen);
 
 /* Read the stream from `fd`: guest memory into a new memory file (*mem_fd,
  * a memfd with the header `restore` expects) and the state into *s,

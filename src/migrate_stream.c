@@ -8,52 +8,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "src/fullio.h"
 #include "src/le.h"
 #include "src/sizes.h"
 #include "src/snapshot_format.h"
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EPIPE;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-int mig_send_header(int fd, uint64_t mem_size, const uint8_t id[16])
+int mig_send_header(int fd, uint64_t mem_size)
 {
 	uint8_t h[MIG_HEADER_LEN] = {0};
 	memcpy(h, MIG_MAGIC, 8);
 	le32_put(h + 8, SNAP_FORMAT);
 	le32_put(h + 12, MIG_PAGE);
 	le64_put(h + 16, mem_size);
-	memcpy(h + 24, id, 16);
-	return write_all(fd, h, sizeof(h));
+	return write_full(fd, h, sizeof(h));
 }
 
 static int send_record(int fd, uint32_t type, uint32_t count, uint64_t first)
@@ -62,7 +29,7 @@ static int send_record(int fd, uint32_t type, uint32_t count, uint64_t first)
 	le32_put(r, type);
 	le32_put(r + 4, count);
 	le64_put(r + 8, first);
-	return write_all(fd, r, sizeof(r));
+	return write_full(fd, r, sizeof(r));
 }
 
 int mig_send_pages(int fd, const uint8_t *mem, uint64_t first_page, uint32_t count)
@@ -70,7 +37,7 @@ int mig_send_pages(int fd, const uint8_t *mem, uint64_t first_page, uint32_t cou
 	while (count) {
 		uint32_t n = count < MIG_PAGES_MAX ? count : MIG_PAGES_MAX;
 		if (send_record(fd, MIG_T_PAGES, n, first_page) < 0 ||
-		    write_all(fd, mem + first_page * MIG_PAGE, (size_t)n * MIG_PAGE) < 0)
+		    write_full(fd, mem + first_page * MIG_PAGE, (size_t)n * MIG_PAGE) < 0)
 			return -1;
 		first_page += n;
 		count -= n;
@@ -82,7 +49,7 @@ int mig_send_state(int fd, const void *fdt, size_t len)
 {
 	if (send_record(fd, MIG_T_STATE, (uint32_t)len, 0) < 0)
 		return -1;
-	return write_all(fd, fdt, len);
+	return write_full(fd, fdt, len);
 }
 
 static int fail(char *err, size_t errlen, const char *what)
@@ -91,13 +58,13 @@ static int fail(char *err, size_t errlen, const char *what)
 	return -1;
 }
 
-int mig_receive(int fd, int mem_fd, uint64_t *mem_size, uint8_t id[16], void **state,
-		size_t *state_len, uint64_t *pages, char *err, size_t errlen)
+int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *state_len,
+		uint64_t *pages, char *err, size_t errlen)
 {
 	uint8_t h[MIG_HEADER_LEN];
 	*state = NULL;
 	*pages = 0;
-	if (read_all(fd, h, sizeof(h)) < 0)
+	if (read_full(fd, h, sizeof(h)) < 0)
 		return fail(err, errlen, "ended before its header");
 	if (memcmp(h, MIG_MAGIC, 8))
 		return fail(err, errlen, "not an lgkvm migration (no LGKVMMIG header)");
@@ -106,14 +73,13 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, uint8_t id[16], void **s
 	uint64_t size = le64_get(h + 16);
 	if (size < VBUS_AREA_SIZE || !size_mem_ok(size - VBUS_AREA_SIZE))
 		return fail(err, errlen, "announces a memory size lgkvm never gives a guest");
-	memcpy(id, h + 24, 16);
 	*mem_size = size;
 	if (ftruncate(mem_fd, (off_t)(SNAP_MEM_HDR + size)) < 0)
 		return fail(err, errlen, "no room for the guest's memory");
 	static uint8_t buf[MIG_PAGES_MAX * MIG_PAGE];
 	for (;;) {
 		uint8_t r[MIG_RECORD_LEN];
-		if (read_all(fd, r, sizeof(r)) < 0)
+		if (read_full(fd, r, sizeof(r)) < 0)
 			return fail(err, errlen, "ended before the machine's state");
 		uint32_t type = le32_get(r), count = le32_get(r + 4);
 		uint64_t first = le64_get(r + 8);
@@ -123,7 +89,7 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, uint8_t id[16], void **s
 			void *s = malloc(count);
 			if (!s)
 				return fail(err, errlen, "out of memory for the state");
-			if (read_all(fd, s, count) < 0) {
+			if (read_full(fd, s, count) < 0) {
 				free(s);
 				return fail(err, errlen, "ended inside the machine's state");
 			}
@@ -136,21 +102,11 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, uint8_t id[16], void **s
 		if (count == 0 || count > MIG_PAGES_MAX || first > size / MIG_PAGE ||
 		    count > size / MIG_PAGE - first)
 			return fail(err, errlen, "pages outside the memory it announced");
-		if (read_all(fd, buf, (size_t)count * MIG_PAGE) < 0)
+		if (read_full(fd, buf, (size_t)count * MIG_PAGE) < 0)
 			return fail(err, errlen, "ended inside a run of pages");
-		const uint8_t *p = buf;
-		size_t left = (size_t)count * MIG_PAGE;
-		off_t at = (off_t)(SNAP_MEM_HDR + first * MIG_PAGE);
-		while (left) {
-			ssize_t n = pwrite(mem_fd, p, left, at);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return fail(err, errlen, "cannot store the guest's memory");
-			p += n;
-			left -= (size_t)n;
-			at += n;
-		}
+		if (pwrite_full(mem_fd, buf, (size_t)count * MIG_PAGE,
+				SNAP_MEM_HDR + first * MIG_PAGE) < 0)
+			return fail(err, errlen, "cannot store the guest's memory");
 		*pages += count;
 	}
 }

@@ -1,8 +1,8 @@
 /* A live migration's stream (src/migrate.c, docs/DESIGN.md §15): what the
  * source sends and the destination reads, and nothing else.
  *
- *   header   "LGKVMMIG", format u32, page size u32 (4096), memory bytes u64,
- *            the snapshot id (16 bytes)                          -- 40 bytes
+ *   header   "LGKVMMIG", format u32, page size u32 (4096), memory bytes u64
+ *                                                                -- 24 bytes
  *   records  type u32, count u32, first page u64, then the payload:
  *              PAGES  `count` pages (1..MIG_PAGES_MAX) of guest memory
  *              STATE  the state file's tree, `count` bytes; the last record
@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define MIG_MAGIC      "LGKVMMIG"
-#define MIG_HEADER_LEN 40u
+#define MIG_HEADER_LEN 24u
 #define MIG_RECORD_LEN 16u
 #define MIG_PAGE       4096u
 #define MIG_PAGES_MAX  256u /* 1 MiB per record */
@@ -29,16 +29,16 @@
 #define MIG_T_STATE    2u
 
 /* The source's side: 0, or -1 with errno. */
-int mig_send_header(int fd, uint64_t mem_size, const uint8_t id[16]);
+int mig_send_header(int fd, uint64_t mem_size);
 int mig_send_pages(int fd, const uint8_t *mem, uint64_t first_page, uint32_t count);
 int mig_send_state(int fd, const void *fdt, size_t len);
 
 /* The destination's side: read the header and every record from `fd` until
  * the state, writing pages into `mem_fd` (at SNAP_MEM_HDR + their offset, as
  * a memory file has them; made the right size here).  On success 0, the
- * memory size, the id and the state tree (malloc'd; the caller frees); else
+ * memory size and the state tree (malloc'd; the caller frees); else
  * -1 with one sentence in err.  *pages counts the pages received. */
-int mig_receive(int fd, int mem_fd, uint64_t *mem_size, uint8_t id[16], void **state,
-		size_t *state_len, uint64_t *pages, char *err, size_t errlen);
+int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *state_len,
+		uint64_t *pages, char *err, size_t errlen);
 
 #endif

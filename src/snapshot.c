@@ -30,6 +30,7 @@
 
 #include "kvm-glue/vcpu_state.h"
 #include "pvabi/host.h"
+#include "src/fullio.h"
 #include "src/snapshot_format.h"
 #include "src/vm.h"
 
@@ -73,21 +74,6 @@ static bool page_zero(const uint8_t *p)
 	return true;
 }
 
-static int write_at(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Guest memory, runs of non-zero pages at a time. */
 static int write_memory(struct vm *vm, const struct snap *s, int fd, uint64_t *written)
 {
@@ -97,7 +83,7 @@ static int write_memory(struct vm *vm, const struct snap *s, int fd, uint64_t *w
 	memcpy(h.id, s->id, sizeof(h.id));
 	uint8_t page[SNAP_MEM_HDR] = {0};
 	memcpy(page, &h, sizeof(h));
-	if (write_at(fd, page, sizeof(page), 0) < 0)
+	if (pwrite_full(fd, page, sizeof(page), 0) < 0)
 		return -1;
 	const uint8_t *mem = vm->mem.base;
 	*written = 0;
@@ -109,7 +95,7 @@ static int write_memory(struct vm *vm, const struct snap *s, int fd, uint64_t *w
 		uint64_t end = off + PAGE;
 		while (end < s->mem_size && end - off < RUN_MAX && !page_zero(mem + end))
 			end += PAGE;
-		if (write_at(fd, mem + off, end - off, SNAP_MEM_HDR + off) < 0)
+		if (pwrite_full(fd, mem + off, end - off, SNAP_MEM_HDR + off) < 0)
 			return -1;
 		*written += end - off;
 		off = end;
@@ -219,7 +205,7 @@ int snapshot_take(struct vm *vm, int state_fd, int mem_fd, const char *mem_name,
 	}
 	if (!(fdt = snap_encode(s, &len, err, errlen)))
 		goto out;
-	if (write_at(state_fd, fdt, len, 0) < 0 || fdatasync(state_fd) < 0) {
+	if (pwrite_full(state_fd, fdt, len, 0) < 0 || fdatasync(state_fd) < 0) {
 		snprintf(err, errlen, "writing the state file: %s", strerror(errno));
 		goto out;
 	}

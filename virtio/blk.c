@@ -675,6 +675,23 @@ static void blk_teardown(struct vm *vm, struct vdev *dev)
  * Setting up.
  */
 
+/* Two guests writing one disk would wreck it: a lock, shared for read-only
+ * use, as other VMMs do.  Let go (take = false) only for a migration's
+ * destination, which takes it (src/migrate.c). */
+static int disk_lock(struct blk_dev *d, bool take)
+{
+	return flock(d->fd, take ? (d->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB : LOCK_UN);
+}
+
+static void blk_lock(struct vm *vm, struct vdev *dev, bool take)
+{
+	struct blk_dev *d = dev->priv;
+	(void)vm;
+	if (d && disk_lock(d, take) < 0)
+		log_msg("--disk %s: %s its lock: %s", d->path,
+			take ? "taking back" : "letting go of", strerror(errno));
+}
+
 /* Find the size of the backing file (opened and checked by src/files.c).
  * One sentence on failure. */
 static int disk_open(struct vm *vm, struct blk_dev *d)
@@ -692,9 +709,7 @@ static int disk_open(struct vm *vm, struct blk_dev *d)
 			strerror(errno));
 		return -1;
 	}
-	/* Two guests writing one disk would wreck it: take a lock, shared for
-	 * read-only use, as other VMMs do. */
-	if (flock(d->fd, (d->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+	if (disk_lock(d, true) < 0 && errno == EWOULDBLOCK) {
 		vm_stop(vm, EXIT_USAGE, "--disk %s: another program is using it (it is locked)",
 			d->path);
 		return -1;
@@ -862,6 +877,7 @@ int vbus_add_disk_fd(struct vm *vm, const char *path, int fd, bool readonly)
 	d->q->kick_fd = d->efd; /* what blk_notify rings: KVM may ring it for us */
 	dev->teardown = blk_teardown;
 	dev->hold = blk_hold;
+	dev->lock = blk_lock;
 	dev->backing_fd = fd;
 	dev->priv = d;
 	LOG_DEBUG(vm, "--disk %s: %llu sectors%s, IRQ %u, %s", path, (unsigned long long)d->sectors,

@@ -354,3 +354,12 @@ bool vbus_hold(struct vm *vm, bool on)
 	}
 	return true;
 }
+
+void vbus_locks(struct vm *vm, bool take)
+{
+	struct vbus *bus = &vm->bus;
+
+	for (unsigned i = 0; i < bus->ndevs; i++)
+		if (bus->devs[i].lock)
+			bus->devs[i].lock(vm, &bus->devs[i], take);
+}

@@ -26,13 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    lseek(in, 0, SEEK_SET) != 0)
 		abort();
 	uint64_t mem_size = 0, pages = 0;
-	uint8_t id[16];
 	void *state = NULL;
 	size_t len = 0;
 	char err[512];
 	err[0] = '\0';
 	struct stat st;
-	if (mig_receive(in, mem, &mem_size, id, &state, &len, &pages, err, sizeof(err)) < 0) {
+	if (mig_receive(in, mem, &mem_size, &state, &len, &pages, err, sizeof(err)) < 0) {
 		if (!err[0] || strchr(err, '\n') || state)
 			abort();
 	} else if (!state || len < 40 || len > SNAP_STATE_MAX || mem_size < VBUS_AREA_SIZE ||
