@@ -37,6 +37,10 @@ static const char *role_name(enum file_role role)
 		return "--disk";
 	case FILE_LOG:
 		return "--console-log";
+	case FILE_STATE:
+		return "snapshot";
+	case FILE_MEM:
+		return "snapshot memory";
 	}
 	return "file";
 }
@@ -365,6 +369,13 @@ void files_close(struct run_files *f)
 	if (f->log_dir >= 0)
 		close(f->log_dir);
 	f->log_dir = -1;
+}
+
+int files_open_input(struct run_file *rf, enum file_role role, const char *path, char *err,
+		     size_t errlen)
+{
+	rf_init(rf, role, path, false);
+	return open_checked(rf, O_RDONLY, err, errlen);
 }
 
 int files_open_disk(const char *path, bool readonly, char *err, size_t errlen)

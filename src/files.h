@@ -20,7 +20,7 @@
 
 #include "src/options.h"
 
-enum file_role { FILE_KERNEL, FILE_INITRD, FILE_DISK, FILE_LOG };
+enum file_role { FILE_KERNEL, FILE_INITRD, FILE_DISK, FILE_LOG, FILE_STATE, FILE_MEM };
 
 struct run_file {
 	int fd; /* -1: none, or handed over with files_take() */
@@ -63,6 +63,12 @@ int files_take(struct run_file *rf);
 
 /* Close whatever has not been handed over. */
 void files_close(struct run_files *f);
+
+/* Open and check one input file of `role` on its own, read-only (a
+ * snapshot's state or memory file): 0 with rf filled in, or -1 with one
+ * sentence in err. */
+int files_open_input(struct run_file *rf, enum file_role role, const char *path, char *err,
+		     size_t errlen);
 
 /* Open one --disk on its own (for callers without a whole run, such as the
  * unit tests): the descriptor, or -1 with one sentence in err. */

@@ -44,6 +44,7 @@
 #include "kvm-glue/vcpu_state.h"
 #include "pvabi/host.h"
 #include "src/exitcodes.h"
+#include "src/files.h"
 #include "src/log.h"
 #include "src/options.h"
 #include "src/snapshot.h"
@@ -62,50 +63,23 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 	return code;
 }
 
-/* A regular file, opened without following a last symlink into a FIFO or
- * blocking on one. */
-static int open_regular(const char *path, struct stat *st)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
-		close(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	return fd;
-}
-
 int restore_read_state(const char *path, struct snap *s, char *err, size_t errlen)
 {
+	struct run_file rf;
 	struct stat st;
-	int fd = open_regular(path, &st);
-	if (fd < 0)
-		return fail(err, errlen, EXIT_USAGE, "%s: cannot read it: %s", path,
-			    errno == EINVAL ? "not a regular file" : strerror(errno));
-	if ((uint64_t)st.st_size > SNAP_STATE_MAX) {
-		close(fd);
+	if (files_open_input(&rf, FILE_STATE, path, err, errlen) < 0)
+		return EXIT_USAGE;
+	if (fstat(rf.fd, &st) == 0 && (uint64_t)st.st_size > SNAP_STATE_MAX) {
+		close(rf.fd);
 		return fail(err, errlen, EXIT_BAD_SNAPSHOT,
 			    "%s: %lld bytes is far too big for a state file", path,
 			    (long long)st.st_size);
 	}
-	size_t len = (size_t)st.st_size, got = 0;
-	uint8_t *buf = malloc(len ? len : 1);
-	while (buf && got < len) {
-		ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	if (!buf || got != len) {
-		free(buf);
-		return fail(err, errlen, EXIT_USAGE, "%s: cannot read it: %s", path,
-			    buf ? strerror(errno) : "out of memory");
-	}
+	size_t len = 0;
+	uint8_t *buf = files_read(&rf, SNAP_STATE_MAX, &len, err, errlen);
+	close(rf.fd);
+	if (!buf)
+		return EXIT_USAGE;
 	char why[400];
 	int r = snap_decode(buf, len, s, why, sizeof(why));
 	free(buf);
@@ -188,13 +162,14 @@ int restore_open_memory(const char *state_path, const struct snap *s, int *code,
 	else
 		snprintf(path, sizeof(path), "%s", s->mem_file);
 	struct stat st;
-	int fd = open_regular(path, &st);
-	if (fd < 0) {
-		*code = fail(err, errlen, EXIT_USAGE,
-			     "%s (the snapshot's memory): cannot read it: %s", path,
-			     errno == EINVAL ? "not a regular file" : strerror(errno));
+	struct run_file rf;
+	if (files_open_input(&rf, FILE_MEM, path, err, errlen) < 0 || fstat(rf.fd, &st) < 0) {
+		if (rf.fd >= 0)
+			close(rf.fd);
+		*code = EXIT_USAGE;
 		return -1;
 	}
+	int fd = rf.fd;
 	struct snap_mem_header h;
 	const char *why = NULL;
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
