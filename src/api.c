@@ -43,6 +43,7 @@
 #include "src/efd.h"
 #include "src/log.h"
 #include "src/migrate.h"
+#include "src/unix_listen.h"
 #include "src/vm.h"
 
 #define CLIENT_IDLE_MS 30000  /* a client that sends nothing this long is dropped */
@@ -53,32 +54,23 @@
 int api_open(struct vm *vm, const char *path, char *err, size_t errlen)
 {
 	struct api *a = &vm->api;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	char why[200];
+	if (strlen(path) >= sizeof(a->path)) {
 		snprintf(err, errlen, "--api-sock %s: the path is too long for a socket", path);
 		return -1;
 	}
-	struct stat st;
-	if (lstat(path, &st) == 0) {
-		snprintf(err, errlen, "--api-sock %s: already exists (remove it first)", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	a->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	a->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	a->ack_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	a->resume_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (a->listen_fd < 0 || a->stop_efd < 0 || a->ack_efd < 0 || a->resume_efd < 0) {
+	if (a->stop_efd < 0 || a->ack_efd < 0 || a->resume_efd < 0) {
 		snprintf(err, errlen, "--api-sock: %s", strerror(errno));
 		api_close(vm);
 		return -1;
 	}
-	/* Owner-only from the moment it exists: the socket can stop the guest. */
-	mode_t old = umask(077);
-	int r = bind(a->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(a->listen_fd, 4) < 0) {
-		snprintf(err, errlen, "--api-sock %s: %s", path, strerror(errno));
+	/* Owner-only, and there only once it answers (src/unix_listen.h). */
+	a->listen_fd = unix_listen(path, 4, SOCK_NONBLOCK, why, sizeof(why));
+	if (a->listen_fd < 0) {
+		snprintf(err, errlen, "--api-sock %s: %s", path, why);
 		api_close(vm);
 		return -1;
 	}
@@ -126,10 +118,11 @@ static json_object *status(struct vm *vm)
 {
 	json_object *o = json_object_new_object();
 	uint64_t now = now_ns();
-	const char *state = vm->dead			      ? "stopping"
-			    : atomic_load(&vm->api.paused)    ? "paused"
-			    : atomic_load(&vm->api.pause_req) ? "pausing"
-							      : "running";
+	const char *state = vm->dead				     ? "stopping"
+			    : !atomic_load(&vm->kvm.vcpu_thread_set) ? "starting"
+			    : atomic_load(&vm->api.paused)	     ? "paused"
+			    : atomic_load(&vm->api.pause_req)	     ? "pausing"
+								     : "running";
 	json_object_object_add(o, "state", json_object_new_string(state));
 	if (vm->lg.abi)
 		json_object_object_add(o, "generation", json_object_new_string(vm->lg.abi->name));

@@ -668,18 +668,48 @@ static int run_with_reboots(struct vm *vm)
 	}
 }
 
+/* Has the child `pid` ended?  Only a look: it is left for wait_child to reap. */
+static bool child_ended(pid_t pid)
+{
+	siginfo_t si = {0};
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
 /* Until `path` exists (a socket the child `pid` makes), at most 5 s: false if
- * it does not, or the child ended first (left for wait_child to reap). */
+ * it does not, or the child ended first. */
 static bool wait_path(const char *path, pid_t pid)
 {
 	for (int i = 0; i < 500 && access(path, F_OK) != 0; i++) {
-		siginfo_t si = {0};
-		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-		    si.si_pid == pid)
+		if (child_ended(pid))
 			return false;
 		usleep(10000);
 	}
 	return access(path, F_OK) == 0;
+}
+
+/* End a child that should have ended: asked (SIGTERM), then made to after
+ * 5 s (SIGKILL).  Its exit status. */
+static int end_child(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	int code = wait_child(pid, now_ns() + 5000000000ull);
+	if (code < 0) {
+		kill(pid, SIGKILL);
+		code = wait_child(pid, 0);
+	}
+	return code;
+}
+
+/* Is the guest behind the control socket `sock` (the child `pid`'s) running,
+ * so it can be asked to move?  A child just started may still be building
+ * it ("starting"). */
+static bool guest_running(const char *sock, pid_t pid)
+{
+	char reply[1024], err[256];
+	return wait_path(sock, pid) &&
+	       api_request(sock, "{\"cmd\":\"status\"}", reply, sizeof(reply), err, sizeof(err)) ==
+		       0 &&
+	       strstr(reply, "\"state\":\"running\"");
 }
 
 /* --migrate-every SECONDS: the torture test a user wants before trusting
@@ -719,19 +749,29 @@ static int run_migrating(struct vm *vm)
 			pid = fork_boot(vm, sock[cur], NULL, -1, -1);
 			continue;
 		}
-		/* Time to move: a destination, and the current one asked to go. */
+		/* Time to move, if the guest runs yet; if not, at the next
+		 * period. */
+		if (!guest_running(sock[cur], pid))
+			continue;
+		/* A destination, and the current one asked to go. */
 		int other = !cur;
 		snprintf(sock[other], sizeof(sock[other]), "%s/g%u.sock", dir, n);
 		snprintf(in, sizeof(in), "unix:%s/g%u.in", dir, n++);
 		opt->log_keep = true;
 		pid_t np = fork_boot(vm, sock[other], in, -1, -1);
 		snprintf(req, sizeof(req), "{\"cmd\":\"migrate\",\"to\":\"%s\"}", in);
-		int r = np > 0 && wait_path(in + 5, np) && wait_path(sock[cur], pid)
+		int r = np > 0 && wait_path(in + 5, np)
 				? api_request(sock[cur], req, reply, sizeof(reply), err,
 					      sizeof(err))
 				: -1;
 		if (r == 0) {
-			code = wait_child(pid, 0);
+			/* The old one ends by itself once it has handed over. */
+			code = wait_child(pid, now_ns() + 30000000000ull);
+			if (code < 0) {
+				log_msg("--migrate-every: the guest's old lgkvm did not end after "
+					"the move; ending it");
+				code = end_child(pid);
+			}
 			unlink(sock[cur]);
 			pid = np;
 			cur = other;
@@ -743,14 +783,21 @@ static int run_migrating(struct vm *vm)
 					code);
 			continue;
 		}
-		failed++;
-		log_msg("--migrate-every: a move failed, the guest stays: %s", r < 0 ? err : reply);
-		if (np > 0) {
-			kill(np, SIGTERM);
-			waitpid(np, NULL, 0);
-		}
+		if (np > 0)
+			end_child(np);
 		unlink(in + 5);
 		unlink(sock[other]);
+		/* A guest that ended as it was asked to move (powered off, say)
+		 * stays where it ended: that is no failed move.  Its status
+		 * comes with the next wait. */
+		for (int i = 0; i < 200 && !child_ended(pid); i++)
+			usleep(10000);
+		if (child_ended(pid)) {
+			LOG_DEBUG(vm, "--migrate-every: the guest ended as it was to move");
+			continue;
+		}
+		failed++;
+		log_msg("--migrate-every: a move failed, the guest stays: %s", r < 0 ? err : reply);
 	}
 	if (!opt->quiet)
 		log_msg("--migrate-every: the guest moved %u times (%u moves failed)", moves,

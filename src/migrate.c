@@ -44,6 +44,7 @@
 #include "src/migrate_stream.h"
 #include "src/snapshot.h"
 #include "src/snapshot_format.h"
+#include "src/unix_listen.h"
 #include "src/vm.h"
 
 #define PAGEMAP_SOFT_DIRTY (1ull << 55)
@@ -97,6 +98,14 @@ int mig_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *len, char
 	}
 	snprintf(err, errlen, "%s: expected unix:PATH or tcp:ADDRESS:PORT", addr);
 	return -1;
+}
+
+/* A stream that moves nothing for MIG_QUIET_S fails (`which`: SO_RCVTIMEO
+ * or SO_SNDTIMEO), so a stalled peer frees us. */
+static void quiet_limit(int fd, int which)
+{
+	struct timeval tv = {.tv_sec = MIG_QUIET_S};
+	setsockopt(fd, SOL_SOCKET, which, &tv, sizeof(tv));
 }
 
 /*
@@ -286,6 +295,7 @@ int migrate_source(struct vm *vm, const char *to, unsigned max_downtime_ms,
 			close(m.fd);
 		return -1;
 	}
+	quiet_limit(m.fd, SO_SNDTIMEO);
 	m.dirty = calloc(m.npages, 1);
 	uint64_t t0 = now_ns();
 	int r = -1;
@@ -366,33 +376,36 @@ int migrate_accept(const char *addr, unsigned timeout_s, bool say, char *err, si
 		snprintf(err, errlen, "--incoming %s", why);
 		return -1;
 	}
-	struct stat st;
 	const char *path = sa.ss_family == AF_UNIX ? ((struct sockaddr_un *)&sa)->sun_path : NULL;
-	if (path && lstat(path, &st) == 0) {
-		snprintf(err, errlen, "--incoming %s: already exists (remove it first)", addr);
-		return -1;
-	}
-	int lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	if (lfd >= 0 && sa.ss_family == AF_INET)
-		setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* A unix socket owner-only from the moment it exists, as --api-sock. */
-	mode_t old = umask(077);
-	int r = lfd < 0 ? -1 : bind(lfd, (struct sockaddr *)&sa, salen);
-	umask(old);
-	if (r < 0 || listen(lfd, 1) < 0) {
-		snprintf(err, errlen, "--incoming %s: %s", addr, strerror(errno));
+	int lfd, one = 1;
+	if (path) {
+		/* Owner-only, and there only once it answers, as --api-sock
+		 * (src/unix_listen.h). */
+		if ((lfd = unix_listen(path, 1, 0, why, sizeof(why))) < 0) {
+			snprintf(err, errlen, "--incoming %s: %s", addr, why);
+			return -1;
+		}
+	} else {
+		lfd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (lfd >= 0)
-			close(lfd);
-		return -1;
+			setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, salen) < 0 || listen(lfd, 1) < 0) {
+			snprintf(err, errlen, "--incoming %s: %s", addr, strerror(errno));
+			if (lfd >= 0)
+				close(lfd);
+			return -1;
+		}
 	}
 	if (say)
 		log_msg("waiting for a guest on %s", addr);
 	struct pollfd p = {.fd = lfd, .events = POLLIN};
 	int fd = -1;
-	r = poll(&p, 1, timeout_s ? (int)(timeout_s * 1000) : -1);
+	int r = poll(&p, 1, timeout_s ? (int)(timeout_s * 1000) : -1);
 	if (r > 0)
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	else
+	if (fd >= 0)
+		quiet_limit(fd, SO_RCVTIMEO);
+	if (r <= 0)
 		errno = r == 0 ? ETIMEDOUT : errno;
 	if (fd < 0)
 		snprintf(err, errlen, "--incoming %s: %s", addr,

@@ -58,6 +58,17 @@ static int fail(char *err, size_t errlen, const char *what)
 	return -1;
 }
 
+/* A read that came short: the stream ended, or the source went quiet. */
+static int ended(char *err, size_t errlen, const char *what)
+{
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		snprintf(err, errlen, "migration stream: %s (the source sent nothing for %d s)",
+			 what, MIG_QUIET_S);
+	else
+		snprintf(err, errlen, "migration stream: %s", what);
+	return -1;
+}
+
 int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *state_len,
 		uint64_t *pages, char *err, size_t errlen)
 {
@@ -65,7 +76,7 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *st
 	*state = NULL;
 	*pages = 0;
 	if (read_full(fd, h, sizeof(h)) < 0)
-		return fail(err, errlen, "ended before its header");
+		return ended(err, errlen, "ended before its header");
 	if (memcmp(h, MIG_MAGIC, 8))
 		return fail(err, errlen, "not an lgkvm migration (no LGKVMMIG header)");
 	if (le32_get(h + 8) != SNAP_FORMAT || le32_get(h + 12) != MIG_PAGE)
@@ -80,7 +91,7 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *st
 	for (;;) {
 		uint8_t r[MIG_RECORD_LEN];
 		if (read_full(fd, r, sizeof(r)) < 0)
-			return fail(err, errlen, "ended before the machine's state");
+			return ended(err, errlen, "ended before the machine's state");
 		uint32_t type = le32_get(r), count = le32_get(r + 4);
 		uint64_t first = le64_get(r + 8);
 		if (type == MIG_T_STATE) {
@@ -91,7 +102,7 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *st
 				return fail(err, errlen, "out of memory for the state");
 			if (read_full(fd, s, count) < 0) {
 				free(s);
-				return fail(err, errlen, "ended inside the machine's state");
+				return ended(err, errlen, "ended inside the machine's state");
 			}
 			*state = s;
 			*state_len = count;
@@ -103,7 +114,7 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *st
 		    count > size / MIG_PAGE - first)
 			return fail(err, errlen, "pages outside the memory it announced");
 		if (read_full(fd, buf, (size_t)count * MIG_PAGE) < 0)
-			return fail(err, errlen, "ended inside a run of pages");
+			return ended(err, errlen, "ended inside a run of pages");
 		if (pwrite_full(mem_fd, buf, (size_t)count * MIG_PAGE,
 				SNAP_MEM_HDR + first * MIG_PAGE) < 0)
 			return fail(err, errlen, "cannot store the guest's memory");

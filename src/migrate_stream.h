@@ -27,6 +27,10 @@
 #define MIG_PAGES_MAX  256u /* 1 MiB per record */
 #define MIG_T_PAGES    1u
 #define MIG_T_STATE    2u
+/* Either end that hears nothing (or cannot send) for this long gives up: a
+ * peer that stalls must not hold a guest, or a supervisor waiting on us,
+ * for ever (SO_RCVTIMEO / SO_SNDTIMEO on the stream's socket). */
+#define MIG_QUIET_S 30
 
 /* The source's side: 0, or -1 with errno. */
 int mig_send_header(int fd, uint64_t mem_size);

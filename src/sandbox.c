@@ -203,7 +203,10 @@ static const struct rule api_rules[] = {
 	 * the user named, the kernel's written-page bits read and cleared
 	 * (/proc/self/pagemap and clear_refs, opened before the sandbox). */
 	ALLOW_IF(socket, ARG_EQ(0, AF_UNIX)), ALLOW_IF(socket, ARG_EQ(0, AF_INET)), ALLOW(connect),
-	ALLOW(pread64), ALLOW(flock), /* the disks' locks, handed to the destination */
+	/* ... with a send time limit (MIG_QUIET_S): a destination that stalls
+	 * frees us. */
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_SNDTIMEO)), ALLOW(pread64),
+	ALLOW(flock), /* the disks' locks, handed to the destination */
 };
 
 static const struct {

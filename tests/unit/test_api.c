@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,11 @@ static void *fake_vcpu(void *arg)
 	return NULL;
 }
 
+static void ignore_kick(int sig)
+{
+	(void)sig;
+}
+
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -49,7 +55,13 @@ static int fx_setup(void **state)
 	snprintf(f->path, sizeof(f->path), "/tmp/lgkvm-test-api.%d", (int)getpid());
 	unlink(f->path);
 	assert_int_equal(api_open(f->vm, f->path, err, sizeof(err)), 0);
+	/* The fake vCPU is the guest's running vCPU thread; a pause kicks it
+	 * with KVM_KICK_SIGNAL, which only interrupts, as in lgkvm. */
+	struct sigaction sa = {.sa_handler = ignore_kick};
+	sigaction(KVM_KICK_SIGNAL, &sa, NULL);
 	assert_int_equal(pthread_create(&f->vcpu, NULL, fake_vcpu, f), 0);
+	f->vm->kvm.vcpu_thread = f->vcpu;
+	atomic_store(&f->vm->kvm.vcpu_thread_set, true);
 	*state = f;
 	return 0;
 }
@@ -95,6 +107,11 @@ static void test_status(void **state)
 	HAS(r, "\"generation\":\"G9\"");
 	HAS(r, "\"kernel\":\"bzImage-4.9\"");
 	HAS(r, "\"mem_mib\":64");
+	/* Before the vCPU thread runs, the guest is being built: "starting"
+	 * (what --migrate-every waits out before it asks for a move). */
+	atomic_store(&f->vm->kvm.vcpu_thread_set, false);
+	HAS(ask(f, "{\"cmd\":\"status\"}"), "\"state\":\"starting\"");
+	atomic_store(&f->vm->kvm.vcpu_thread_set, true);
 	/* Whitespace and extra members are fine. */
 	HAS(ask(f, "  { \"cmd\" : \"status\", \"id\": 7 }  "), "\"ok\":true");
 }
@@ -118,6 +135,7 @@ static void test_bad_requests(void **state)
 	HAS(ask(f, "{\"cmd\":\"reboot-the-host\"}"), "unknown cmd");
 	/* Snapshot and migrate check their arguments first, and want a guest
 	 * that runs (a vCPU thread) before anything is made or connected. */
+	atomic_store(&f->vm->kvm.vcpu_thread_set, false);
 	HAS(ask(f, "{\"cmd\":\"snapshot\"}"), "needs a \\\"path\\\"");
 	HAS(ask(f, "{\"cmd\":\"snapshot\",\"path\":7}"), "needs a \\\"path\\\"");
 	HAS(ask(f, "{\"cmd\":\"snapshot\",\"path\":\"/nonexistent/x\"}"),
@@ -127,6 +145,7 @@ static void test_bad_requests(void **state)
 	    "max_downtime_ms is 1 to 60000");
 	HAS(ask(f, "{\"cmd\":\"migrate\",\"to\":\"unix:/nonexistent/x\"}"),
 	    "the guest is not running yet");
+	atomic_store(&f->vm->kvm.vcpu_thread_set, true);
 	/* An embedded NUL ends nothing: the length is what counts. */
 	char reply[256];
 	size_t n = api_handle(f->vm, "{\"cmd\":\"status\"}\0junk", 22, reply, sizeof(reply));
