@@ -495,8 +495,8 @@ void api_close(struct vm *vm)
  * `lgkvm api PATH JSON`: the client.
  */
 
-int api_request(const char *sock, const char *json, char *reply, size_t size, char *err,
-		size_t errlen)
+int api_request(const char *sock, const char *json, unsigned wait_s, char *reply, size_t size,
+		char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(sock) >= sizeof(sa.sun_path)) {
@@ -511,6 +511,9 @@ int api_request(const char *sock, const char *json, char *reply, size_t size, ch
 			close(fd);
 		return -1;
 	}
+	struct timeval tv = {.tv_sec = wait_s};
+	if (wait_s)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	size_t len = strlen(json), have = 0;
 	if (write(fd, json, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
 		snprintf(err, errlen, "%s: %s", sock, strerror(errno));
@@ -526,7 +529,10 @@ int api_request(const char *sock, const char *json, char *reply, size_t size, ch
 	close(fd);
 	reply[have] = '\0';
 	if (!have) {
-		snprintf(err, errlen, "%s: lgkvm closed the connection without a reply", sock);
+		snprintf(err, errlen, "%s: %s", sock,
+			 errno == EAGAIN || errno == EWOULDBLOCK
+				 ? "lgkvm did not answer in time"
+				 : "lgkvm closed the connection without a reply");
 		return -1;
 	}
 	return strstr(reply, "\"ok\":true") ? 0 : 1;
@@ -540,7 +546,7 @@ int api_client_main(int argc, char **argv)
 		return 2;
 	}
 	char buf[4096], err[256];
-	int r = api_request(argv[2], argv[3], buf, sizeof(buf), err, sizeof(err));
+	int r = api_request(argv[2], argv[3], 0, buf, sizeof(buf), err, sizeof(err));
 	if (r < 0) {
 		log_msg("%s", err);
 		return 2;

@@ -68,9 +68,10 @@ size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size
 bool api_pause_point(struct vm *vm);
 
 /* One request to the lgkvm at `sock`, its reply line into reply: 0 (ok),
- * 1 (refused), -1 (nobody there, or no reply; err says). */
-int api_request(const char *sock, const char *json, char *reply, size_t size, char *err,
-		size_t errlen);
+ * 1 (refused), -1 (nobody there, or no reply within wait_s seconds -- 0: no
+ * limit; err says). */
+int api_request(const char *sock, const char *json, unsigned wait_s, char *reply, size_t size,
+		char *err, size_t errlen);
 
 /* `lgkvm api PATH JSON`: send one request to a running lgkvm, print the
  * reply.  Exit status 0 (ok), 1 (the request failed), 2 (usage, no lgkvm

@@ -35,6 +35,10 @@
 #include "virtio/transport.h"
 
 #define IMAGE_MAX (512u << 20) /* no lguest kernel or initrd comes near this */
+/* --migrate-every's longest wait for a move's answer: the source bounds every
+ * step of it itself (src/migrate.c: rounds, the final step, the
+ * destination's word), well within this; it is the supervisor's last guard. */
+#define MOVE_WAIT_S 600
 
 static int cmd_probe(struct options *opt)
 {
@@ -707,8 +711,8 @@ static bool guest_running(const char *sock, pid_t pid)
 {
 	char reply[1024], err[256];
 	return wait_path(sock, pid) &&
-	       api_request(sock, "{\"cmd\":\"status\"}", reply, sizeof(reply), err, sizeof(err)) ==
-		       0 &&
+	       api_request(sock, "{\"cmd\":\"status\"}", 10, reply, sizeof(reply), err,
+			   sizeof(err)) == 0 &&
 	       strstr(reply, "\"state\":\"running\"");
 }
 
@@ -761,8 +765,8 @@ static int run_migrating(struct vm *vm)
 		pid_t np = fork_boot(vm, sock[other], in, -1, -1);
 		snprintf(req, sizeof(req), "{\"cmd\":\"migrate\",\"to\":\"%s\"}", in);
 		int r = np > 0 && wait_path(in + 5, np)
-				? api_request(sock[cur], req, reply, sizeof(reply), err,
-					      sizeof(err))
+				? api_request(sock[cur], req, MOVE_WAIT_S, reply, sizeof(reply),
+					      err, sizeof(err))
 				: -1;
 		if (r == 0) {
 			/* The old one ends by itself once it has handed over. */
