@@ -412,43 +412,73 @@ out_files:
 
 /* `lgkvm restore STATE`: the VM the snapshot's run had, its devices the same
  * and in the same order, then the snapshot put back into it instead of a
- * kernel loaded (src/restore.c). */
-static int restore_from(struct vm *vm, int mem_fd)
+ * kernel loaded (src/restore.c).  In two steps, because a migration's
+ * destination takes the first while the pages still come (cmd_incoming). */
+struct build {
+	struct run_files files;
+	bool files_open, vm_made;
+	const struct lguest_abi *abi;
+	uint64_t t_files, t_vm, t_test;
+};
+
+/* The VM snapshot `s` describes: the devices' files and the console log (the
+ * kernel is in the snapshot's memory; it is named only for a restart), KVM,
+ * the devices.  EXIT_POWEROFF, or the exit status (said). */
+static int restore_build(struct vm *vm, const struct snap *s, struct build *b)
 {
-	const struct snap *s = vm->snap;
-	const struct lguest_abi *abi = abi_by_name(s->generation);
 	char err[512];
-	int code = EXIT_USAGE;
-	/* The devices' files and the console log; the kernel is in the
-	 * snapshot's memory (it is named only for a restart). */
 	struct options fo = vm->opt;
 	fo.kernel = fo.initrd = NULL;
-	struct run_files files;
-	if (files_open(&files, &fo, err, sizeof(err)) < 0) {
+	b->abi = abi_by_name(s->generation);
+	if (files_open(&b->files, &fo, err, sizeof(err)) < 0) {
 		log_msg("%s", err);
-		close(mem_fd);
 		return EXIT_USAGE;
 	}
-	code = EXIT_HOST;
-	uint64_t t_files = now_ns(), t_vm = 0, t_test = 0;
-	if (make_vm(vm, abi, s->pae, &t_vm, &t_test) < 0)
-		goto out;
-	lg_init(vm, s->lg.boot_pgdir, abi);
+	b->files_open = b->vm_made = true;
+	b->t_files = now_ns();
+	if (make_vm(vm, b->abi, s->pae, &b->t_vm, &b->t_test) < 0)
+		return EXIT_HOST;
+	lg_init(vm, s->lg.boot_pgdir, b->abi);
 	vm->lg.pae = s->pae;
-	if ((code = add_devices(vm, &files, abi)) != EXIT_POWEROFF)
-		goto out;
-	if ((code = restore_machine(vm, mem_fd, err, sizeof(err))) != EXIT_POWEROFF) {
+	return add_devices(vm, &b->files, b->abi);
+}
+
+/* ...then the guest's state (vm->snap) put into it, and the run. */
+static int restore_finish(struct vm *vm, struct build *b, int mem_fd)
+{
+	char err[512];
+	int code = restore_machine(vm, mem_fd, err, sizeof(err));
+	if (code != EXIT_POWEROFF) {
 		log_msg("%s", err);
 		vbus_teardown(vm);
-		goto out;
+		return code;
 	}
-	LOG_DEBUG(vm, "restored %s: generation %s, %llu MiB RAM, taken by lgkvm %s", vm->opt.state,
-		  abi->name, (unsigned long long)(s->ram >> 20), s->version);
-	code = run_guest(vm, abi, t_files, t_vm, t_test);
-out:
-	vm_release(vm);
-	close(mem_fd);
-	files_close(&files);
+	LOG_DEBUG(vm, "restored %s: generation %s, %llu MiB RAM, taken by lgkvm %s",
+		  vm->opt.state ? vm->opt.state : "a migrated guest", b->abi->name,
+		  (unsigned long long)(vm->snap->ram >> 20), vm->snap->version);
+	return run_guest(vm, b->abi, b->t_files, b->t_vm, b->t_test);
+}
+
+static void restore_release(struct vm *vm, struct build *b, int mem_fd)
+{
+	if (b->vm_made) {
+		vbus_teardown(vm); /* a second time after a run: harmless */
+		vm_release(vm);
+	}
+	if (mem_fd >= 0)
+		close(mem_fd);
+	if (b->files_open)
+		files_close(&b->files);
+	b->vm_made = b->files_open = false;
+}
+
+static int restore_from(struct vm *vm, int mem_fd)
+{
+	struct build b = {0};
+	int code = restore_build(vm, vm->snap, &b);
+	if (code == EXIT_POWEROFF)
+		code = restore_finish(vm, &b, mem_fd);
+	restore_release(vm, &b, mem_fd);
 	return code;
 }
 
@@ -467,7 +497,58 @@ static int cmd_restore(struct vm *vm)
 
 /* `lgkvm run --incoming ADDR`: wait for a migrating guest, read it into a
  * memory file of our own, and restore it from there (src/migrate.c).  The
- * source hears "ok" when the guest is about to run here, or why not. */
+ * source sends the machine first (a MACHINE record), and the VM and its
+ * devices are built from it while the pages come (incoming_machine), so the
+ * guest's downtime holds only its state put in and the run begun.  The
+ * disks' locks and the taps' queues are claimed once the source has let
+ * them go, with the state (vm->claim_later).  The source hears "ok" when the
+ * guest is about to run here, or why not. */
+struct incoming {
+	struct vm *vm;
+	struct snap *machine;
+	struct build b;
+	bool built;  /* restore_build ran (to be released) */
+	bool logged; /* a failure was said already */
+	int code;    /* the build's exit status, if it failed */
+};
+
+static int incoming_machine(void *ctx, const void *tree, size_t len, char *err, size_t errlen)
+{
+	struct incoming *in = ctx;
+	struct vm *vm = in->vm;
+	char why[400];
+	uint64_t t0 = now_ns();
+	in->code = EXIT_BAD_SNAPSHOT;
+	if (!(in->machine = calloc(1, sizeof(*in->machine)))) {
+		in->code = EXIT_INTERNAL;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (snap_decode(tree, len, in->machine, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "migration stream: its machine record: %s", why);
+		return -1;
+	}
+	int code = restore_options(&vm->opt, in->machine, err, errlen);
+	if (code != EXIT_POWEROFF) {
+		in->code = code;
+		return -1;
+	}
+	vm->claim_later = true;
+	vm->snap = in->machine;
+	in->built = true;
+	if ((in->code = restore_build(vm, in->machine, &in->b)) != EXIT_POWEROFF) {
+		in->logged = true;
+		snprintf(err, errlen, "%s",
+			 vm->exit_reason[0]
+				 ? vm->exit_reason
+				 : "the guest's VM could not be built here (see its log)");
+		return -1;
+	}
+	LOG_DEBUG(vm, "migration: the VM built from the machine record in %.1f ms, pages coming",
+		  (double)(now_ns() - t0) / 1e6);
+	return 0;
+}
+
 static int cmd_incoming(struct vm *vm)
 {
 	char err[512];
@@ -480,20 +561,52 @@ static int cmd_incoming(struct vm *vm)
 	}
 	vm->start_ns = now_ns();
 	struct snap *s = calloc(1, sizeof(*s));
-	int mem_fd = -1,
-	    code = s ? migrate_receive(conn, s, &mem_fd, vm->state_pipe, err, sizeof(err))
-		     : EXIT_INTERNAL;
+	struct incoming in = {.vm = vm};
+	int mem_fd = -1, code = s ? migrate_receive(conn, s, &mem_fd, vm->state_pipe,
+						    incoming_machine, &in, err, sizeof(err))
+				  : EXIT_INTERNAL;
+	if (code != EXIT_POWEROFF && in.code != EXIT_POWEROFF)
+		code = in.code; /* the early build's own status */
+	vm->mig_state_ns = now_ns();
 	if (vm->state_pipe >= 0)
 		close(vm->state_pipe);
 	vm->state_pipe = -1;
 	vm->snap = s;
-	if (code == EXIT_POWEROFF)
-		code = restore_options(opt, s, err, sizeof(err));
+	const char *other =
+		code == EXIT_POWEROFF && in.built ? snap_other_machine(in.machine, s) : NULL;
+	if (other) {
+		snprintf(err, sizeof(err),
+			 "migration stream: the guest's state is of another machine than its "
+			 "machine record (%s)",
+			 other);
+		code = EXIT_BAD_SNAPSHOT;
+	}
+	/* A source that sent no machine record: built now, in the downtime. */
+	if (code == EXIT_POWEROFF && !in.built &&
+	    (code = restore_options(opt, s, err, sizeof(err))) == EXIT_POWEROFF) {
+		in.built = true;
+		if ((code = restore_build(vm, s, &in.b)) != EXIT_POWEROFF) {
+			in.logged = true;
+			snprintf(err, sizeof(err), "%s",
+				 vm->exit_reason[0]
+					 ? vm->exit_reason
+					 : "the guest could not be built here (see its log)");
+		}
+	}
+	if (code == EXIT_POWEROFF && vm->claim_later && !vbus_locks(vm, true)) {
+		in.logged = true;
+		snprintf(err, sizeof(err),
+			 "a disk or tap of the guest is held here by another "
+			 "program");
+		code = EXIT_USAGE;
+	}
 	if (code == EXIT_POWEROFF) {
 		vm->mig_fd = conn;
 		vm->has_mig_fd = true;
-		code = restore_from(vm, mem_fd);
+		code = restore_finish(vm, &in.b, mem_fd);
+		restore_release(vm, &in.b, mem_fd);
 		mem_fd = -1;
+		free(in.machine);
 		/* Told "ok" (restore_resume) once the guest was about to run;
 		 * if it never got that far, the source keeps it. */
 		if (!vm->has_mig_fd)
@@ -503,15 +616,17 @@ static int cmd_incoming(struct vm *vm)
 			 vm->exit_reason[0] ? vm->exit_reason
 					    : "the guest could not be built here (see its log)");
 	} else {
-		log_msg("%s", err);
+		if (!in.logged)
+			log_msg("%s", err);
+		restore_release(vm, &in.b, mem_fd);
+		mem_fd = -1;
+		free(in.machine);
 	}
 	char line[600];
 	int n = snprintf(line, sizeof(line), "error: %s\n", err);
 	if (write(conn, line, (size_t)n) < 0)
 		log_msg("telling the migration's source: %s", strerror(errno));
 	close(conn);
-	if (mem_fd >= 0)
-		close(mem_fd);
 	return code;
 }
 

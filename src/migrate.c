@@ -190,6 +190,56 @@ static int round_job(struct vm *vm, void *arg, char *err, size_t errlen)
 	return r;
 }
 
+/* A destination that refuses the guest says why ("error: ..."), and hangs
+ * up; a send failing on that is its refusal, and its reason is the one to
+ * give (err keeps ours if it said nothing within a moment). */
+static void destination_said(int fd, char *err, size_t errlen)
+{
+	char line[300] = "";
+	size_t have = 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	while (have < sizeof(line) - 1 && !memchr(line, '\n', have) && poll(&p, 1, 200) > 0) {
+		ssize_t n = read(fd, line + have, sizeof(line) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	line[have] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	if (!strncmp(line, "error: ", 7))
+		snprintf(err, errlen, "the destination did not take the guest: %s", line + 7);
+}
+
+/* The beginning, briefly paused and held: the machine as it is, sent first
+ * (MACHINE), so the destination builds its VM and devices while the pages
+ * go, not in the guest's downtime.  The final state says the same of the
+ * machine (the destination checks), and all else of the guest. */
+static int machine_job(struct vm *vm, void *arg, char *err, size_t errlen)
+{
+	struct mig *m = arg;
+	if (!vbus_hold(vm, true)) {
+		snprintf(err, errlen, "a device did not come to rest");
+		return -1;
+	}
+	struct snap *s = calloc(1, sizeof(*s));
+	size_t len = 0;
+	void *fdt = NULL;
+	int r = -1;
+	if (!s)
+		snprintf(err, errlen, "out of memory");
+	else if (snapshot_gather(vm, s, "migrated", err, errlen) == 0 &&
+		 (fdt = snap_encode(s, &len, err, errlen)))
+		r = 0;
+	vbus_hold(vm, false);
+	if (r == 0 && mig_send_machine(m->fd, fdt, len) < 0) {
+		snprintf(err, errlen, "%s: %s", m->to, strerror(errno));
+		r = -1;
+	}
+	free(fdt);
+	free(s);
+	return r;
+}
+
 /* The end: paused, held; the last pages, the state, the destination's word.
  * Success ends this guest (it runs there now); failure lets it go on here. */
 static int final_job(struct vm *vm, void *arg, char *err, size_t errlen)
@@ -303,6 +353,8 @@ int migrate_source(struct vm *vm, const char *to, unsigned max_downtime_ms,
 		snprintf(err, errlen, "%s: %s", to, m.dirty ? strerror(errno) : "out of memory");
 		goto out;
 	}
+	if (api_on_vcpu(vm, machine_job, &m, 10000, err, errlen) < 0)
+		goto out;
 	/* Round 0: everything that is not zero (the destination starts from
 	 * zeros), the guest running; from the clearing on, writes are marked. */
 	if (clear_soft_dirty(vm) < 0) {
@@ -356,6 +408,8 @@ int migrate_source(struct vm *vm, const char *to, unsigned max_downtime_ms,
 	r = 0;
 	res->downtime_ms = (now_ns() - m.t_pause) / 1000000;
 out:
+	if (r < 0)
+		destination_said(m.fd, err, errlen);
 	res->total_ms = (now_ns() - t0) / 1000000;
 	res->pages = m.sent_pages;
 	free(m.dirty);
@@ -416,7 +470,8 @@ int migrate_accept(const char *addr, unsigned timeout_s, bool say, char *err, si
 	return fd;
 }
 
-int migrate_receive(int fd, struct snap *s, int *mem_fd, int state_out, char *err, size_t errlen)
+int migrate_receive(int fd, struct snap *s, int *mem_fd, int state_out, mig_machine_fn machine,
+		    void *ctx, char *err, size_t errlen)
 {
 	*mem_fd = memfd_create("lgkvm-guest-memory", MFD_CLOEXEC);
 	if (*mem_fd < 0) {
@@ -427,7 +482,7 @@ int migrate_receive(int fd, struct snap *s, int *mem_fd, int state_out, char *er
 	void *state = NULL;
 	size_t len = 0;
 	char why[400];
-	if (mig_receive(fd, *mem_fd, &size, &state, &len, &pages, err, errlen) < 0)
+	if (mig_receive(fd, *mem_fd, machine, ctx, &size, &state, &len, &pages, err, errlen) < 0)
 		return EXIT_BAD_SNAPSHOT;
 	int r = snap_decode(state, len, s, why, sizeof(why));
 	/* The state for whoever boots this guest again after a restart (the

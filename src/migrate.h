@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "src/migrate_stream.h"
+
 struct vm;
 
 struct migrate_result {
@@ -36,9 +38,12 @@ int migrate_accept(const char *addr, unsigned timeout_s, bool say, char *err, si
 
 /* Read the stream from `fd`: guest memory into a new memory file (*mem_fd,
  * a memfd with the header `restore` expects) and the state into *s,
- * checked; the state's tree also to `state_out` if it is not -1.
- * EXIT_POWEROFF (0), or the exit status with err. */
+ * checked; the state's tree also to `state_out` if it is not -1; the
+ * machine record, if the source sent one, to `machine` (the VM built early,
+ * src/main.c).  EXIT_POWEROFF (0), or the exit status with err (a refusal
+ * of `machine`'s: EXIT_BAD_SNAPSHOT; it keeps its own). */
 struct snap;
-int migrate_receive(int fd, struct snap *s, int *mem_fd, int state_out, char *err, size_t errlen);
+int migrate_receive(int fd, struct snap *s, int *mem_fd, int state_out, mig_machine_fn machine,
+		    void *ctx, char *err, size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
 #include "src/migrate_stream.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +46,21 @@ int mig_send_pages(int fd, const uint8_t *mem, uint64_t first_page, uint32_t cou
 	return 0;
 }
 
-int mig_send_state(int fd, const void *fdt, size_t len)
+static int send_tree(int fd, uint32_t type, const void *fdt, size_t len)
 {
-	if (send_record(fd, MIG_T_STATE, (uint32_t)len, 0) < 0)
+	if (send_record(fd, type, (uint32_t)len, 0) < 0)
 		return -1;
 	return write_full(fd, fdt, len);
+}
+
+int mig_send_state(int fd, const void *fdt, size_t len)
+{
+	return send_tree(fd, MIG_T_STATE, fdt, len);
+}
+
+int mig_send_machine(int fd, const void *fdt, size_t len)
+{
+	return send_tree(fd, MIG_T_MACHINE, fdt, len);
 }
 
 static int fail(char *err, size_t errlen, const char *what)
@@ -69,8 +80,8 @@ static int ended(char *err, size_t errlen, const char *what)
 	return -1;
 }
 
-int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *state_len,
-		uint64_t *pages, char *err, size_t errlen)
+int mig_receive(int fd, int mem_fd, mig_machine_fn machine, void *ctx, uint64_t *mem_size,
+		void **state, size_t *state_len, uint64_t *pages, char *err, size_t errlen)
 {
 	uint8_t h[MIG_HEADER_LEN];
 	*state = NULL;
@@ -88,15 +99,20 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *st
 	if (ftruncate(mem_fd, (off_t)(SNAP_MEM_HDR + size)) < 0)
 		return fail(err, errlen, "no room for the guest's memory");
 	static uint8_t buf[MIG_PAGES_MAX * MIG_PAGE];
+	bool seen_machine = false;
 	for (;;) {
 		uint8_t r[MIG_RECORD_LEN];
 		if (read_full(fd, r, sizeof(r)) < 0)
 			return ended(err, errlen, "ended before the machine's state");
 		uint32_t type = le32_get(r), count = le32_get(r + 4);
 		uint64_t first = le64_get(r + 8);
-		if (type == MIG_T_STATE) {
+		if (type == MIG_T_STATE || type == MIG_T_MACHINE) {
+			bool last = type == MIG_T_STATE;
 			if (count < 40 || count > SNAP_STATE_MAX || first)
 				return fail(err, errlen, "a state record of an impossible size");
+			if (!last && (seen_machine || *pages))
+				return fail(err, errlen,
+					    "a second machine record, or one after pages");
 			void *s = malloc(count);
 			if (!s)
 				return fail(err, errlen, "out of memory for the state");
@@ -104,9 +120,17 @@ int mig_receive(int fd, int mem_fd, uint64_t *mem_size, void **state, size_t *st
 				free(s);
 				return ended(err, errlen, "ended inside the machine's state");
 			}
-			*state = s;
-			*state_len = count;
-			return 0;
+			if (last) {
+				*state = s;
+				*state_len = count;
+				return 0;
+			}
+			seen_machine = true;
+			int r = machine ? machine(ctx, s, count, err, errlen) : 0;
+			free(s);
+			if (r < 0)
+				return -1;
+			continue;
 		}
 		if (type != MIG_T_PAGES)
 			return fail(err, errlen, "a record of an unknown type");

@@ -35,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -180,7 +181,9 @@ static const struct rule pci_rules[] = {
 /* The control channel (src/api.c): its thread accepts one client at a time
  * on the listening socket, reads requests and writes replies. */
 static const struct rule api_rules[] = {
-	ALLOW(accept4), ALLOW(read), ALLOW(poll),
+	ALLOW(accept4),
+	ALLOW(read),
+	ALLOW(poll),
 	/* A snapshot (src/snapshot.c).  The API thread creates its two files:
 	 * new ones only, never a file that exists or the target of a symlink,
 	 * so a VMM taken over by its guest could add files where the user may,
@@ -196,17 +199,26 @@ static const struct rule api_rules[] = {
 	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_DEBUGREGS)),
 	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_MP_STATE)),
 	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_LAPIC)),
-	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_MSRS)), ALLOW(pwrite64),
-	ALLOW(ftruncate), ALLOW(fdatasync), ALLOW(fstat),
+	ALLOW_IF2(ioctl, ARG_IS(0, ARG_VCPU_FD), ARG_EQ(1, KVM_GET_MSRS)),
+	ALLOW(pwrite64),
+	ALLOW(ftruncate),
+	ALLOW(fdatasync),
+	ALLOW(fstat),
 	ALLOW(preadv), /* a disk's first 64 KiB, for its identity */
 	/* A live migration (src/migrate.c): a stream socket to the destination
 	 * the user named, the kernel's written-page bits read and cleared
 	 * (/proc/self/pagemap and clear_refs, opened before the sandbox). */
-	ALLOW_IF(socket, ARG_EQ(0, AF_UNIX)), ALLOW_IF(socket, ARG_EQ(0, AF_INET)), ALLOW(connect),
+	ALLOW_IF(socket, ARG_EQ(0, AF_UNIX)),
+	ALLOW_IF(socket, ARG_EQ(0, AF_INET)),
+	ALLOW(connect),
 	/* ... with a send time limit (MIG_QUIET_S): a destination that stalls
 	 * frees us. */
-	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_SNDTIMEO)), ALLOW(pread64),
-	ALLOW(flock), /* the disks' locks, handed to the destination */
+	ALLOW_IF2(setsockopt, ARG_EQ(1, SOL_SOCKET), ARG_EQ(2, SO_SNDTIMEO)),
+	ALLOW(pread64),
+	/* The disks' locks and the taps' queues, handed to the destination
+	 * (vbus_locks). */
+	ALLOW(flock),
+	ALLOW_IF(ioctl, ARG_EQ(1, TUNSETQUEUE)),
 };
 
 static const struct {

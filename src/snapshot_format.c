@@ -568,3 +568,22 @@ int snap_decode(const void *buf, size_t len, struct snap *s, char *err, size_t e
 		r_bus(r, b, s);
 	return rd.bad ? -1 : 0;
 }
+
+const char *snap_other_machine(const struct snap *a, const struct snap *b)
+{
+	if (strcmp(a->generation, b->generation) || a->pae != b->pae)
+		return "the generation";
+	if (a->ram != b->ram || a->mem_size != b->mem_size)
+		return "the memory size";
+	if (a->fast_path != b->fast_path || a->irqchip != b->irqchip)
+		return "the monitor's settings";
+	if (strcmp(a->net_ip, b->net_ip))
+		return "the tap's address";
+	if (a->ndevs != b->ndevs)
+		return "the devices";
+	for (unsigned i = 0; i < a->ndevs; i++)
+		if (a->dev[i].type != b->dev[i].type || a->dev[i].readonly != b->dev[i].readonly ||
+		    strcmp(a->dev[i].path, b->dev[i].path))
+			return "the devices";
+	return NULL;
+}

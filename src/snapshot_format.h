@@ -121,6 +121,12 @@ void *snap_encode(const struct snap *s, size_t *len, char *err, size_t errlen);
  * another format's. */
 int snap_decode(const void *buf, size_t len, struct snap *s, char *err, size_t errlen);
 
+/* A migration's destination builds its VM from the machine record sent
+ * first (src/migrate_stream.h) and the guest's state arrives at the end:
+ * they must describe one machine -- generation, RAM, settings and devices.
+ * NULL if they do, else what differs ("the devices"). */
+const char *snap_other_machine(const struct snap *a, const struct snap *b);
+
 /* The memory file's header page. */
 struct snap_mem_header {
 	char magic[8];

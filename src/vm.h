@@ -46,6 +46,11 @@ struct vm {
 	 * hears "ok" once the guest is about to run here (restore_resume). */
 	int mig_fd;
 	bool has_mig_fd;
+	uint64_t mig_state_ns; /* when the source's last record came (for -v) */
+	/* A destination builds its VM while the source still runs the guest:
+	 * its disks' locks and its taps' queues are claimed only once the
+	 * source lets go (vbus_locks), not when the devices are made. */
+	bool claim_later;
 	/* ...and where the migrated state goes for the parent process, which
 	 * boots the guest's kernel again if it restarts (-1: nowhere). */
 	int state_pipe;

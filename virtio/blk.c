@@ -683,13 +683,18 @@ static int disk_lock(struct blk_dev *d, bool take)
 	return flock(d->fd, take ? (d->readonly ? LOCK_SH : LOCK_EX) | LOCK_NB : LOCK_UN);
 }
 
-static void blk_lock(struct vm *vm, struct vdev *dev, bool take)
+static bool blk_lock(struct vm *vm, struct vdev *dev, bool take)
 {
 	struct blk_dev *d = dev->priv;
 	(void)vm;
-	if (d && disk_lock(d, take) < 0)
-		log_msg("--disk %s: %s its lock: %s", d->path,
-			take ? "taking back" : "letting go of", strerror(errno));
+	if (!d || disk_lock(d, take) == 0)
+		return true;
+	if (take && errno == EWOULDBLOCK)
+		log_msg("--disk %s: another program is using it (it is locked)", d->path);
+	else
+		log_msg("--disk %s: %s its lock: %s", d->path, take ? "taking" : "letting go of",
+			strerror(errno));
+	return false;
 }
 
 /* Find the size of the backing file (opened and checked by src/files.c).
@@ -709,7 +714,7 @@ static int disk_open(struct vm *vm, struct blk_dev *d)
 			strerror(errno));
 		return -1;
 	}
-	if (disk_lock(d, true) < 0 && errno == EWOULDBLOCK) {
+	if (!vm->claim_later && disk_lock(d, true) < 0 && errno == EWOULDBLOCK) {
 		vm_stop(vm, EXIT_USAGE, "--disk %s: another program is using it (it is locked)",
 			d->path);
 		return -1;

@@ -100,10 +100,11 @@ struct vdev {
 	 * flight.  Returns false if the thread did not hold in time.  NULL:
 	 * the device has no thread of its own. */
 	bool (*hold)(struct vm *vm, struct vdev *dev, bool on);
-	/* A live migration: let go of (take = false) or take back the lock the
-	 * device holds on its file, so that the destination can take it.  NULL:
-	 * no lock. */
-	void (*lock)(struct vm *vm, struct vdev *dev, bool take);
+	/* A live migration: let go of (take = false) or take (back) what the
+	 * device holds that only one lgkvm may -- a disk's lock on its file, a
+	 * tap's queue -- so that the other side can take it.  false (with a
+	 * message) if it could not.  NULL: nothing held. */
+	bool (*lock)(struct vm *vm, struct vdev *dev, bool take);
 	/* Undo host-side changes and free priv.  Must tolerate a second call. */
 	void (*teardown)(struct vm *vm, struct vdev *dev);
 	void *priv;
@@ -190,8 +191,9 @@ int vbus_state_load(struct vm *vm, const struct snap *s, char *err, size_t errle
 /* Every ready ring's notify, once, as if the guest had kicked: a restored
  * device looks at what the guest offered while the snapshot was taken. */
 void vbus_kick_all(struct vm *vm);
-/* Every device's vdev.lock: let go (false) or take back (true). */
-void vbus_locks(struct vm *vm, bool take);
+/* Every device's vdev.lock: let go (false) or take (true).  false if any
+ * could not (each said why). */
+bool vbus_locks(struct vm *vm, bool take);
 /* Undo host-side changes (terminal mode), flush logs.  Safe to call twice. */
 void vbus_teardown(struct vm *vm);
 

@@ -355,11 +355,13 @@ bool vbus_hold(struct vm *vm, bool on)
 	return true;
 }
 
-void vbus_locks(struct vm *vm, bool take)
+bool vbus_locks(struct vm *vm, bool take)
 {
 	struct vbus *bus = &vm->bus;
+	bool ok = true;
 
 	for (unsigned i = 0; i < bus->ndevs; i++)
-		if (bus->devs[i].lock)
-			bus->devs[i].lock(vm, &bus->devs[i], take);
+		if (bus->devs[i].lock && !bus->devs[i].lock(vm, &bus->devs[i], take))
+			ok = false;
+	return ok;
 }

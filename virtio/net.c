@@ -444,6 +444,24 @@ static bool net_hold(struct vm *vm, struct vdev *dev, bool on)
 	return !nd || !nd->thread_started || hold_set(&nd->hold, on, 5000, net_wake, nd);
 }
 
+/* A live migration on one host: both lgkvms have the (multi-queue) tap open,
+ * and the kernel spreads the frames it delivers over the queues attached.
+ * Only the side that runs the guest keeps its queue attached, so no frame
+ * waits in a queue nobody reads: the destination detaches its own at once
+ * and attaches it when the source lets go (vbus_locks).  A tap made without
+ * multi-queue has one queue and no such calls (EINVAL): nothing to do. */
+static bool net_lock(struct vm *vm, struct vdev *dev, bool take)
+{
+	struct net_dev *nd = dev->priv;
+	struct ifreq ifr = {.ifr_flags = take ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
+	(void)vm;
+	if (!nd || ioctl(nd->fd, TUNSETQUEUE, &ifr) == 0 || errno == EINVAL)
+		return true;
+	log_msg("net %s: cannot %s its queue of the tap: %s", nd->name, take ? "attach" : "detach",
+		strerror(errno));
+	return false;
+}
+
 static void net_free(struct net_dev *nd)
 {
 	if (nd->efd >= 0)
@@ -556,7 +574,10 @@ int vbus_add_net_fd(struct vm *vm, int fd, const uint8_t mac[6], const char *wha
 	dev->notify = net_notify;
 	dev->teardown = net_teardown;
 	dev->hold = net_hold;
+	dev->lock = net_lock;
 	dev->priv = nd;
+	if (vm->claim_later)
+		net_lock(vm, dev, false);
 	LOG_DEBUG(vm, "net %s: MAC %02x:%02x:%02x:%02x:%02x:%02x, IRQs %u (receive) %u (send)",
 		  what, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], nd->rx->irq, nd->tx->irq);
 	return 0;

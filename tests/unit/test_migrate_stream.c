@@ -52,10 +52,37 @@ static void pair_open(struct pair *p)
 	assert_true(p->mem_fd >= 0);
 }
 
+/* The destination's builder, as a test sees it: what it was given, and
+ * whether it refuses. */
+struct builder {
+	unsigned calls;
+	size_t len;
+	char first[64];
+	bool refuse;
+};
+
+static int build(void *ctx, const void *tree, size_t len, char *err, size_t errlen)
+{
+	struct builder *b = ctx;
+	b->calls++;
+	b->len = len;
+	snprintf(b->first, sizeof(b->first), "%s", (const char *)tree);
+	if (b->refuse) {
+		snprintf(err, errlen, "the builder refused");
+		return -1;
+	}
+	return 0;
+}
+
+static int pair_receive_to(struct pair *p, struct builder *b)
+{
+	return mig_receive(p->dst, p->mem_fd, b ? build : NULL, b, &p->size, &p->state,
+			   &p->state_len, &p->pages, p->err, sizeof(p->err));
+}
+
 static int pair_receive(struct pair *p)
 {
-	return mig_receive(p->dst, p->mem_fd, &p->size, &p->state, &p->state_len, &p->pages, p->err,
-			   sizeof(p->err));
+	return pair_receive_to(p, NULL);
 }
 
 static void pair_close(struct pair *p)
@@ -72,9 +99,11 @@ static uint8_t page_of(uint64_t page, unsigned i)
 	return (uint8_t)(page * 7 + i);
 }
 
+static const char machine[48] = "the machine, as the migration began";
+
 /* Two runs of pages (100..102 and 103..107) and a state, as a source sends
- * them from its guest memory. */
-static void send_some(int fd, bool with_state)
+ * them from its guest memory; with_machine: the machine record first. */
+static void send_machine_and_some(int fd, bool with_machine, bool with_state)
 {
 	static uint8_t mem[108 * MIG_PAGE];
 	for (uint64_t pg = 100; pg < 108; pg++)
@@ -82,10 +111,17 @@ static void send_some(int fd, bool with_state)
 			mem[pg * MIG_PAGE + i] = page_of(pg, i);
 	static const char tree[64] = "a state tree, opaque to the stream";
 	assert_int_equal(mig_send_header(fd, MEM_SIZE), 0);
+	if (with_machine)
+		assert_int_equal(mig_send_machine(fd, machine, sizeof(machine)), 0);
 	assert_int_equal(mig_send_pages(fd, mem, 100, 3), 0);
 	assert_int_equal(mig_send_pages(fd, mem, 103, 5), 0);
 	if (with_state)
 		assert_int_equal(mig_send_state(fd, tree, sizeof(tree)), 0);
+}
+
+static void send_some(int fd, bool with_state)
+{
+	send_machine_and_some(fd, false, with_state);
 }
 
 static void test_round_trip(void **state)
@@ -164,6 +200,58 @@ static void test_quiet_source(void **state)
 	pair_close(&p);
 }
 
+/* The machine record: before the pages, once, handed to the builder; the
+ * rest arrives as without it.  The builder's refusal ends the stream there;
+ * a second record, or one after pages, is refused before it sees it. */
+static void test_machine_record(void **state)
+{
+	(void)state;
+	struct pair p;
+	struct builder b = {0};
+	pair_open(&p);
+	send_machine_and_some(p.src, true, true);
+	assert_int_equal(pair_receive_to(&p, &b), 0);
+	assert_int_equal(b.calls, 1);
+	assert_int_equal(b.len, sizeof(machine));
+	assert_string_equal(b.first, machine);
+	assert_int_equal(p.pages, 8);
+	assert_int_equal(p.state_len, 64);
+	pair_close(&p);
+
+	/* No builder: read and dropped. */
+	pair_open(&p);
+	send_machine_and_some(p.src, true, true);
+	assert_int_equal(pair_receive(&p), 0);
+	assert_int_equal(p.pages, 8);
+	pair_close(&p);
+
+	pair_open(&p);
+	memset(&b, 0, sizeof(b));
+	b.refuse = true;
+	send_machine_and_some(p.src, true, true);
+	assert_int_equal(pair_receive_to(&p, &b), -1);
+	assert_string_equal(p.err, "the builder refused");
+	assert_int_equal(p.pages, 0);
+	assert_null(p.state);
+	pair_close(&p);
+
+	static uint8_t mem[MIG_PAGE];
+	for (int after_pages = 0; after_pages < 2; after_pages++) {
+		pair_open(&p);
+		memset(&b, 0, sizeof(b));
+		assert_int_equal(mig_send_header(p.src, MEM_SIZE), 0);
+		if (after_pages)
+			assert_int_equal(mig_send_pages(p.src, mem, 0, 1), 0);
+		else
+			assert_int_equal(mig_send_machine(p.src, machine, sizeof(machine)), 0);
+		assert_int_equal(mig_send_machine(p.src, machine, sizeof(machine)), 0);
+		assert_int_equal(pair_receive_to(&p, &b), -1);
+		assert_non_null(strstr(p.err, "a second machine record, or one after pages"));
+		assert_int_equal(b.calls, after_pages ? 0 : 1);
+		pair_close(&p);
+	}
+}
+
 static void test_unix_listen(void **state)
 {
 	(void)state;
@@ -208,9 +296,8 @@ static void test_unix_listen(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_every_cut),
-		cmocka_unit_test(test_quiet_source),
+		cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_every_cut),
+		cmocka_unit_test(test_quiet_source), cmocka_unit_test(test_machine_record),
 		cmocka_unit_test(test_unix_listen),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -199,6 +199,74 @@ static void test_refusals(void **state)
 /* State files real snapshots wrote (a G1 guest, a G9 one with virtio-PCI
  * devices; also the fuzzer's seeds): this format still reads them.  A
  * change that breaks this changes the format (SNAP_FORMAT) and the seeds. */
+/* A migration's machine record and its final state: one machine, whatever
+ * the guest did in between; any change of what the VM is built from is
+ * named. */
+static void test_other_machine(void **state)
+{
+	(void)state;
+	struct snap *a = make_snap(), *b = make_snap();
+	/* The guest ran on: its registers, rings and disk identity moved. */
+	b->cpu.regs.rip += 0x40;
+	b->dev[0].q[0].last_avail = 17;
+	b->dev[0].disk_mtime_ns += 1000;
+	b->lg.pending = 1;
+	assert_null(snap_other_machine(a, b));
+	static const char *const want[] = {
+		"the generation",
+		"the generation",
+		"the memory size",
+		"the memory size",
+		"the monitor's settings",
+		"the tap's address",
+		"the devices",
+		"the devices",
+		"the devices",
+		"the devices",
+	};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct snap *c = make_snap();
+		switch (i) {
+		case 0:
+			strcpy(c->generation, "G2");
+			break;
+		case 1:
+			c->pae = !c->pae;
+			break;
+		case 2:
+			c->ram += 1u << 20;
+			break;
+		case 3:
+			c->mem_size += 4096;
+			break;
+		case 4:
+			c->irqchip = !c->irqchip;
+			break;
+		case 5:
+			strcpy(c->net_ip, "10.0.0.1/24");
+			break;
+		case 6:
+			c->ndevs--;
+			break;
+		case 7:
+			c->dev[0].type = VIRTIO_ID_NET;
+			break;
+		case 8:
+			strcpy(c->dev[0].path, "other.img");
+			break;
+		default:
+			c->dev[0].readonly = !c->dev[0].readonly;
+			break;
+		}
+		const char *got = snap_other_machine(a, c);
+		assert_non_null(got);
+		assert_string_equal(got, want[i]);
+		free(c);
+	}
+	free(a);
+	free(b);
+}
+
 static void test_real_files(void **state)
 {
 	(void)state;
@@ -225,9 +293,8 @@ static void test_real_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_truncated_and_damaged),
-		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_truncated_and_damaged),
+		cmocka_unit_test(test_refusals),   cmocka_unit_test(test_other_machine),
 		cmocka_unit_test(test_real_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
