@@ -235,6 +235,7 @@ static int run_guest(struct vm *vm, const struct lguest_abi *abi, uint64_t t_fil
 		vbus_teardown(vm);
 		return EXIT_INTERNAL;
 	}
+	uint64_t t_sandbox = now_ns();
 	if (!vm->kvm.timer_set || (abi->transport == TRANSPORT_PCI && !vm->lg.decoder) ||
 	    (!opt->no_sandbox && sandbox_enter(vm, err, sizeof(err)) < 0)) {
 		log_msg("%s", err);
@@ -248,10 +249,11 @@ static int run_guest(struct vm *vm, const struct lguest_abi *abi, uint64_t t_fil
 	/* Where a farm's per-guest set-up goes (docs/DESIGN.md §3.6). */
 	LOG_DEBUG(vm,
 		  "set-up %.1f ms: files and image %.1f, VM and vCPU %.1f, self-test %.1f, "
-		  "load, devices and sandbox %.1f",
+		  "load and devices %.1f, sandbox %.1f",
 		  (double)(vm->boot_ns - vm->start_ns) / 1e6,
 		  (double)(t_files - vm->start_ns) / 1e6, (double)(t_vm - t_files) / 1e6,
-		  (double)(t_test - t_vm) / 1e6, (double)(vm->boot_ns - t_test) / 1e6);
+		  (double)(t_test - t_vm) / 1e6, (double)(t_sandbox - t_test) / 1e6,
+		  (double)(vm->boot_ns - t_sandbox) / 1e6);
 	/* A restored guest: its devices look at their rings once, and an
 	 * interrupt it had pending goes in (src/restore.c). */
 	if (vm->restored)
@@ -447,7 +449,9 @@ static int restore_build(struct vm *vm, const struct snap *s, struct build *b)
 static int restore_finish(struct vm *vm, struct build *b, int mem_fd)
 {
 	char err[512];
+	uint64_t t0 = now_ns();
 	int code = restore_machine(vm, mem_fd, err, sizeof(err));
+	LOG_DEBUG(vm, "the guest's state put in: %.1f ms", (double)(now_ns() - t0) / 1e6);
 	if (code != EXIT_POWEROFF) {
 		log_msg("%s", err);
 		vbus_teardown(vm);
