@@ -32,6 +32,7 @@
 #include "src/signals.h"
 #include "src/snapshot_format.h"
 #include "src/vm.h"
+#include "virtio/console.h"
 #include "virtio/transport.h"
 
 #define IMAGE_MAX (512u << 20) /* no lguest kernel or initrd comes near this */
@@ -677,6 +678,7 @@ static pid_t fork_boot(struct vm *vm, const char *api_sock, const char *incoming
 		return pid;
 	if (close_fd >= 0)
 		close(close_fd);
+	console_term_leave();
 	vm->state_pipe = state_pipe;
 	vm->opt.api_sock = api_sock;
 	vm->opt.incoming = incoming;
@@ -855,6 +857,7 @@ static int run_migrating(struct vm *vm)
 	}
 	if (opt->timeout_s)
 		vm->timeout_deadline = now_ns() + (uint64_t)opt->timeout_s * 1000000000u;
+	console_term_own();
 	char sock[2][128], in[128], req[256], reply[1024], err[256];
 	unsigned n = 0, moves = 0, failed = 0, boots = 0;
 	int cur = 0, code;

@@ -93,8 +93,29 @@ struct console_state {
  */
 static struct {
 	volatile sig_atomic_t saved;
+	bool not_ours; /* a parent that changed it puts it back (console_term_leave) */
 	struct termios orig;
 } term;
+
+/* --migrate-every runs the guest in one child after another, two at a time
+ * during a move: each child making the terminal raw and putting it back would
+ * find the other's setting as "the way we found it", and leave the terminal
+ * cooked under a running guest, or raw for the shell afterwards.  So the
+ * supervisor makes it raw once, and its children leave it alone. */
+static void term_make_raw(void);
+
+void console_term_own(void)
+{
+	term_make_raw();
+}
+
+void console_term_leave(void)
+{
+	if (term.saved) {
+		term.saved = 0;
+		term.not_ours = true;
+	}
+}
 
 void console_term_restore(void)
 {
@@ -115,7 +136,8 @@ static void term_make_raw(void)
 
 	/* Only a terminal we own: changing it from a background process group
 	 * would stop us with SIGTTOU. */
-	if (term.saved || !isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) != getpgrp())
+	if (term.saved || term.not_ours || !isatty(STDIN_FILENO) ||
+	    tcgetpgrp(STDIN_FILENO) != getpgrp())
 		return;
 	if (tcgetattr(STDIN_FILENO, &term.orig) != 0)
 		return;

@@ -8,6 +8,11 @@
  * vbus_teardown() and at exit(); async-signal-safe, so a handler for a fatal
  * signal may call it too.  Harmless when there is nothing to restore. */
 void console_term_restore(void);
+/* --migrate-every's supervisor: the terminal made raw here, once, for all
+ * its children (console_term_own); in a child of a process that did so,
+ * console_term_leave() leaves it to that process. */
+void console_term_own(void);
+void console_term_leave(void);
 
 /* struct virtio_console_config: cols, rows (u16), max_nr_ports, emerg_wr
  * (u32): where the 4.x early console writes (also the monitor's concern,
