@@ -134,6 +134,18 @@ static void test_truncated_and_damaged(void **state)
 	memcpy(more, buf, len);
 	free(decode(more, len + 1, -1, err, sizeof(err)));
 	assert_non_null(strstr(err, "truncated or padded"));
+	/* Another version of the format than the 17 libfdt writes (an older
+	 * one sent Debian 12's libfdt through a NULL pointer): refused on the
+	 * header alone. */
+	for (unsigned v = 1; v < 20; v++) {
+		if (v == 17)
+			continue;
+		memcpy(more, buf, len);
+		more[20] = more[21] = more[22] = 0;
+		more[23] = (uint8_t)v;
+		free(decode(more, len, -1, err, sizeof(err)));
+		assert_non_null(strstr(err, "version 17"));
+	}
 	/* The header's magic. */
 	buf[0] ^= 0xFF;
 	free(decode(buf, len, -1, err, sizeof(err)));
