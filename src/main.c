@@ -517,6 +517,15 @@ struct incoming {
 	int code;    /* the build's exit status, if it failed */
 };
 
+/* What the source hears when the guest could not be built or started here:
+ * the reason the VM stopped with, if it has one (the log has the rest). */
+static void why_not_built(const struct vm *vm, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s",
+		 vm->exit_reason[0] ? vm->exit_reason
+				    : "the guest could not be built here (see its log)");
+}
+
 static int incoming_machine(void *ctx, const void *tree, size_t len, char *err, size_t errlen)
 {
 	struct incoming *in = ctx;
@@ -543,10 +552,7 @@ static int incoming_machine(void *ctx, const void *tree, size_t len, char *err, 
 	in->built = true;
 	if ((in->code = restore_build(vm, in->machine, &in->b)) != EXIT_POWEROFF) {
 		in->logged = true;
-		snprintf(err, errlen, "%s",
-			 vm->exit_reason[0]
-				 ? vm->exit_reason
-				 : "the guest's VM could not be built here (see its log)");
+		why_not_built(vm, err, errlen);
 		return -1;
 	}
 	LOG_DEBUG(vm, "migration: the VM built from the machine record in %.1f ms, pages coming",
@@ -592,10 +598,7 @@ static int cmd_incoming(struct vm *vm)
 		in.built = true;
 		if ((code = restore_build(vm, s, &in.b)) != EXIT_POWEROFF) {
 			in.logged = true;
-			snprintf(err, sizeof(err), "%s",
-				 vm->exit_reason[0]
-					 ? vm->exit_reason
-					 : "the guest could not be built here (see its log)");
+			why_not_built(vm, err, sizeof(err));
 		}
 	}
 	if (code == EXIT_POWEROFF && vm->claim_later && !vbus_locks(vm, true)) {
@@ -617,9 +620,7 @@ static int cmd_incoming(struct vm *vm)
 		if (!vm->has_mig_fd)
 			return code;
 		vm->has_mig_fd = false;
-		snprintf(err, sizeof(err), "%s",
-			 vm->exit_reason[0] ? vm->exit_reason
-					    : "the guest could not be built here (see its log)");
+		why_not_built(vm, err, sizeof(err));
 	} else {
 		if (!in.logged)
 			log_msg("%s", err);
