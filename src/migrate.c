@@ -289,10 +289,11 @@ static int final_job(struct vm *vm, void *arg, char *err, size_t errlen)
 	reply[have] = '\0';
 	if (strcmp(reply, "ok\n") != 0) {
 		reply[strcspn(reply, "\n")] = '\0';
+		const char *why = !strncmp(reply, "error: ", 7) ? reply + 7 : reply;
 		snprintf(err, errlen, "the destination did not take the guest: %s",
-			 reply[0] ? reply
-			 : have	  ? "?"
-				  : "no answer");
+			 why[0] ? why
+			 : have ? "?"
+				: "no answer");
 		goto out;
 	}
 	r = 0;

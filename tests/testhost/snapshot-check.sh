@@ -286,5 +286,32 @@ sstatus=$?
 check "the source that kept its guest runs it to pass (exit $sstatus)" \
 	sh -c "[ $sstatus = 0 ] && grep -q 'snapshot: PASS' src.out"
 
+# A destination whose disk another program holds (a third lgkvm here): it builds its
+# VM early, without the disk's lock, finds the disk taken when the state comes, and
+# refuses; the source keeps its guest, the holder its disk.
+cp "$g/blk-test.img" mine.img
+cp "$g/blk-test.img" held.img
+"$lgkvm" run --timeout 60 --disk held.img "$g/snapshot.elf" -- disk long >holder.out 2>&1 &
+hpid=$!
+wait_for holder.out "snapshot: round 10" >/dev/null
+incoming held "unix:$w/held.in" --disk held.img
+also_show="mig.reply held.out holder.out"
+start mine "$g/snapshot.elf" "disk long" --disk mine.img
+wait_for src.out "snapshot: round 10" >/dev/null
+migrate_to "unix:$w/held.in"
+check "migrate to a destination whose disk another program holds: refused, and said" \
+	grep -q "did not take the guest: a disk or tap of the guest is held here" mig.reply
+wait $ipid
+dstatus=$?
+check "... that destination exits 2 and names the disk (exit $dstatus)" \
+	sh -c "[ $dstatus = 2 ] && grep -q 'held.img: another program is using it' held.out"
+wait $spid
+sstatus=$?
+wait $hpid
+hstatus=$?
+check "... the source and the holder both run their guests to pass (exit $sstatus $hstatus)" \
+	sh -c "[ $sstatus = 0 ] && [ $hstatus = 0 ] && grep -q 'snapshot: PASS' src.out &&
+		grep -q 'snapshot: PASS' holder.out"
+
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]
