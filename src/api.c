@@ -182,7 +182,7 @@ int api_on_vcpu(struct vm *vm, int (*fn)(struct vm *vm, void *arg, char *err, si
 		void *arg, unsigned wait_ms, char *err, size_t errlen)
 {
 	struct api *a = &vm->api;
-	if (vm->dead || atomic_load(&a->job)) {
+	if (vm->dead || atomic_load(&a->job) != JOB_NONE) {
 		snprintf(err, errlen,
 			 vm->dead ? "the guest has ended"
 				  : "the vCPU is busy with another request");
@@ -191,17 +191,31 @@ int api_on_vcpu(struct vm *vm, int (*fn)(struct vm *vm, void *arg, char *err, si
 	a->job_fn = fn;
 	a->job_arg = arg;
 	bool was_paused = atomic_load(&a->pause_req);
-	atomic_store(&a->job, true);
+	atomic_store(&a->job, JOB_WAITING);
 	if (was_paused)
 		efd_signal(a->resume_efd); /* held already: wake it to do the job */
 	else
 		pause_vcpu(vm); /* the job is done at the pause point, before the ack */
 	struct pollfd p = {.fd = a->ack_efd, .events = POLLIN};
 	uint64_t end = now_ns() + (uint64_t)wait_ms * 1000000u;
-	while (atomic_load(&a->job) && !vm->dead && now_ns() < end)
+	/* Until it is done; a guest that ends, or the time running out, stops
+	 * the wait only for a job not begun, which is then taken back.  One
+	 * the vCPU is doing is waited for to its end: its own steps are
+	 * bounded, and its end may be what ended the guest (a migration's last
+	 * step stops the guest here once it runs there). */
+	for (;;) {
+		int st = atomic_load(&a->job);
+		if (st == JOB_DONE)
+			break;
+		int waiting = JOB_WAITING;
+		if ((vm->dead || now_ns() >= end) &&
+		    atomic_compare_exchange_strong(&a->job, &waiting, JOB_NONE))
+			break;
 		if (poll(&p, 1, 100) > 0)
 			efd_drain(a->ack_efd);
-	bool done = !atomic_load(&a->job);
+	}
+	bool done = atomic_load(&a->job) == JOB_DONE;
+	atomic_store(&a->job, JOB_NONE);
 	if (!was_paused && !vm->dead) {
 		atomic_store(&a->pause_req, false);
 		efd_signal(a->resume_efd);
@@ -247,7 +261,7 @@ static size_t snapshot(struct vm *vm, json_object *req, char *reply, size_t size
 		return reply_error(vm->dead ? "the guest has ended"
 					    : "the guest is not running yet",
 				   reply, size);
-	if (atomic_load(&vm->api.job))
+	if (atomic_load(&vm->api.job) != JOB_NONE)
 		return reply_error("the vCPU is busy with another request", reply, size);
 	struct snapshot_job j = {0};
 	char mem_path[SNAP_PATH_LEN + 8];
@@ -371,11 +385,12 @@ size_t api_handle(struct vm *vm, const char *line, size_t len, char *reply, size
 static void run_job(struct vm *vm)
 {
 	struct api *a = &vm->api;
-	if (!atomic_load(&a->job))
-		return;
+	int waiting = JOB_WAITING;
+	if (!atomic_compare_exchange_strong(&a->job, &waiting, JOB_RUNNING))
+		return; /* none, or taken back */
 	a->job_err[0] = '\0';
 	a->job_status = a->job_fn(vm, a->job_arg, a->job_err, sizeof(a->job_err));
-	atomic_store(&a->job, false);
+	atomic_store(&a->job, JOB_DONE);
 	efd_signal(a->ack_efd);
 }
 

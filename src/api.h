@@ -29,9 +29,14 @@ struct api {
 	bool started;
 	char path[108];
 	/* Work the API thread hands the vCPU thread (a snapshot, a migration's
-	 * rounds): set with `job` (release), done at the pause point, which
-	 * clears `job` with the result in job_status and job_err. */
-	atomic_bool job;
+	 * rounds), done at the pause point, its result in job_status and
+	 * job_err.  `job` is JOB_NONE, or JOB_WAITING (set by the API thread),
+	 * JOB_RUNNING (claimed by the vCPU thread), JOB_DONE.  Either side
+	 * moves it from WAITING only by compare-and-swap: a job the API thread
+	 * took back (it gave up waiting) is never run, and one the vCPU thread
+	 * claimed is always waited for -- its argument lives on the API
+	 * thread's stack. */
+	atomic_int job;
 	int (*job_fn)(struct vm *vm, void *arg, char *err, size_t errlen);
 	void *job_arg;
 	int job_status; /* job_fn's: 0 or -1 */
@@ -77,5 +82,7 @@ int api_request(const char *sock, const char *json, unsigned wait_s, char *reply
  * reply.  Exit status 0 (ok), 1 (the request failed), 2 (usage, no lgkvm
  * there). */
 int api_client_main(int argc, char **argv);
+
+enum { JOB_NONE, JOB_WAITING, JOB_RUNNING, JOB_DONE };
 
 #endif

@@ -25,14 +25,16 @@ struct fx {
 	char path[64];
 	pthread_t vcpu;
 	atomic_bool vcpu_stop;
-	atomic_uint points; /* times the stand-in vCPU passed a pause point */
+	atomic_bool vcpu_away; /* in the guest for long: no pause point */
+	atomic_uint points;    /* times the stand-in vCPU passed a pause point */
 };
 
 static void *fake_vcpu(void *arg)
 {
 	struct fx *f = arg;
 	while (!atomic_load(&f->vcpu_stop)) {
-		api_pause_point(f->vm);
+		if (!atomic_load(&f->vcpu_away))
+			api_pause_point(f->vm);
 		atomic_fetch_add(&f->points, 1);
 		usleep(500);
 	}
@@ -174,6 +176,61 @@ static void test_pause_resume(void **state)
 	HAS(ask(f, "{\"cmd\":\"status\"}"), "\"state\":\"running\"");
 }
 
+/* Work for the vCPU thread (api_on_vcpu): done there, at a pause point, and
+ * its result returned; one the vCPU does not come to in time is taken back
+ * and never run (its argument is gone by then); one it has begun is waited
+ * for even if the guest ends meanwhile (a migration's last step ends it). */
+struct job_probe {
+	atomic_uint runs;
+	bool end_guest;
+	pthread_t thread;
+};
+
+static int probe_job(struct vm *vm, void *arg, char *err, size_t errlen)
+{
+	struct job_probe *j = arg;
+	j->thread = pthread_self();
+	atomic_fetch_add(&j->runs, 1);
+	if (j->end_guest) {
+		usleep(300000); /* the API thread sees `dead` meanwhile */
+		vm->dead = true;
+	}
+	snprintf(err, errlen, "the probe's own error");
+	return -1;
+}
+
+static void test_jobs(void **state)
+{
+	struct fx *f = *state;
+	char err[256];
+	static struct job_probe j;
+	atomic_store(&j.runs, 0);
+	assert_int_equal(api_on_vcpu(f->vm, probe_job, &j, 2000, err, sizeof(err)), -1);
+	assert_string_equal(err, "the probe's own error");
+	assert_int_equal(atomic_load(&j.runs), 1);
+	assert_true(pthread_equal(j.thread, f->vcpu));
+	/* Not come to in time: taken back, and the vCPU, back at its pause
+	 * points, never runs it. */
+	atomic_store(&f->vcpu_away, true);
+	usleep(5000);
+	assert_int_equal(api_on_vcpu(f->vm, probe_job, &j, 200, err, sizeof(err)), -1);
+	assert_string_equal(err, "the vCPU did not do it in time");
+	atomic_store(&f->vcpu_away, false);
+	unsigned p = atomic_load(&f->points);
+	while (atomic_load(&f->points) < p + 20)
+		usleep(1000);
+	assert_int_equal(atomic_load(&j.runs), 1);
+	/* Begun, and the guest ended by it: its result, not "ended first". */
+	j.end_guest = true;
+	assert_int_equal(api_on_vcpu(f->vm, probe_job, &j, 2000, err, sizeof(err)), -1);
+	assert_string_equal(err, "the probe's own error");
+	assert_int_equal(atomic_load(&j.runs), 2);
+	/* And after the guest ended, nothing more is taken. */
+	assert_int_equal(api_on_vcpu(f->vm, probe_job, &j, 200, err, sizeof(err)), -1);
+	assert_string_equal(err, "the guest has ended");
+	assert_int_equal(atomic_load(&j.runs), 2);
+}
+
 static void test_stop(void **state)
 {
 	struct fx *f = *state;
@@ -213,6 +270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_status, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pause_resume, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_jobs, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_stop, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_socket_rules, fx_setup, fx_teardown),
 	};
